@@ -1,0 +1,106 @@
+"""What the hidden suite asks of a submission, and what the trusted process expects back.
+
+A :class:`Case` is one graded question: a :class:`Call` that the sandbox worker makes in the
+student's package (only inputs cross into the worker), and an expectation that stays in the
+trusted process. The worker knows three programs:
+
+``call``
+    ``target(*args, **kwargs)``; the result is the return value.
+``optimizer``
+    ``args = (params, grads)``: ``params`` a list of arrays, ``grads`` a list of steps, each a
+    list of arrays like ``params``. The worker builds ``target(**kwargs)``, calls
+    ``opt.step(params, grads[t])`` for every step and returns
+    ``{"params": [array (steps, *shape) per param], "iterations": [int per step]}``.
+``early_stopping``
+    ``args = (values, monitor)``: the monitored metric at the end of each epoch. The worker
+    builds ``target(**kwargs)``, calls ``on_train_begin()``, then ``on_epoch_end(epoch,
+    {monitor: value}, weights=[np.full(2, epoch + 1.0)])`` until it returns True, then
+    ``on_train_end()``, and returns ``{"epochs_run", "stopped_epoch", "best", "best_epoch",
+    "wait", "restored"}`` (``restored`` is the epoch stamp ``epoch + 1`` of the weights returned
+    by ``on_train_end``, or None).
+
+Arguments are numpy arrays, JSON scalars, tuples, lists, dicts and :class:`Rng` (the worker
+passes ``np.random.default_rng(seed)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+PROGRAMS = ("call", "optimizer", "early_stopping")
+GROUPS = ("public", "hidden")
+ORACLES = ("reference", "keras", "property")
+
+
+@dataclass(frozen=True)
+class Rng:
+    """Stands for ``np.random.default_rng(seed)`` in the worker."""
+
+    seed: int
+
+
+@dataclass
+class Call:
+    """One call the worker makes in the student's package."""
+
+    program: str
+    target: str  # "<module>.<name>", e.g. "conv.conv2d", "optimizers.Adam"
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.program not in PROGRAMS:
+            raise ValueError(f"unknown worker program {self.program!r}")
+        if self.target.count(".") != 1:
+            raise ValueError(f"target must be '<module>.<name>', got {self.target!r}")
+
+    @property
+    def module(self) -> str:
+        return self.target.split(".")[0]
+
+
+# An expectation is one of:
+#   Close(value)         the result must match `value` (structure, types, shapes, float32 tolerance)
+#   Raises("ValueError") the call must raise that exception (or a subclass)
+#   Property(check)      check(result) returns None when the result is acceptable, else a message
+@dataclass
+class Close:
+    value: Any
+    exact: bool = False  # arrays compared bitwise (e.g. indices), not with the float tolerance
+
+
+@dataclass
+class Raises:
+    exception: str = "ValueError"
+
+
+@dataclass
+class Property:
+    check: Callable[[Any], str | None]
+    description: str
+
+
+Expectation = Close | Raises | Property
+
+
+@dataclass
+class Case:
+    """One graded question about one item of the contract."""
+
+    item: str  # graded item, "<module>.<name>" (e.g. "conv.conv2d", "optimizers.Adam")
+    name: str  # short label students see, e.g. "stride=2, padding='same', x (2, 9, 8, 3)"
+    call: Call
+    expect: Expectation
+    group: str = "hidden"  # "public" | "hidden"
+    oracle: str = "reference"  # "reference" | "keras" | "property"
+    params: dict = field(default_factory=dict)  # shown on failure (never expected values)
+    check_mutation: bool = True  # array arguments must be bitwise unchanged after the call
+    mistakes: dict[str, Any] = field(default_factory=dict)  # mistake name -> that mistake's output
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUPS:
+            raise ValueError(f"unknown group {self.group!r}")
+        if self.oracle not in ORACLES:
+            raise ValueError(f"unknown oracle {self.oracle!r}")

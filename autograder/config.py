@@ -1,0 +1,193 @@
+"""The instructor's configuration: points, visibility, limits, the secret behind hidden cases.
+
+A config is an optional TOML file (``grade run --config grade.toml``); anything it leaves out
+keeps the default below. ``grade config`` prints a complete file to start from.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .sandbox.isolation import Limits
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+SECRET_ENV = "CNN_GRADE_SECRET"
+DEV_SECRET = "cnn-kit-development-secret"
+
+# Points per graded item; they add up to 100.
+DEFAULT_POINTS: dict[str, float] = {
+    "shapes.conv_output_length": 2,
+    "shapes.same_padding": 2,
+    "shapes.pool_output_length": 2,
+    "shapes.conv_param_count": 2,
+    "shapes.dense_param_count": 2,
+    "shapes.receptive_field": 2,
+    "conv.pad2d": 2,
+    "conv.conv1d": 6,
+    "conv.conv2d": 10,
+    "pooling.max_pool1d": 3,
+    "pooling.avg_pool1d": 3,
+    "pooling.max_pool2d": 5,
+    "pooling.avg_pool2d": 5,
+    "pooling.global_max_pool2d": 1,
+    "pooling.global_avg_pool2d": 1,
+    "activations.sigmoid": 1,
+    "activations.tanh": 1,
+    "activations.relu": 1,
+    "activations.leaky_relu": 1,
+    "activations.softmax": 2,
+    "activations.sigmoid_grad": 1,
+    "activations.tanh_grad": 1,
+    "activations.relu_grad": 1,
+    "activations.leaky_relu_grad": 1,
+    "optimizers.SGD": 4,
+    "optimizers.Adagrad": 3,
+    "optimizers.RMSprop": 4,
+    "optimizers.Adam": 5,
+    "regularization.dropout": 4,
+    "regularization.l2_penalty": 1,
+    "regularization.l2_grad": 1,
+    "regularization.EarlyStopping": 5,
+    "training.minibatch_indices": 2,
+    "training.categorical_crossentropy": 3,
+    "training.flatten": 1,
+    "training.dense": 1,
+    "model.lecture_model_forward": 8,
+}
+
+
+class ConfigError(Exception):
+    """A bad configuration: one sentence saying what is wrong and what was expected."""
+
+
+@dataclass
+class Config:
+    assignment: str = "cnn-lecture"
+    secret: str = ""
+    public_share: float = 0.25  # share of each item's points earned on its public cases
+    public_visibility: str = "visible"
+    hidden_visibility: str = "after_due_date"
+    points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.points.values()))
+
+    @property
+    def secret_is_default(self) -> bool:
+        return self.secret == DEV_SECRET
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read ``path`` (TOML) over the defaults; the secret comes from the file or the
+    environment variable ``CNN_GRADE_SECRET``."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"No such config file: {path}.")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    cfg = Config()
+    known = {"grading", "visibility", "limits", "points"}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(
+            f"Unknown section [{sorted(unknown)[0]}] in {path}: expected {sorted(known)}."
+        )
+    grading = _table(data, "grading")
+    for key, value in grading.items():
+        if key == "assignment":
+            cfg.assignment = _string(value, "grading.assignment")
+        elif key == "secret":
+            cfg.secret = _string(value, "grading.secret")
+        elif key == "public_share":
+            share = _number(value, "grading.public_share")
+            if not 0 <= share <= 1:
+                raise ConfigError(f"grading.public_share must be in [0, 1]; received {share}.")
+            cfg.public_share = share
+        else:
+            raise ConfigError(f"Unknown key grading.{key}: expected assignment, secret or "
+                              "public_share.")
+    for key, value in _table(data, "visibility").items():
+        if key not in ("public", "hidden"):
+            raise ConfigError(f"Unknown key visibility.{key}: expected public or hidden.")
+        if value not in VISIBILITIES:
+            raise ConfigError(f"visibility.{key} must be one of {', '.join(VISIBILITIES)}; "
+                              f"received {value!r}.")
+        setattr(cfg, f"{key}_visibility", value)
+    limits = {}
+    names = {f.name: f.type for f in fields(Limits)}
+    for key, value in _table(data, "limits").items():
+        if key not in names:
+            raise ConfigError(f"Unknown key limits.{key}: expected one of {', '.join(names)}.")
+        number = _number(value, f"limits.{key}")
+        if number <= 0:
+            raise ConfigError(f"limits.{key} must be positive; received {value}.")
+        limits[key] = int(number) if names[key] in ("int", int) else float(number)
+    cfg.limits = Limits(**limits)
+    for key, value in _table(data, "points").items():
+        if key not in DEFAULT_POINTS:
+            raise ConfigError(f"Unknown item {key!r} in [points]: expected names like "
+                              "'conv.conv2d' (see `grade config`).")
+        number = _number(value, f"points.{key}")
+        if number < 0:
+            raise ConfigError(f"points.{key} must be >= 0; received {value}.")
+        cfg.points[key] = number
+    cfg.secret = cfg.secret or os.environ.get(SECRET_ENV, "") or DEV_SECRET
+    return cfg
+
+
+def _table(data: dict, name: str) -> dict:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table of keys; received {value!r}.")
+    return value
+
+
+def _string(value, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{name} must be a non-empty string; received {value!r}.")
+    return value
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number; received {value!r}.")
+    return float(value)
+
+
+def example_config() -> str:
+    """A complete config file with every default, for ``grade config``."""
+    lim = Limits()
+    lines = [
+        "# Configuration for `grade run --config FILE`. Every key is optional.",
+        "[grading]",
+        'assignment = "cnn-lecture"',
+        f"# The secret behind each student's hidden cases: set it here or in ${SECRET_ENV};",
+        "# keep it out of the handout. The same secret reproduces the same cases on a regrade.",
+        '# secret = "change-me"',
+        "public_share = 0.25   # share of each item's points earned on its public cases",
+        "",
+        "[visibility]   # visible | hidden | after_due_date | after_published",
+        'public = "visible"',
+        'hidden = "after_due_date"',
+        "",
+        "[limits]",
+        *[f"{f.name} = {getattr(lim, f.name)}" for f in fields(Limits)],
+        "",
+        "[points]   # per graded item; the defaults add up to 100",
+        *[f'"{k}" = {v:g}' for k, v in DEFAULT_POINTS.items()],
+    ]
+    return "\n".join(lines) + "\n"

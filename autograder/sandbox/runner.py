@@ -1,0 +1,472 @@
+"""The trusted side of the sandbox: start a worker, feed it calls, collect what comes back.
+
+Only inputs cross into the worker (as ``.npy`` and JSON); results come back the same way and
+are loaded with ``allow_pickle=False``. A call that overruns its time is killed with the whole
+worker (and, with namespaces, every process it started); a fresh worker carries on with the
+next call. The runner never raises for anything the student's code does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cases import Call, Rng
+from .isolation import NOBODY, Isolation, Limits, command, detect, preexec
+
+WORKER = Path(__file__).with_name("worker.py")
+NPY_NAME = re.compile(r"^out/\d+_\d+\.npy$")
+MAX_JSON = 8 * 1024 * 1024
+MAX_NPY = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A returned value that cannot cross the boundary (not a plain array, number, ...)."""
+
+    type_name: str
+
+
+@dataclass
+class Outcome:
+    """What one call did: ``ok`` (value), ``error`` (exception), ``timeout``, ``crashed``,
+    ``skipped``."""
+
+    status: str
+    value: Any = None
+    exception: dict | None = None
+    inputs_after: list[np.ndarray] | None = None
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class RunReport:
+    outcomes: list[Outcome]
+    import_errors: dict[str, str] = field(default_factory=dict)
+    isolation: str = ""
+    worker_starts: int = 0
+    output_tail: str = ""
+
+
+class _Encoder:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.count = 0
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            name = f"in/{self.count}.npy"
+            self.count += 1
+            np.save(self.folder / name, value, allow_pickle=False)
+            return {"$npy": name}
+        if isinstance(value, Rng):
+            return {"$rng": int(value.seed)}
+        if isinstance(value, tuple):
+            return {"$tuple": [self(v) for v in value]}
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if isinstance(value, dict):
+            return {"$dict": [[str(k), self(v)] for k, v in value.items()]}
+        if isinstance(value, (np.integer, np.floating, np.bool_)):
+            return value.item()
+        return value
+
+
+def _decode(value: Any, job: Path, depth: int = 0) -> Any:
+    """Rebuild a worker's result from JSON + ``.npy`` files, trusting none of it."""
+    if depth > 25:
+        return Unsupported("a structure nested too deeply")
+    if isinstance(value, list):
+        return [_decode(v, job, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, inner), = value.items()
+            if key in ("$npy", "$npscalar"):
+                arr = _load_npy(job, inner)
+                if arr is None:
+                    return Unsupported("an array the grader could not read")
+                return NpScalar(arr) if key == "$npscalar" else arr
+            if key == "$tuple" and isinstance(inner, list):
+                return tuple(_decode(v, job, depth + 1) for v in inner)
+            if key == "$dict" and isinstance(inner, list):
+                out = {}
+                for pair in inner:
+                    if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):
+                        out[pair[0]] = _decode(pair[1], job, depth + 1)
+                return out
+            if key == "$unsupported" and isinstance(inner, str):
+                return Unsupported(inner[:200])
+        return Unsupported("a malformed result")
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    return Unsupported("a malformed result")
+
+
+@dataclass(frozen=True)
+class NpScalar:
+    """A numpy scalar (``np.float64(3.0)``), carried as a 0-d array."""
+
+    array: np.ndarray
+
+
+def _load_npy(job: Path, name: Any) -> np.ndarray | None:
+    if not isinstance(name, str) or not NPY_NAME.match(name):
+        return None
+    path = job / name
+    try:
+        st = os.lstat(path)
+        if not os.path.isfile(path) or os.path.islink(path) or st.st_size > MAX_NPY:
+            return None
+        arr = np.load(path, allow_pickle=False)
+    except Exception:  # noqa: BLE001 - a forged or truncated file is simply not an answer
+        return None
+    if type(arr) is not np.ndarray or arr.dtype.kind not in "biuf":
+        return None
+    return arr
+
+
+def _arrays_in(value: Any, found: list) -> list:
+    if isinstance(value, np.ndarray):
+        found.append(value)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _arrays_in(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _arrays_in(v, found)
+    return found
+
+
+def _signal_text(code: int | None) -> str:
+    if code is None:
+        return "it was still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hints = {
+            "SIGKILL": " (killed: usually the memory or CPU-time limit)",
+            "SIGSEGV": " (a segmentation fault)",
+            "SIGXCPU": " (the CPU-time limit)",
+            "SIGXFSZ": " (it wrote a file larger than allowed)",
+        }
+        return f"it was killed by {name}{hints.get(name, '')}"
+    return f"it exited with status {code}"
+
+
+class _Worker:
+    """One worker process and the line protocol on its status pipe."""
+
+    def __init__(self, job: Path, start: int, iso: Isolation, limits: Limits, hide: list[Path]):
+        read_fd, write_fd = os.pipe()
+        argv, sites = command(
+            iso, job, [str(job / "worker.py"), str(job), str(start), str(write_fd)], hide
+        )
+        (job / "sites.json").write_text(json.dumps(sites))
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(job),
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        log = open(job / "output.log", "ab")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=job,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            pass_fds=(write_fd,),
+            preexec_fn=preexec(limits, iso.own_uid),
+            close_fds=True,
+        )
+        os.close(write_fd)
+        log.close()
+        self.fd = read_fd
+        self.buffer = b""
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(read_fd, selectors.EVENT_READ)
+        self.eof = False
+
+    def line(self, deadline: float) -> str | None:
+        """The next status line, or None at EOF (the worker died) or at the deadline."""
+        while b"\n" not in self.buffer:
+            if self.eof:
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.sel.select(remaining):
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                self.eof = True
+                continue
+            self.buffer += chunk
+            if len(self.buffer) > 1 << 20:  # a flood on the status pipe: treat as a crash
+                self.eof = True
+                self.buffer = b""
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode("ascii", "replace").strip()
+
+    def timed_out(self, deadline: float) -> bool:
+        return time.monotonic() >= deadline and not self.eof
+
+    def kill(self) -> int | None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.sel.close()
+        os.close(self.fd)
+        return code
+
+
+def run_calls(
+    package: Path,
+    calls: list[Call],
+    items: list[str],
+    mutation: list[bool],
+    limits: Limits | None = None,
+    isolation: Isolation | None = None,
+    hide: list[Path] | None = None,
+    modules: tuple[str, ...] = (),
+) -> RunReport:
+    """Run ``calls`` in a worker over a throwaway copy of the package folder ``package``.
+
+    ``items[i]`` names the graded item of call ``i`` (for the per-item timeout budget);
+    ``mutation[i]`` asks the worker to send back the array arguments after the call.
+    """
+    limits = limits or Limits()
+    iso = isolation or detect()
+    hide = list(hide or [])
+    job = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
+    try:
+        return _run(job, package, calls, items, mutation, limits, iso, hide, modules)
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
+
+
+def _prepare(job: Path, package: Path, calls: list[Call], mutation: list[bool], modules) -> None:
+    (job / "pkg" / "cnn").mkdir(parents=True)
+    (job / "in").mkdir()
+    (job / "out").mkdir()
+    for src in sorted(package.glob("*.py")):
+        if src.is_file() and not src.is_symlink():
+            shutil.copyfile(src, job / "pkg" / "cnn" / src.name)
+    if not (job / "pkg" / "cnn" / "__init__.py").exists():
+        (job / "pkg" / "cnn" / "__init__.py").write_text("")
+    shutil.copyfile(WORKER, job / "worker.py")
+    enc = _Encoder(job)
+    specs = [
+        {
+            "program": c.program,
+            "target": c.target,
+            "args": enc(list(c.args)),
+            "kwargs": enc(dict(c.kwargs))["$dict"],
+            "mutation": bool(m),
+        }
+        for c, m in zip(calls, mutation)
+    ]
+    job_json = {"calls": specs, "modules": list(modules), "skip_modules": [], "skip_calls": []}
+    (job / "calls.json").write_text(json.dumps(job_json))
+
+
+def _give_to_worker(job: Path, iso: Isolation) -> None:
+    """Make the job folder the worker's own (and ``out/`` writable only by it)."""
+    if not iso.own_uid:
+        return
+    os.chmod(job, 0o755)
+    for root, dirs, files in os.walk(job):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), 0, 0)
+    os.chown(job / "out", NOBODY, NOBODY)
+    os.chmod(job / "out", 0o700)
+
+
+def _run(job, package, calls, items, mutation, limits, iso, hide, modules) -> RunReport:
+    _prepare(job, package, calls, mutation, modules)
+    _give_to_worker(job, iso)
+    n = len(calls)
+    outcomes: list[Outcome | None] = [None] * n
+    report = RunReport([], isolation=iso.level)
+    timeouts: Counter[str] = Counter()
+    budget_end = time.monotonic() + limits.submission_timeout
+    start = 0
+    skip_modules: list[str] = []
+    while start < n:
+        if time.monotonic() >= budget_end:
+            break
+        _rewrite_skips(job, skip_modules, outcomes)
+        worker = _Worker(job, start, iso, limits, hide)
+        report.worker_starts += 1
+        importing, ready, index = None, False, start
+        deadline = time.monotonic() + limits.import_timeout
+        while True:
+            line = worker.line(min(deadline, budget_end))
+            if line is None:
+                timed_out = worker.timed_out(min(deadline, budget_end))
+                code = worker.kill()
+                if not ready:
+                    module = importing or "?"
+                    why = (f"importing it took longer than {limits.import_timeout:g} s"
+                           if timed_out else f"importing it ended the worker: {_signal_text(code)}")
+                    report.import_errors[module] = why
+                    if module == "?" or module in skip_modules:
+                        start = n  # the worker cannot start at all
+                        report.import_errors.setdefault("*", why)
+                    else:
+                        skip_modules.append(module)
+                    break
+                if index < n:
+                    if timed_out:
+                        timeouts[items[index]] += 1
+                        outcomes[index] = Outcome(
+                            "timeout", detail=f"it did not finish within "
+                            f"{limits.call_timeout:g} s (the worker was stopped)")
+                    else:
+                        outcomes[index] = Outcome(
+                            "crashed", detail=f"the worker process died: {_signal_text(code)}")
+                    if timeouts[items[index]] >= limits.max_timeouts_per_item:
+                        for j in range(index + 1, n):
+                            if items[j] == items[index] and outcomes[j] is None:
+                                outcomes[j] = Outcome("skipped", detail="skipped: earlier cases "
+                                                      "of this function ran out of time")
+                start = _next_pending(outcomes, index + 1)
+                break
+            if line.startswith("import "):
+                importing = line[7:]
+            elif line == "ready":
+                ready = True
+                if start == 0:
+                    report.import_errors.update(_read_imports(job))
+                index = _next_pending(outcomes, start)
+                deadline = time.monotonic() + limits.call_timeout
+            elif line.startswith("done ") and ready:
+                try:
+                    done = int(line[5:])
+                except ValueError:
+                    continue
+                if done != index:
+                    continue
+                outcomes[index] = _read_outcome(job, index)
+                index = _next_pending(outcomes, index + 1)
+                deadline = time.monotonic() + limits.call_timeout
+                if index >= n:
+                    worker.kill()
+                    start = n
+                    break
+            elif line == "finished":
+                worker.kill()
+                start = _next_pending(outcomes, 0)
+                if start < n:  # the worker skipped calls it was not asked to skip
+                    for j in range(start, n):
+                        if outcomes[j] is None:
+                            outcomes[j] = Outcome("crashed", detail="the worker lost this call")
+                    start = n
+                break
+    for j in range(n):
+        if outcomes[j] is None:
+            if "*" in report.import_errors:
+                detail = "your package could not be imported: " + report.import_errors["*"]
+            else:
+                detail = "not run: the submission's time budget ran out"
+            outcomes[j] = Outcome("skipped", detail=detail)
+    report.outcomes = outcomes  # type: ignore[assignment]
+    report.output_tail = _tail(job / "output.log")
+    return report
+
+
+def _next_pending(outcomes: list, i: int) -> int:
+    while i < len(outcomes) and outcomes[i] is not None:
+        i += 1
+    return i
+
+
+def _rewrite_skips(job: Path, skip_modules: list[str], outcomes: list) -> None:
+    path = job / "calls.json"
+    data = json.loads(path.read_text())
+    data["skip_modules"] = skip_modules
+    data["skip_calls"] = [i for i, o in enumerate(outcomes) if o is not None]
+    path.write_text(json.dumps(data))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        if os.path.islink(path) or path.stat().st_size > MAX_JSON:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _read_imports(job: Path) -> dict[str, str]:
+    data = _read_json(job / "out" / "imports.json")
+    if not isinstance(data, dict):
+        return {}
+    return {str(k)[:50]: str(v)[:2000] for k, v in data.items()}
+
+
+def _read_outcome(job: Path, index: int) -> Outcome:
+    data = _read_json(job / "out" / f"{index}.json")
+    if not isinstance(data, dict):
+        return Outcome("crashed", detail="the worker's answer could not be read")
+    seconds = data.get("seconds")
+    seconds = float(seconds) if isinstance(seconds, (int, float)) else 0.0
+    if data.get("status") == "ok":
+        value = _decode(data.get("value"), job)
+        after = data.get("inputs_after")
+        inputs_after = None
+        if isinstance(after, list):
+            inputs_after = [_decode(a, job) for a in after]
+        return Outcome("ok", value=value, inputs_after=inputs_after, seconds=seconds)
+    exc = data.get("exception")
+    if not isinstance(exc, dict):
+        return Outcome("crashed", detail="the worker's answer could not be read")
+    clean = {
+        "type": str(exc.get("type", "?"))[:100],
+        "value_error": exc.get("value_error") is True,
+        "not_implemented": exc.get("not_implemented") is True,
+        "message": str(exc.get("message", ""))[:2000],
+        "where": str(exc.get("where", ""))[:200],
+    }
+    return Outcome("error", exception=clean, seconds=seconds)
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def arrays_in(value: Any) -> list[np.ndarray]:
+    """The arrays of a call's arguments, in the order the worker reports them back."""
+    return _arrays_in(value, [])

@@ -1,0 +1,72 @@
+"""A static look at the student's modules: frameworks that would do the work for them.
+
+Students who use TensorFlow, Keras, PyTorch, JAX or scipy's convolution/pooling inside
+``cnn`` get zero for the affected items. The sandbox also refuses these imports at run time;
+this check names the reason even when the import is hidden behind a string.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+BANNED = {
+    "tensorflow": "TensorFlow",
+    "keras": "Keras",
+    "tf_keras": "Keras",
+    "torch": "PyTorch",
+    "jax": "JAX",
+    "jaxlib": "JAX",
+    "scipy.signal": "scipy.signal",
+    "scipy.ndimage": "scipy.ndimage",
+}
+# Modules whose functions the lecture model's forward pass is built from.
+MODEL_DEPENDS_ON = ("conv", "pooling", "activations", "regularization", "training", "model")
+_STRING = re.compile(r"\b(tensorflow|keras|torch|jax|scipy\.(?:signal|ndimage))\b")
+
+
+def _banned_name(name: str) -> str | None:
+    for prefix, label in BANNED.items():
+        if name == prefix or name.startswith(prefix + "."):
+            return label
+    if name == "scipy":
+        return None
+    return None
+
+
+def banned_frameworks(source: bytes) -> list[str]:
+    """The frameworks a module's source imports (or names in an import string)."""
+    found: set[str] = set()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [m.group(1) for m in _STRING.finditer(node.value)]
+            # A docstring that merely mentions Keras is fine: only import-like strings count.
+            names = [n for n in names if node.value.strip() == n]
+        else:
+            continue
+        for name in names:
+            label = _banned_name(name)
+            if label:
+                found.add(label)
+    return sorted(found)
+
+
+def banned_modules(files: dict[str, bytes]) -> dict[str, str]:
+    """Module name -> reason, for the student's modules that use a banned framework."""
+    out: dict[str, str] = {}
+    for name, source in files.items():
+        if not name.endswith(".py"):
+            continue
+        found = banned_frameworks(source)
+        if found:
+            out[name[:-3]] = (f"cnn/{name} uses {', '.join(found)}: the exercises are to be "
+                              "solved with numpy, so its functions earn no points")
+    return out

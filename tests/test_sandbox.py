@@ -1,0 +1,166 @@
+"""The sandbox runner against small hostile packages: it never raises, never hangs, and only
+data comes back."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.cases import Call
+from autograder.paths import KIT_ROOT
+from autograder.sandbox.isolation import Limits, detect
+from autograder.sandbox.runner import Unsupported, run_calls
+
+FAST = Limits(call_timeout=2.0, import_timeout=5.0, submission_timeout=60.0, memory_mb=1024)
+
+
+def make_package(tmp_path: Path, **modules: str) -> Path:
+    pkg = tmp_path / "cnn"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for name, source in modules.items():
+        (pkg / f"{name}.py").write_text(textwrap.dedent(source))
+    return pkg
+
+
+def run(pkg: Path, calls: list[Call], mutation: list[bool] | None = None, **kw):
+    modules = tuple(sorted({c.module for c in calls}))
+    return run_calls(pkg, calls, [c.target for c in calls],
+                     mutation or [False] * len(calls), limits=FAST, modules=modules, **kw)
+
+
+def test_values_come_back_as_plain_data(tmp_path):
+    pkg = make_package(tmp_path, shapes="""
+        import numpy as np
+        def n(a, b=1): return a + b
+        def arr(x): return x * 2
+        def tup(): return (1, 2)
+        def npint(): return np.int64(3)
+    """)
+    report = run(pkg, [Call("call", "shapes.n", (1,), {"b": 2}),
+                       Call("call", "shapes.arr", (np.arange(3.0),)),
+                       Call("call", "shapes.tup"), Call("call", "shapes.npint")])
+    values = [o.value for o in report.outcomes]
+    assert values[0] == 3 and type(values[0]) is int
+    np.testing.assert_array_equal(values[1], [0.0, 2.0, 4.0])
+    assert values[2] == (1, 2)
+    assert values[3].array == 3
+    assert report.worker_starts == 1
+
+
+def test_a_hang_is_killed_and_grading_goes_on(tmp_path):
+    pkg = make_package(tmp_path, conv="""
+        import signal
+        def spin():
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            while True:
+                pass
+        def ok(): return 1
+    """)
+    started = time.monotonic()
+    report = run(pkg, [Call("call", "conv.spin"), Call("call", "conv.ok")])
+    assert [o.status for o in report.outcomes] == ["timeout", "ok"]
+    assert report.outcomes[1].value == 1
+    assert time.monotonic() - started < 15
+
+
+def test_exit_and_crash_inside_functions(tmp_path):
+    pkg = make_package(tmp_path, conv="""
+        import os, sys, ctypes
+        def hard(): os._exit(0)
+        def soft(): sys.exit(0)
+        def segv(): ctypes.string_at(0)
+        def ok(): return 2
+    """)
+    report = run(pkg, [Call("call", f"conv.{n}") for n in ("hard", "soft", "segv", "ok")])
+    statuses = [o.status for o in report.outcomes]
+    assert statuses == ["crashed", "error", "crashed", "ok"]
+    assert report.outcomes[1].exception["type"] == "SystemExit"
+    assert "SIGSEGV" in report.outcomes[2].detail
+
+
+def test_exit_at_import_loses_only_that_module(tmp_path):
+    pkg = make_package(tmp_path, conv="import os\nos._exit(1)\n", shapes="def f(): return 5\n")
+    report = run(pkg, [Call("call", "conv.f"), Call("call", "shapes.f")])
+    assert report.outcomes[0].status == "error"
+    assert report.outcomes[1].value == 5
+    assert "conv" in report.import_errors
+
+
+def test_fakes_do_not_cross_the_boundary(tmp_path):
+    pkg = make_package(tmp_path, conv="""
+        import numpy as np
+        class Yes:
+            def __eq__(self, other): return True
+        class Sub(np.ndarray): pass
+        def fake(): return Yes()
+        def sub(): return np.zeros(3).view(Sub)
+        def obj(): return np.array([1, None], dtype=object)
+    """)
+    report = run(pkg, [Call("call", f"conv.{n}") for n in ("fake", "sub", "obj")])
+    for outcome in report.outcomes:
+        assert isinstance(outcome.value, Unsupported), outcome
+
+
+def test_inputs_after_the_call_come_back_for_the_mutation_check(tmp_path):
+    pkg = make_package(tmp_path, conv="def f(x):\n    x[0] = 9.0\n    return x.copy()\n")
+    report = run(pkg, [Call("call", "conv.f", (np.zeros(3),))], mutation=[True])
+    assert report.outcomes[0].inputs_after[0][0] == 9.0
+
+
+def test_frameworks_are_refused_at_run_time(tmp_path):
+    pkg = make_package(tmp_path, conv="def f():\n    __import__('tens' + 'orflow')\n")
+    report = run(pkg, [Call("call", "conv.f")])
+    assert report.outcomes[0].status == "error"
+    assert "numpy" in report.outcomes[0].exception["message"]
+
+
+def test_memory_bomb_is_contained(tmp_path):
+    pkg = make_package(tmp_path, conv="""
+        def bomb():
+            blocks = []
+            while True:
+                blocks.append(bytearray(100 * 1024 * 1024))
+        def ok(): return 3
+    """)
+    report = run(pkg, [Call("call", "conv.bomb"), Call("call", "conv.ok")])
+    assert report.outcomes[0].status in ("error", "crashed")
+    assert report.outcomes[1].value == 3
+
+
+@pytest.mark.skipif(detect().level == "process-group", reason="needs namespaces")
+def test_kit_network_and_leftover_processes_are_out_of_reach(tmp_path):
+    shared = Path(tempfile.mkdtemp(dir="/tmp"))
+    os.chmod(shared, 0o777)  # writable by the worker's user, whoever that is
+    alive, late = shared / "alive", shared / "late"
+    pkg = make_package(tmp_path, conv=f"""
+        import os, socket, subprocess, time
+        def kit():
+            return len(os.listdir({str(KIT_ROOT)!r}))
+        def net():
+            s = socket.socket()
+            s.settimeout(1)
+            return s.connect_ex(("127.0.0.1", 22)) != 0
+        def daemon():
+            subprocess.Popen(["/bin/sh", "-c", "echo x > {alive}; sleep 3; echo x > {late}"],
+                             start_new_session=True)
+            for _ in range(200):
+                if os.path.exists({str(alive)!r}):
+                    break
+                time.sleep(0.01)
+            return 1
+    """)
+    report = run(pkg, [Call("call", "conv.kit"), Call("call", "conv.net"),
+                       Call("call", "conv.daemon")])
+    assert report.outcomes[0].value == 0, "the kit's folder was visible to student code"
+    assert report.outcomes[1].value is True
+    time.sleep(4)
+    assert alive.exists(), "the daemon never ran, so this test proves nothing"
+    assert not late.exists(), "a background process outlived the worker"
+    assert os.path.isdir(KIT_ROOT / "solutions")
