@@ -88,8 +88,11 @@ def grade_batch(
     todo: list[Submission] = []
     for sub in subs:
         old = _existing(out, sub.student)
-        if (not force and old is not None
-                and old["extra_data"].get("fingerprint") == grader.fingerprint(sub)):
+        if (
+            not force
+            and old is not None
+            and old["extra_data"].get("fingerprint") == grader.fingerprint(sub)
+        ):
             summary.skipped.append(sub.student)
             summary.results.append(old)
         else:
@@ -117,10 +120,14 @@ def _grade_one(grader: Grader, sub: Submission) -> SubmissionResult:
     except Exception as exc:  # noqa: BLE001 - one failure must not stop the batch
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         print(f"grade: internal error on {sub.student}: {detail}", file=sys.stderr)
-        return SubmissionResult(sub.student, sub.origin, problems=list(sub.problems),
-                                error=f"internal grader error ({type(exc).__name__}); "
-                                "regrade this submission with --force",
-                                isolation=grader.isolation.level)
+        return SubmissionResult(
+            sub.student,
+            sub.origin,
+            problems=list(sub.problems),
+            error=f"internal grader error ({type(exc).__name__}); "
+            "regrade this submission with --force",
+            isolation=grader.isolation.level,
+        )
 
 
 def _inside(origin: str, folder: Path) -> bool:

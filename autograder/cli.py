@@ -36,15 +36,31 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
-              help="Folder for gradebook.csv and one folder per student.")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Submissions graded in parallel.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="TOML config (points, visibility, limits, secret); see `grade config`.")
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for gradebook.csv and one folder per student.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Submissions graded in parallel.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML config (points, visibility, limits, secret); see `grade config`.",
+)
 @click.option("--force", is_flag=True, help="Regrade submissions already graded in --out.")
-@click.option("--shard", metavar="K/N",
-              help="Grade only the K-th of N deterministic slices of the class.")
+@click.option(
+    "--shard", metavar="K/N", help="Grade only the K-th of N deterministic slices of the class."
+)
 def run(paths, out, jobs, config_path, force, shard) -> None:
     """Grade every submission in PATHS and write OUT/gradebook.csv and OUT/<student>/.
 
@@ -67,8 +83,16 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
                 bar = click.progressbar(length=total, label="grading", file=sys.stderr)
                 bar.__enter__()
 
-        summary = grade_batch(list(paths), out, cfg, jobs=jobs, force=force, shard=shard_kn,
-                              on_start=start, progress=lambda n: bar.update(n) if bar else None)
+        summary = grade_batch(
+            list(paths),
+            out,
+            cfg,
+            jobs=jobs,
+            force=force,
+            shard=shard_kn,
+            on_start=start,
+            progress=lambda n: bar.update(n) if bar else None,
+        )
     except (DiscoveryError, BatchError) as exc:
         raise _Fail(str(exc)) from None
     finally:
@@ -76,18 +100,29 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
             bar.__exit__(None, None, None)
     scores = [r["score"] for r in summary.results]
     mean = sum(scores) / len(scores) if scores else 0.0
-    click.echo(f"Graded {len(summary.graded)} submission(s), skipped {len(summary.skipped)} "
-               f"already graded (use --force to regrade); mean score {mean:.1f} / "
-               f"{cfg.total:g}. Gradebook: {Path(out) / 'gradebook.csv'}")
+    click.echo(
+        f"Graded {len(summary.graded)} submission(s), skipped {len(summary.skipped)} "
+        f"already graded (use --force to regrade); mean score {mean:.1f} / "
+        f"{cfg.total:g}. Gradebook: {Path(out) / 'gradebook.csv'}"
+    )
     if cfg.secret_is_default:
-        click.echo("Note: no instructor secret set (CNN_GRADE_SECRET or [grading] secret); "
-                   "hidden cases use the kit's development secret.", err=True)
+        click.echo(
+            "Note: no instructor secret set (CNN_GRADE_SECRET or [grading] secret); "
+            "hidden cases use the kit's development secret.",
+            err=True,
+        )
     if summary.isolation == "process-group":
-        click.echo("Note: weaker isolation on this machine (no user namespaces): student code "
-                   "ran as your user with resource limits only.", err=True)
+        click.echo(
+            "Note: weaker isolation on this machine (no user namespaces): student code "
+            "ran as your user with resource limits only.",
+            err=True,
+        )
     if summary.failed:
-        click.echo(f"The grader itself failed on: {', '.join(summary.failed)} "
-                   "(their reports say so; rerun with --force).", err=True)
+        click.echo(
+            f"The grader itself failed on: {', '.join(summary.failed)} "
+            "(their reports say so; rerun with --force).",
+            err=True,
+        )
 
 
 @main.command("config")
@@ -102,15 +137,21 @@ def oracle() -> None:
 
 
 @oracle.command("build")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Folder for bank.json and bank.npz (default: the kit's own bank).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for bank.json and bank.npz (default: the kit's own bank).",
+)
 def oracle_build(out) -> None:
     """Recompute every bank case with real Keras on the CPU and write the bank."""
     try:
         from .oracle.build import build_bank
     except ImportError as exc:
-        raise _Fail(f"Building the oracle needs TensorFlow ({exc}); install the kit with "
-                    "pip install -e '.[all]'.") from None
+        raise _Fail(
+            f"Building the oracle needs TensorFlow ({exc}); install the kit with "
+            "pip install -e '.[all]'."
+        ) from None
     path = build_bank(out)
     click.echo(f"Wrote the Keras bank to {path}.")
 
@@ -121,8 +162,10 @@ def oracle_verify() -> None:
     try:
         from .oracle.build import verify_bank
     except ImportError as exc:
-        raise _Fail(f"Verifying the oracle needs TensorFlow ({exc}); install the kit with "
-                    "pip install -e '.[all]'.") from None
+        raise _Fail(
+            f"Verifying the oracle needs TensorFlow ({exc}); install the kit with "
+            "pip install -e '.[all]'."
+        ) from None
     problems = verify_bank()
     if problems:
         for p in problems:

@@ -64,7 +64,7 @@ def close_arrays(got: np.ndarray, want: np.ndarray) -> bool:
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(g - w)
         ok = err <= _tolerance(w) + RTOL * np.abs(w)
-    ok |= (g == w)  # equal infinities
+    ok |= g == w  # equal infinities
     return bool(ok.all())
 
 
@@ -95,8 +95,9 @@ def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None
         if want.ndim == 0 and isinstance(got, (NpScalar, int, float)) and not isinstance(got, bool):
             got = got.array if isinstance(got, NpScalar) else np.asarray(float(got))
         if not isinstance(got, np.ndarray):
-            raise Mismatch(f"{where}returned {describe(got)}; expected a np.ndarray of shape "
-                           f"{want.shape}.")
+            raise Mismatch(
+                f"{where}returned {describe(got)}; expected a np.ndarray of shape {want.shape}."
+            )
         if got.shape != want.shape:
             raise Mismatch(f"{where}returned shape {got.shape}; expected shape {want.shape}.")
         if want.dtype.kind in "biu" or exact:
@@ -104,8 +105,10 @@ def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None
                 kind = "integers" if want.dtype.kind in "iu" else "values"
                 if got.dtype.kind == "f" and want.dtype.kind in "iu" and np.array_equal(got, want):
                     raise Mismatch(f"{where}returned floats ({got.dtype}); expected {kind}.")
-                raise Mismatch(f"{where}the {kind} are not the expected ones"
-                               f"{'' if not reveal else f' (expected {want.tolist()})'}.")
+                raise Mismatch(
+                    f"{where}the {kind} are not the expected ones"
+                    f"{'' if not reveal else f' (expected {want.tolist()})'}."
+                )
             return
         if got.dtype.kind not in "biuf":
             raise Mismatch(f"{where}returned an array of dtype {got.dtype}; expected floats.")
@@ -122,11 +125,15 @@ def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None
         return
     if isinstance(want, int):
         if type(got) is not int:
-            raise Mismatch(f"{where}returned {describe(got)}; expected a Python int "
-                           "(use int(...) or // rather than numpy or float arithmetic).")
+            raise Mismatch(
+                f"{where}returned {describe(got)}; expected a Python int "
+                "(use int(...) or // rather than numpy or float arithmetic)."
+            )
         if got != want:
-            raise Mismatch(f"{where}returned {got}" + (f"; expected {want}." if reveal else
-                                                       ", which is not the expected value."))
+            raise Mismatch(
+                f"{where}returned {got}"
+                + (f"; expected {want}." if reveal else ", which is not the expected value.")
+            )
         return
     if isinstance(want, float):
         if isinstance(got, NpScalar) and got.array.dtype.kind in "iuf":
@@ -136,8 +143,10 @@ def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None
         tol = max(ATOL_SCALE * abs(want), ATOL_FLOOR) + RTOL * abs(want)
         if not (abs(got - want) <= tol or got == want):
             err = abs(got - want) if math.isfinite(got) else math.inf
-            raise Mismatch(f"{where}returned {got:.6g}, off by {err:.3g}"
-                           + (f" (expected {want:.6g})." if reveal else "."))
+            raise Mismatch(
+                f"{where}returned {got:.6g}, off by {err:.3g}"
+                + (f" (expected {want:.6g})." if reveal else ".")
+            )
         return
     if want is None:
         if got is not None:
@@ -150,12 +159,16 @@ def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None
     if isinstance(want, (tuple, list)):
         kinds = (tuple,) if isinstance(want, tuple) else (list, tuple)
         if not isinstance(got, kinds):
-            raise Mismatch(f"{where}returned {describe(got)}; expected a "
-                           f"{type(want).__name__} of length {len(want)}.")
+            raise Mismatch(
+                f"{where}returned {describe(got)}; expected a "
+                f"{type(want).__name__} of length {len(want)}."
+            )
         if len(got) != len(want):
-            raise Mismatch(f"{where}returned a {type(got).__name__} of length {len(got)}; "
-                           f"expected length {len(want)}.")
-        for i, (g, w) in enumerate(zip(got, want)):
+            raise Mismatch(
+                f"{where}returned a {type(got).__name__} of length {len(got)}; "
+                f"expected length {len(want)}."
+            )
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
             _compare(g, w, f"{where}[{i}] ", exact, reveal)
         return
     if isinstance(want, dict):
@@ -185,12 +198,16 @@ def _mutated(case: Case, outcome: Outcome) -> str | None:
     after = outcome.inputs_after
     if len(after) != len(before):
         return "the grader could not check whether your function changed its inputs."
-    for i, (b, a) in enumerate(zip(before, after)):
-        if not isinstance(a, np.ndarray) or a.shape != b.shape or not np.array_equal(
-            a, b, equal_nan=True
+    for i, (b, a) in enumerate(zip(before, after, strict=True)):
+        if (
+            not isinstance(a, np.ndarray)
+            or a.shape != b.shape
+            or not np.array_equal(a, b, equal_nan=True)
         ):
-            return (f"it changed input array #{i + 1} in place; inputs must never be modified "
-                    "(work on a copy, e.g. np.pad or x.copy()).")
+            return (
+                f"it changed input array #{i + 1} in place; inputs must never be modified "
+                "(work on a copy, e.g. np.pad or x.copy())."
+            )
     return None
 
 
@@ -213,8 +230,11 @@ def judge(case: Case, outcome: Outcome) -> Verdict:
         if outcome.status == "error" and (outcome.exception or {}).get("value_error"):
             return Verdict(True)
         if outcome.status == "ok":
-            return Verdict(False, f"returned {describe(outcome.value)} instead of raising "
-                           f"{expect.exception} for these invalid arguments.")
+            return Verdict(
+                False,
+                f"returned {describe(outcome.value)} instead of raising "
+                f"{expect.exception} for these invalid arguments.",
+            )
         if outcome.status == "error" and (outcome.exception or {}).get("not_implemented"):
             return Verdict(False, _failed_call(outcome))
         return Verdict(False, f"expected {expect.exception}, but it {_failed_call(outcome)}")

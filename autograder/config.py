@@ -118,14 +118,16 @@ def load_config(path: Path | None = None) -> Config:
                 raise ConfigError(f"grading.public_share must be in [0, 1]; received {share}.")
             cfg.public_share = share
         else:
-            raise ConfigError(f"Unknown key grading.{key}: expected assignment, secret or "
-                              "public_share.")
+            raise ConfigError(
+                f"Unknown key grading.{key}: expected assignment, secret or public_share."
+            )
     for key, value in _table(data, "visibility").items():
         if key not in ("public", "hidden"):
             raise ConfigError(f"Unknown key visibility.{key}: expected public or hidden.")
         if value not in VISIBILITIES:
-            raise ConfigError(f"visibility.{key} must be one of {', '.join(VISIBILITIES)}; "
-                              f"received {value!r}.")
+            raise ConfigError(
+                f"visibility.{key} must be one of {', '.join(VISIBILITIES)}; received {value!r}."
+            )
         setattr(cfg, f"{key}_visibility", value)
     limits = {}
     names = {f.name: f.type for f in fields(Limits)}
@@ -139,8 +141,10 @@ def load_config(path: Path | None = None) -> Config:
     cfg.limits = Limits(**limits)
     for key, value in _table(data, "points").items():
         if key not in DEFAULT_POINTS:
-            raise ConfigError(f"Unknown item {key!r} in [points]: expected names like "
-                              "'conv.conv2d' (see `grade config`).")
+            raise ConfigError(
+                f"Unknown item {key!r} in [points]: expected names like "
+                "'conv.conv2d' (see `grade config`)."
+            )
         number = _number(value, f"points.{key}")
         if number < 0:
             raise ConfigError(f"points.{key} must be >= 0; received {value}.")

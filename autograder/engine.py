@@ -86,8 +86,10 @@ class Grader:
         h = hashlib.sha256()
         h.update(__version__.encode())
         h.update(repr(sorted(self.config.points.items())).encode())
-        h.update(f"{self.config.assignment}|{self.config.public_share}|"
-                 f"{self.config.public_visibility}|{self.config.hidden_visibility}".encode())
+        h.update(
+            f"{self.config.assignment}|{self.config.public_share}|"
+            f"{self.config.public_visibility}|{self.config.hidden_visibility}".encode()
+        )
         h.update(hmac.new(self.config.secret.encode(), b"fp", hashlib.sha256).digest())
         h.update(repr(self.config.limits).encode())
         for name in sorted(sub.files):
@@ -96,9 +98,14 @@ class Grader:
 
     def grade(self, sub: Submission) -> SubmissionResult:
         started = time.perf_counter()
-        result = SubmissionResult(sub.student, sub.origin, problems=list(sub.problems),
-                                  isolation=self.isolation.level, metadata=dict(sub.metadata),
-                                  fingerprint=self.fingerprint(sub))
+        result = SubmissionResult(
+            sub.student,
+            sub.origin,
+            problems=list(sub.problems),
+            isolation=self.isolation.level,
+            metadata=dict(sub.metadata),
+            fingerprint=self.fingerprint(sub),
+        )
         cases = self.cases(sub.student)
         workdir = Path(tempfile.mkdtemp(prefix="cnn-sub-"))
         try:
@@ -106,8 +113,9 @@ class Grader:
             if "_checks.py" not in sub.files and (STUBS_DIR / "_checks.py").is_file():
                 shutil.copyfile(STUBS_DIR / "_checks.py", package / "_checks.py")
                 if sub.files:
-                    result.problems.append("cnn/_checks.py was missing; the handout's copy "
-                                           "was used.")
+                    result.problems.append(
+                        "cnn/_checks.py was missing; the handout's copy was used."
+                    )
             banned = banned_modules(sub.files)
             report = run_calls(
                 package,
@@ -127,8 +135,9 @@ class Grader:
             elif f"{module}.py" in sub.files:
                 result.problems.append(f"cnn/{module}.py could not be imported: {why}")
             else:
-                result.problems.append(f"cnn/{module}.py is missing, so its functions earn "
-                                       "no points.")
+                result.problems.append(
+                    f"cnn/{module}.py is missing, so its functions earn no points."
+                )
         result.problems += [f"{why}." for why in banned.values()]
         tests = self._tests(cases, report.outcomes, banned)
         result.tests = tests
@@ -141,14 +150,25 @@ class Grader:
         for item in self.items:
             points = cfg.points[item]
             share = cfg.public_share
-            for group, weight, vis in (("public", share, cfg.public_visibility),
-                                       ("hidden", 1 - share, cfg.hidden_visibility)):
+            for group, weight, vis in (
+                ("public", share, cfg.public_visibility),
+                ("hidden", 1 - share, cfg.hidden_visibility),
+            ):
                 by_key[item, group] = TestResult(item, group, round(points * weight, 4), vis)
-        for case, outcome in zip(cases, outcomes):
+        for case, outcome in zip(cases, outcomes, strict=True):
             verdict = judge(case, outcome)
-            by_key[case.item, case.group].cases.append(CaseResult(
-                case.item, case.name, case.group, case.oracle, verdict.passed,
-                verdict.message, verdict.mistake, round(outcome.seconds, 4)))
+            by_key[case.item, case.group].cases.append(
+                CaseResult(
+                    case.item,
+                    case.name,
+                    case.group,
+                    case.oracle,
+                    verdict.passed,
+                    verdict.message,
+                    verdict.mistake,
+                    round(outcome.seconds, 4),
+                )
+            )
         for (item, _group), test in by_key.items():
             reason = _banned_reason(item, banned)
             if reason:

@@ -27,8 +27,13 @@ MAX_CASES_SHOWN = 12
 
 def md_escape(text: str) -> str:
     """Escape student-controlled text for Markdown (and the HTML a renderer may allow)."""
-    text = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\r", " ").replace("\n", " "))
+    text = (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
     out = []
     for ch in text:
         if ch in "\\`*_{}[]()#+!|~":
@@ -74,16 +79,18 @@ def to_gradescope(result: SubmissionResult) -> dict:
     tests = []
     for number, test in enumerate(result.tests, start=1):
         module = test.item.split(".")[0]
-        tests.append({
-            "name": test.title,
-            "number": str(number),
-            "score": test.score,
-            "max_score": test.max_score,
-            "visibility": test.visibility,
-            "output": test_output(test),
-            "output_format": "md",
-            "tags": [module, test.group],
-        })
+        tests.append(
+            {
+                "name": test.title,
+                "number": str(number),
+                "score": test.score,
+                "max_score": test.max_score,
+                "visibility": test.visibility,
+                "output": test_output(test),
+                "output_format": "md",
+                "tags": [module, test.group],
+            }
+        )
     summary = [f"Score: {result.score:g} / {result.max_score:g}."]
     summary += [f"- {md_escape(p)}" for p in result.problems]
     if result.error:
@@ -114,16 +121,24 @@ def to_gradescope(result: SubmissionResult) -> dict:
 
 def feedback_markdown(result: SubmissionResult, after_due: bool = True) -> str:
     """The student's feedback page (all tests: the instructor's copy is after the due date)."""
-    lines = [f"# Feedback for {md_escape(result.student)}", "",
-             f"**Score: {result.score:g} / {result.max_score:g}**", ""]
+    lines = [
+        f"# Feedback for {md_escape(result.student)}",
+        "",
+        f"**Score: {result.score:g} / {result.max_score:g}**",
+        "",
+    ]
     if result.problems or result.error:
         lines.append("## Problems with the submission")
         lines += [f"- {md_escape(p)}" for p in result.problems]
         if result.error:
             lines.append(f"- The grader failed on this submission: {md_escape(result.error)}")
         lines.append("")
-    lines += ["## Scores by function", "", "| function | score | max | mistakes |",
-              "|---|---:|---:|---|"]
+    lines += [
+        "## Scores by function",
+        "",
+        "| function | score | max | mistakes |",
+        "|---|---:|---:|---|",
+    ]
     items: dict[str, list[TestResult]] = {}
     for t in result.tests:
         items.setdefault(t.item, []).append(t)
@@ -149,8 +164,14 @@ def gradebook_rows(results: list[dict], items: list[str]) -> list[list]:
     for r in sorted(results, key=lambda r: r["extra_data"]["student"]):
         extra = r["extra_data"]
         scores = extra.get("item_scores", {})
-        rows.append([extra["student"], f"{r['score']:g}", f"{extra['max_score']:g}",
-                     *[f"{scores.get(i, 0.0):g}" for i in items]])
+        rows.append(
+            [
+                extra["student"],
+                f"{r['score']:g}",
+                f"{extra['max_score']:g}",
+                *[f"{scores.get(i, 0.0):g}" for i in items],
+            ]
+        )
     return rows
 
 

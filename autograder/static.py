@@ -67,6 +67,8 @@ def banned_modules(files: dict[str, bytes]) -> dict[str, str]:
             continue
         found = banned_frameworks(source)
         if found:
-            out[name[:-3]] = (f"cnn/{name} uses {', '.join(found)}: the exercises are to be "
-                              "solved with numpy, so its functions earn no points")
+            out[name[:-3]] = (
+                f"cnn/{name} uses {', '.join(found)}: the exercises are to be "
+                "solved with numpy, so its functions earn no points"
+            )
     return out

@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy
@@ -78,14 +78,16 @@ class Isolation:
 def _runs(cmd: list[str]) -> bool:
     try:
         return (
-            subprocess.run(cmd, capture_output=True, timeout=10, stdin=subprocess.DEVNULL).returncode
+            subprocess.run(
+                cmd, capture_output=True, timeout=10, stdin=subprocess.DEVNULL
+            ).returncode
             == 0
         )
     except (OSError, subprocess.SubprocessError):
         return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def detect(force: str | None = None) -> Isolation:
     """The strongest level available here (``force`` picks a weaker one, e.g. for tests)."""
     force = force or os.environ.get("CNN_GRADE_ISOLATION") or None
@@ -94,8 +96,9 @@ def detect(force: str | None = None) -> Isolation:
     if sys.platform.startswith("linux") and unshare and force != "process-group":
         base = [unshare, "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
         if os.geteuid() == 0 and setpriv and force in (None, "namespaces+user"):
-            if _runs([*base, setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}",
-                      "--clear-groups", "true"]):
+            if _runs(
+                [*base, setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "true"]
+            ):
                 return Isolation("namespaces+user", unshare, setpriv)
         if force in (None, "namespaces"):
             user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
@@ -123,9 +126,9 @@ def interpreter_mounts() -> tuple[list[tuple[str, str]], str, list[str]]:
     return mounts, exe_rel, sites
 
 
-def command(iso: Isolation, job: Path, worker_args: list[str], hide: list[Path]) -> tuple[
-    list[str], list[str]
-]:
+def command(
+    iso: Isolation, job: Path, worker_args: list[str], hide: list[Path]
+) -> tuple[list[str], list[str]]:
     """The argv that starts the worker in ``job``, and the site dirs the worker must add.
 
     ``hide`` are folders covered by an empty tmpfs inside the namespace (the kit, the output).
@@ -149,12 +152,29 @@ def command(iso: Isolation, job: Path, worker_args: list[str], hide: list[Path])
             script.append(f"mount -t tmpfs -o size=64k,mode=0755 tmpfs {shlex.quote(path)}")
     python = [str(ro / exe_rel), "-I", "-S", "-B", *worker_args]
     if iso.own_uid:
-        python = [iso.setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                  "--no-new-privs", *python]
+        python = [
+            iso.setpriv,
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            "--no-new-privs",
+            *python,
+        ]
     script.append("exec " + shlex.join(python))
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    argv = [iso.unshare, *user, "--mount", "--net", "--pid", "--fork", "--kill-child",
-            "--mount-proc", "/bin/sh", "-c", "\n".join(script)]
+    argv = [
+        iso.unshare,
+        *user,
+        "--mount",
+        "--net",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "/bin/sh",
+        "-c",
+        "\n".join(script),
+    ]
     return argv, [str(ro / s) for s in sites]
 
 

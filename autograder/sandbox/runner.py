@@ -94,7 +94,7 @@ def _decode(value: Any, job: Path, depth: int = 0) -> Any:
         return [_decode(v, job, depth + 1) for v in value]
     if isinstance(value, dict):
         if len(value) == 1:
-            (key, inner), = value.items()
+            ((key, inner),) = value.items()
             if key in ("$npy", "$npscalar"):
                 arr = _load_npy(job, inner)
                 if arr is None:
@@ -290,7 +290,7 @@ def _prepare(job: Path, package: Path, calls: list[Call], mutation: list[bool], 
             "kwargs": enc(dict(c.kwargs))["$dict"],
             "mutation": bool(m),
         }
-        for c, m in zip(calls, mutation)
+        for c, m in zip(calls, mutation, strict=True)
     ]
     job_json = {"calls": specs, "modules": list(modules), "skip_modules": [], "skip_calls": []}
     (job / "calls.json").write_text(json.dumps(job_json))
@@ -333,8 +333,11 @@ def _run(job, package, calls, items, mutation, limits, iso, hide, modules) -> Ru
                 code = worker.kill()
                 if not ready:
                     module = importing or "?"
-                    why = (f"importing it took longer than {limits.import_timeout:g} s"
-                           if timed_out else f"importing it ended the worker: {_signal_text(code)}")
+                    why = (
+                        f"importing it took longer than {limits.import_timeout:g} s"
+                        if timed_out
+                        else f"importing it ended the worker: {_signal_text(code)}"
+                    )
                     report.import_errors[module] = why
                     if module == "?" or module in skip_modules:
                         start = n  # the worker cannot start at all
@@ -346,16 +349,22 @@ def _run(job, package, calls, items, mutation, limits, iso, hide, modules) -> Ru
                     if timed_out:
                         timeouts[items[index]] += 1
                         outcomes[index] = Outcome(
-                            "timeout", detail=f"it did not finish within "
-                            f"{limits.call_timeout:g} s (the worker was stopped)")
+                            "timeout",
+                            detail=f"it did not finish within "
+                            f"{limits.call_timeout:g} s (the worker was stopped)",
+                        )
                     else:
                         outcomes[index] = Outcome(
-                            "crashed", detail=f"the worker process died: {_signal_text(code)}")
+                            "crashed", detail=f"the worker process died: {_signal_text(code)}"
+                        )
                     if timeouts[items[index]] >= limits.max_timeouts_per_item:
                         for j in range(index + 1, n):
                             if items[j] == items[index] and outcomes[j] is None:
-                                outcomes[j] = Outcome("skipped", detail="skipped: earlier cases "
-                                                      "of this function ran out of time")
+                                outcomes[j] = Outcome(
+                                    "skipped",
+                                    detail="skipped: earlier cases "
+                                    "of this function ran out of time",
+                                )
                 start = _next_pending(outcomes, index + 1)
                 break
             if line.startswith("import "):

@@ -26,8 +26,18 @@ with open(os.path.join(JOB, "sites.json"), encoding="utf-8") as _f:
 
 import numpy as np  # noqa: E402
 
-BANNED = ("tensorflow", "keras", "tf_keras", "torch", "jax", "jaxlib", "scipy.signal",
-          "scipy.ndimage", "autograder", "_reference_cnn")
+BANNED = (
+    "tensorflow",
+    "keras",
+    "tf_keras",
+    "torch",
+    "jax",
+    "jaxlib",
+    "scipy.signal",
+    "scipy.ndimage",
+    "autograder",
+    "_reference_cnn",
+)
 MAX_TEXT = 2000
 
 
@@ -191,8 +201,9 @@ def run_one(index, spec, modules_ok):
         out["seconds"] = time.perf_counter() - started
         out["value"] = enc(result)
         if spec.get("mutation"):
-            out["inputs_after"] = [enc.npy(np.array(a, copy=True), "$npy")
-                                   for a in arrays_in((args, kwargs), [])]
+            out["inputs_after"] = [
+                enc.npy(np.array(a, copy=True), "$npy") for a in arrays_in((args, kwargs), [])
+            ]
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
         out = {
             "status": "error",
