@@ -53,11 +53,15 @@ def test_sigmoid_grad_matches_s_times_one_minus_s():
     assert np.all(np.isfinite(no_warnings(act.sigmoid_grad, EXTREMES)))
 
 
-def test_tanh_and_its_derivative():
+def test_tanh():
     x = np.linspace(-5, 5, 21)
     np.testing.assert_allclose(act.tanh(x), np.tanh(x), rtol=1e-12)
     y = no_warnings(act.tanh, EXTREMES)
     assert y[0] == -1.0 and y[-1] == 1.0, "tanh saturates at -1 and 1 (no overflow)"
+
+
+def test_tanh_derivative():
+    x = np.linspace(-5, 5, 21)
     assert act.tanh_grad(np.array([0.0]))[0] == pytest.approx(1.0), "tanh'(0) = 1"
     np.testing.assert_allclose(act.tanh_grad(x), numeric_derivative(np.tanh, x), atol=1e-8)
     assert np.all(np.isfinite(no_warnings(act.tanh_grad, EXTREMES)))

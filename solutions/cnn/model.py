@@ -45,12 +45,16 @@ def lecture_model_forward(
     """Class probabilities of the lecture's CNN (see the module docstring), like ``model.predict``.
 
     Shapes: ``x (N, 28, 28, 1)`` -> ``(N, 10)``; every row sums to 1.
-    ```
-    h = relu(conv2d(x, k1, b1));  h = max_pool2d(h, 2)
-    h = relu(conv2d(h, k2, b2));  h = max_pool2d(h, 2)
-    h = dropout(flatten(h), 0.5, training=training, rng=rng)
-    return softmax(dense(h, k3, b3))
-    ```
+    The layers, in order (the lecture's ``keras.Sequential``)::
+
+        Conv2D(32, (3, 3), activation="relu")   kernel k1 (3, 3, 1, 32),  bias b1 (32,)
+        MaxPooling2D((2, 2))
+        Conv2D(64, (3, 3), activation="relu")   kernel k2 (3, 3, 32, 64), bias b2 (64,)
+        MaxPooling2D((2, 2))
+        Flatten()                               channels-last (C order) -> (N, 1600)
+        Dropout(0.5)                            only when ``training``
+        Dense(10, activation="softmax")         kernel k3 (1600, 10),     bias b3 (10,)
+
     Use your own ``conv2d``, ``max_pool2d``, ``relu``, ``flatten``, ``dropout``, ``dense`` and
     ``softmax`` (already imported here). Keras: ``model.predict(x)`` of the lecture's
     ``Sequential`` model (dropout is off at inference).
@@ -80,7 +84,7 @@ def lecture_model_forward(
     training = _checks.boolean(training, "training")
     rng = _checks.generator_or_none(rng)
     k1, b1, k2, b2, k3, b3 = weights
-    # BEGIN STUDENT CODE: chain your functions exactly as in the code block above
+    # BEGIN STUDENT CODE: chain your functions layer by layer, as listed above
     h = max_pool2d(relu(conv2d(x, k1, b1)), 2)
     h = max_pool2d(relu(conv2d(h, k2, b2)), 2)
     h = dropout(flatten(h), 0.5, training=training, rng=rng)
