@@ -110,8 +110,19 @@ def grade_batch(
             summary.results.append(write_submission(out, result))
             if progress:
                 progress(1)
-    write_gradebook(out, summary.results, grader.items)
+    # The gradebook lists every student graded into this folder, by this run or an earlier one.
+    write_gradebook(out, collect_results(out), grader.items)
     return summary
+
+
+def collect_results(out: Path) -> list[dict]:
+    """The results.json of every student folder in ``out``."""
+    found = []
+    for folder in sorted(p for p in Path(out).iterdir() if p.is_dir()):
+        data = _existing(out, folder.name)
+        if data is not None:
+            found.append(data)
+    return found
 
 
 def _grade_one(grader: Grader, sub: Submission) -> SubmissionResult:
@@ -139,3 +150,38 @@ def write_gradebook(out: Path, results: list[dict], items: list[str]) -> Path:
     path = out / "gradebook.csv"
     write_atomic(path, csv_text(gradebook_rows(results, items)))
     return path
+
+
+def merge_outputs(shards: list[Path], out: Path, items: list[str]) -> int:
+    """Join the outputs of ``grade run --shard`` into ``out``; return the number of students."""
+    out = Path(out).resolve()
+    seen: dict[str, Path] = {}
+    results: list[dict] = []
+    for shard in shards:
+        shard = Path(shard)
+        if not shard.is_dir():
+            raise BatchError(f"No such shard output folder: {shard}.")
+        for folder in sorted(p for p in shard.iterdir() if p.is_dir()):
+            data = _existing(shard, folder.name)
+            if data is None:
+                continue
+            if folder.name in seen and seen[folder.name] != shard:
+                raise BatchError(
+                    f"Student {folder.name} was graded in two shards ({seen[folder.name]} "
+                    f"and {shard}); merge outputs of one `--shard K/N` series only."
+                )
+            seen[folder.name] = shard
+            results.append(data)
+            if shard.resolve() != out:
+                for name in ("feedback.md", "results.json"):
+                    src = folder / name
+                    if src.is_file():
+                        write_atomic(out / folder.name / name, src.read_text(encoding="utf-8"))
+    if not results:
+        raise BatchError(
+            "No graded students found in the shard folders: expected "
+            "<student>/results.json written by `grade run`."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    write_gradebook(out, results, items)
+    return len(results)

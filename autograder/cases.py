@@ -65,6 +65,7 @@ class Call:
 #   Close(value)         the result must match `value` (structure, types, shapes, float32 tolerance)
 #   Raises("ValueError") the call must raise that exception (or a subclass)
 #   Property(check)      check(result) returns None when the result is acceptable, else a message
+#                        (or a tuple (message, mistake id) when the failure is a known mistake)
 @dataclass
 class Close:
     value: Any
@@ -78,7 +79,7 @@ class Raises:
 
 @dataclass
 class Property:
-    check: Callable[[Any], str | None]
+    check: Callable[[Any], str | tuple[str, str] | None]
     description: str
 
 

@@ -125,6 +125,37 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
         )
 
 
+@main.command()
+@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the joined gradebook.csv and student folders.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="The config the shards were graded with (for the gradebook's columns).",
+)
+def merge(shards, out, config_path) -> None:
+    """Join the outputs of `grade run --shard K/N` runs into one gradebook.
+
+    Example: grade merge grades-1 grades-2 grades-3 --out grades
+    """
+    from .batch import BatchError, merge_outputs
+
+    cfg = _config(config_path)
+    items = [item for item, points in cfg.points.items() if points > 0]
+    try:
+        count = merge_outputs(list(shards), out, items)
+    except BatchError as exc:
+        raise _Fail(str(exc)) from None
+    click.echo(f"Merged {count} student(s) into {Path(out) / 'gradebook.csv'}.")
+
+
 @main.command("config")
 def config_cmd() -> None:
     """Print a complete config file with every default (points, visibility, limits)."""

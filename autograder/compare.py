@@ -248,7 +248,10 @@ def judge(case: Case, outcome: Outcome) -> Verdict:
             problem = expect.check(outcome.value)
         except Exception as exc:  # noqa: BLE001 - an odd answer must not crash the grader
             problem = f"returned {describe(outcome.value)}, which could not be checked ({exc})."
-        return Verdict(problem is None, problem or "")
+        mistake = None
+        if isinstance(problem, tuple):  # (message, mistake id)
+            problem, mistake = problem
+        return Verdict(problem is None, problem or "", mistake=mistake)
     assert isinstance(expect, Close)
     try:
         _compare(outcome.value, expect.value, "", expect.exact, reveal)

@@ -20,8 +20,8 @@ from types import ModuleType
 import numpy as np
 
 from . import __version__
-from .cases import Case
-from .compare import judge
+from .cases import Case, Raises
+from .compare import Verdict, judge
 from .config import Config
 from .discover import Submission, materialise
 from .oracle.bank import load_bank
@@ -155,8 +155,21 @@ class Grader:
                 ("hidden", 1 - share, cfg.hidden_visibility),
             ):
                 by_key[item, group] = TestResult(item, group, round(points * weight, 4), vis)
-        for case, outcome in zip(cases, outcomes, strict=True):
-            verdict = judge(case, outcome)
+        verdicts = [judge(case, outcome) for case, outcome in zip(cases, outcomes, strict=True)]
+        working = {
+            c.item
+            for c, v in zip(cases, verdicts, strict=True)
+            if v.passed and not isinstance(c.expect, Raises)
+        }
+        for case, outcome, verdict in zip(cases, outcomes, verdicts, strict=True):
+            if isinstance(case.expect, Raises) and verdict.passed and case.item not in working:
+                # The argument checks are given code: they earn points only beside a
+                # function that works on valid arguments.
+                verdict = Verdict(
+                    False,
+                    "not counted yet: the argument check is given code, "
+                    "and it earns points once the function itself passes a case.",
+                )
             by_key[case.item, case.group].cases.append(
                 CaseResult(
                     case.item,

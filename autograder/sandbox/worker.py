@@ -93,7 +93,7 @@ class Encoder:
         if t is np.ndarray:
             if value.dtype.kind not in "biuf" or value.dtype.fields is not None:
                 return {"$unsupported": f"np.ndarray of dtype {value.dtype}"}
-            return self.npy(np.ascontiguousarray(value), "$npy")
+            return self.npy(value, "$npy")
         if isinstance(value, np.generic) and t.__module__ == "numpy":
             if np.dtype(t).kind not in "biuf":
                 return {"$unsupported": f"numpy scalar {t.__name__}"}
@@ -149,9 +149,10 @@ def run_early_stopping(cls, args, kwargs):
     es = cls(**kwargs)
     es.on_train_begin()
     epochs_run = 0
+    weights = [np.zeros(2)]  # one array, updated in place like a model's: keep copies of it
     for epoch, value in enumerate(values):
         epochs_run = epoch + 1
-        weights = [np.full(2, epoch + 1.0)]
+        weights[0][...] = epoch + 1.0
         if es.on_epoch_end(epoch, {monitor: value}, weights=weights):
             break
     restored = es.on_train_end()
