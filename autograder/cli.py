@@ -203,3 +203,12 @@ def oracle_verify() -> None:
             click.echo(p, err=True)
         raise _Fail(f"The bank differs from live Keras in {len(problems)} case(s).")
     click.echo("Every bank case was reproduced by live Keras.")
+
+
+def _register_extra_commands() -> None:
+    from .commands import register_all
+
+    register_all(main)
+
+
+_register_extra_commands()
