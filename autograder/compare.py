@@ -55,8 +55,11 @@ def _tolerance(want: np.ndarray) -> float:
     return max(ATOL_SCALE * scale, ATOL_FLOOR)
 
 
-def close_arrays(got: np.ndarray, want: np.ndarray) -> bool:
-    """True when ``got`` matches ``want`` within the float32 tolerance (same shape)."""
+def close_arrays(got: np.ndarray, want: np.ndarray, equal_nan: bool = False) -> bool:
+    """True when ``got`` matches ``want`` within the float32 tolerance (same shape).
+
+    NaN never matches, except NaN against NaN with ``equal_nan`` (the mistake lookup: a naive
+    softmax that overflows is recognised by its NaNs)."""
     if got.shape != want.shape:
         return False
     g = got.astype(np.float64)
@@ -89,8 +92,12 @@ def _array_message(got: np.ndarray, want: np.ndarray, where: str, reveal: bool) 
     return msg + "."
 
 
-def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None:
+def _compare(
+    got: Any, want: Any, where: str, exact: bool, reveal: bool, equal_nan: bool = False
+) -> None:
     """Raise :class:`Mismatch` when ``got`` does not match ``want``."""
+    if isinstance(want, np.generic):  # a numpy scalar expectation is a 0-d array
+        want = np.asarray(want)
     if isinstance(want, np.ndarray):
         if want.ndim == 0 and isinstance(got, (NpScalar, int, float)) and not isinstance(got, bool):
             got = got.array if isinstance(got, NpScalar) else np.asarray(float(got))
@@ -112,7 +119,7 @@ def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None
             return
         if got.dtype.kind not in "biuf":
             raise Mismatch(f"{where}returned an array of dtype {got.dtype}; expected floats.")
-        if not close_arrays(got, want):
+        if not close_arrays(got, want, equal_nan):
             raise Mismatch(_array_message(got, want, where, reveal))
         return
     if isinstance(want, bool):
@@ -169,7 +176,7 @@ def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None
                 f"expected length {len(want)}."
             )
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            _compare(g, w, f"{where}[{i}] ", exact, reveal)
+            _compare(g, w, f"{where}[{i}] ", exact, reveal, equal_nan)
         return
     if isinstance(want, dict):
         if not isinstance(got, dict):
@@ -177,7 +184,7 @@ def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None
         for key, w in want.items():
             if key not in got:
                 raise Mismatch(f"{where}is missing {key!r}.")
-            _compare(got[key], w, f"{where}{key}: ", exact, reveal)
+            _compare(got[key], w, f"{where}{key}: ", exact, reveal, equal_nan)
         return
     raise TypeError(f"the suite has an expectation of unsupported type {type(want).__name__}")
 
@@ -185,7 +192,7 @@ def _compare(got: Any, want: Any, where: str, exact: bool, reveal: bool) -> None
 def matches(got: Any, want: Any, exact: bool = False) -> bool:
     """True when ``got`` would pass against ``want`` (used for the mistake lookup)."""
     try:
-        _compare(got, want, "", exact, reveal=False)
+        _compare(got, want, "", exact, reveal=False, equal_nan=True)
     except Mismatch:
         return False
     return True

@@ -1,0 +1,319 @@
+"""Helpers shared by the suites of shapes, conv, pooling and activations.
+
+Case builders (expected values from the reference, wrong outputs filtered with
+:func:`autograder.compare.matches`), random draws that return plain Python values, the TF 'same'
+split and its usual wrong variants, and small numpy implementations of convolution and pooling
+with explicit padding, from which the named mistakes are computed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..cases import Call, Case, Close, Property, Raises
+from ..compare import close_arrays, matches
+
+# Mistake ids used by more than one module (same sentence everywhere).
+SHARED_MISTAKES = {
+    "same-extra-before": "Your output matches 'same' padding with the odd extra cell placed "
+    "before (top/left): TF/Keras put total // 2 cells before and the odd extra one after "
+    "(bottom/right).",
+    "same-ignores-stride": "Your output matches 'same' padding of kernel_size - 1 cells in "
+    "total, which is right only for stride 1: TF/Keras pad max((ceil(n/s) - 1)*s + k_eff - n, 0) "
+    "cells.",
+    "same-symmetric": "Your output matches padding (k_eff - 1) // 2 cells on each side: TF/Keras "
+    "pad max((ceil(n/s) - 1)*s + k_eff - n, 0) cells in total, with the odd extra cell after.",
+}
+
+
+# --- random draws as plain Python values ----------------------------------------------------
+
+
+def ri(rng: np.random.Generator, low: int, high: int) -> int:
+    """A Python int in [low, high] (both included)."""
+    return int(rng.integers(low, high + 1))
+
+
+def pick(rng: np.random.Generator, options):
+    """One of ``options`` (any Python objects), uniformly."""
+    return options[int(rng.integers(len(options)))]
+
+
+def normal(rng: np.random.Generator, shape, scale: float = 1.0, shift: float = 0.0) -> np.ndarray:
+    """A fresh float64 array of N(shift, scale**2) values."""
+    return rng.normal(shift, scale, size=tuple(shape)).astype(np.float64)
+
+
+# --- case builders ----------------------------------------------------------------------------
+
+
+def _show(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return f"shape {value.shape}"
+    if isinstance(value, list) and any(isinstance(v, np.ndarray) for v in value):
+        return f"list of {len(value)} arrays"
+    return value
+
+
+def label(args: tuple, kwargs: dict) -> tuple[str, dict]:
+    """A case name and its params: arrays appear as shapes, other values as ``repr``."""
+    parts, params = [], {}
+    for key, value in list(args) + list(kwargs.items()):
+        shown = _show(value)
+        params[key] = shown
+        if isinstance(value, np.ndarray):
+            parts.append(f"{key} {value.shape}")
+        else:
+            parts.append(f"{key}={value!r}")
+    return ", ".join(parts), params
+
+
+def _plain(value: Any) -> Any:
+    """A numpy float scalar as a 0-d array, so that scalars and 0-d arrays are both accepted."""
+    if isinstance(value, np.generic) and value.dtype.kind == "f":
+        return np.asarray(value, dtype=np.float64)
+    return value
+
+
+def close_case(
+    fn: Callable,
+    item: str,
+    group: str,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    wrong: dict[str, Callable[[], Any]] | None = None,
+    exact: bool = False,
+    name: str | None = None,
+) -> Case:
+    """A case whose answer is ``fn(*args, **kwargs)`` computed by the reference here.
+
+    ``args`` is a tuple of ``(name, value)`` pairs, passed positionally; ``wrong`` maps a
+    mistake id to a zero-argument function computing that mistake's output: it is kept only when
+    it runs and does not match the expected answer.
+    """
+    kwargs = dict(kwargs or {})
+    values = tuple(v for _, v in args)
+    expected = _plain(fn(*copy.deepcopy(values), **copy.deepcopy(kwargs)))
+    mistakes = {}
+    for mistake, compute in (wrong or {}).items():
+        try:
+            out = _plain(compute())
+        except (ValueError, IndexError, ZeroDivisionError):
+            continue
+        if not matches(out, expected, exact) and not any(
+            matches(out, other, exact) for other in mistakes.values()
+        ):
+            mistakes[mistake] = out
+    text, params = label(args, kwargs)
+    return Case(
+        item=item,
+        name=name or text,
+        call=Call("call", item, values, kwargs),
+        expect=Close(expected, exact=exact),
+        group=group,
+        params=params,
+        mistakes=mistakes,
+    )
+
+
+def raises_case(item: str, args: tuple = (), kwargs: dict | None = None, why: str = "") -> Case:
+    """A hidden case whose call must raise ValueError (invalid arguments)."""
+    kwargs = dict(kwargs or {})
+    text, params = label(args, kwargs)
+    return Case(
+        item=item,
+        name=f"invalid: {why} ({text})" if why else f"invalid: {text}",
+        call=Call("call", item, tuple(v for _, v in args), kwargs),
+        expect=Raises("ValueError"),
+        group="hidden",
+        params=params,
+        check_mutation=False,
+    )
+
+
+def property_case(
+    item: str,
+    group: str,
+    args: tuple,
+    kwargs: dict,
+    check: Callable[[Any], str | None],
+    description: str,
+) -> Case:
+    """A metamorphic case: ``check`` judges the returned value on its own."""
+    text, params = label(args, kwargs)
+    return Case(
+        item=item,
+        name=f"property: {description} ({text})",
+        call=Call("call", item, tuple(v for _, v in args), dict(kwargs)),
+        expect=Property(check, description),
+        group=group,
+        oracle="property",
+        params=params,
+    )
+
+
+def array_problem(value: Any, shape: tuple) -> str | None:
+    """None when ``value`` is a finite float array of ``shape``, else one sentence."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        return f"returned {type(value).__name__}; expected a float np.ndarray of shape {shape}."
+    if value.shape != tuple(shape):
+        return f"returned shape {value.shape}; expected shape {tuple(shape)}."
+    if not np.all(np.isfinite(value)):
+        return "returned NaN or infinite values for finite inputs."
+    return None
+
+
+def relation_problem(got: np.ndarray, want: np.ndarray, what: str) -> str | None:
+    """None when ``got`` matches ``want`` within the float32 tolerance, else one sentence."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if close_arrays(got, want):
+        return None
+    err = float(np.max(np.abs(got - want)))
+    return f"{what} does not hold (largest difference {err:.3g})."
+
+
+# --- TF 'same' padding and its wrong variants -------------------------------------------------
+
+
+def axis_pads(n: int, k: int, s: int, d: int, padding: str, variant: str = "tf") -> tuple:
+    """(before, after) on one axis of length ``n``; ``variant`` names a wrong split."""
+    if padding == "valid":
+        return (0, 0)
+    k_eff = (k - 1) * d + 1
+    if variant in ("tf", "before"):
+        total = max((-(-n // s) - 1) * s + k_eff - n, 0)
+        before = total // 2
+        return (before, total - before) if variant == "tf" else (total - before, before)
+    if variant == "k-1":
+        return ((k_eff - 1) // 2, k_eff - 1 - (k_eff - 1) // 2)
+    if variant == "symmetric":
+        return ((k_eff - 1) // 2, (k_eff - 1) // 2)
+    raise AssertionError(variant)
+
+
+def pair(value) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+# --- numpy convolution and pooling with explicit padding (mistakes are computed with these) ---
+
+
+def conv2d_pads(x, kernel, bias, stride, dilation, pads) -> np.ndarray:
+    """Cross-correlation of ``x`` (N,H,W,C) zero-padded by ``pads``; no shape checks."""
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    kh, kw = kernel.shape[:2]
+    h_out = (xp.shape[1] - (kh - 1) * dh - 1) // sh + 1
+    w_out = (xp.shape[2] - (kw - 1) * dw - 1) // sw + 1
+    if h_out < 1 or w_out < 1:
+        raise ValueError("no output")
+    y = np.zeros((x.shape[0], h_out, w_out, kernel.shape[3]))
+    for a in range(kh):
+        for b in range(kw):
+            win = xp[
+                :,
+                a * dh : a * dh + (h_out - 1) * sh + 1 : sh,
+                b * dw : b * dw + (w_out - 1) * sw + 1 : sw,
+                :,
+            ]
+            y += win @ kernel[a, b]
+    return y if bias is None else y + bias
+
+
+def conv2d_variant(x, kernel, bias, stride, padding, dilation, variant="tf") -> np.ndarray:
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+    pads = (
+        axis_pads(x.shape[1], kernel.shape[0], sh, dh, padding, variant),
+        axis_pads(x.shape[2], kernel.shape[1], sw, dw, padding, variant),
+    )
+    return conv2d_pads(x, kernel, bias, (sh, sw), (dh, dw), pads)
+
+
+def conv_mistakes(x, kernel, bias, stride, padding, dilation, dims: int = 2) -> dict:
+    """Wrong convolutions for ``conv2d`` (``dims=2``) or ``conv1d`` (``dims=1``)."""
+    if dims == 1:  # (N, L, C) as (N, L, 1, C); kernel (K, C, F) as (K, 1, C, F)
+        x, kernel = x[:, :, None, :], kernel[:, None]
+        stride, dilation = (stride, 1), (dilation, 1)
+
+    def run(**change):
+        a = dict(kernel=kernel, bias=bias, stride=stride, dilation=dilation, variant="tf")
+        a.update(change)
+        y = conv2d_variant(
+            x, a["kernel"], a["bias"], a["stride"], padding, a["dilation"], a["variant"]
+        )
+        return y[:, :, 0, :] if dims == 1 else y
+
+    wrong = {"conv-flipped-kernel": lambda: run(kernel=kernel[::-1, ::-1])}
+    if padding == "same":
+        # first the lecture's "(k - 1) // 2 on each side" (it wins when two variants coincide)
+        for variant, mistake in (
+            ("k-1", "same-ignores-stride"),
+            ("symmetric", "same-symmetric"),
+            ("before", "same-extra-before"),
+        ):
+            wrong[mistake] = lambda v=variant: run(variant=v)
+    wrong["conv-stride-ignored"] = lambda: run(stride=(1, 1))
+    wrong["conv-dilation-ignored"] = lambda: run(dilation=(1, 1))
+    if dims == 2:
+        wrong["conv-stride-swapped"] = lambda: run(stride=pair(stride)[::-1])
+        wrong["conv-kernel-hw-swapped"] = lambda: run(kernel=kernel.transpose(1, 0, 2, 3))
+    if bias is not None:
+        wrong["conv-bias-ignored"] = lambda: run(bias=None)
+    return wrong
+
+
+def pool2d_pads(x, pool, stride, pads, mode, fill=-np.inf, count_pad=False) -> np.ndarray:
+    """Max or average pooling of ``x`` (N,H,W,C) padded by ``pads``; no shape checks."""
+    (ph, pw), (sh, sw) = pair(pool), pair(stride)
+    xp = np.pad(
+        x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=fill if mode == "max" else 0.0
+    )
+    real = np.pad(np.ones(x.shape[1:3]), pads)
+    h_out = (xp.shape[1] - ph) // sh + 1
+    w_out = (xp.shape[2] - pw) // sw + 1
+    if h_out < 1 or w_out < 1:
+        raise ValueError("no output")
+    wins, counts = [], np.zeros((h_out, w_out))
+    for a in range(ph):
+        for b in range(pw):
+            wins.append(xp[:, a : a + (h_out - 1) * sh + 1 : sh, b : b + (w_out - 1) * sw + 1 : sw])
+            counts += real[a : a + (h_out - 1) * sh + 1 : sh, b : b + (w_out - 1) * sw + 1 : sw]
+    if mode == "max":
+        return np.max(wins, axis=0)
+    return np.sum(wins, axis=0) / (ph * pw if count_pad else counts[None, :, :, None])
+
+
+def pool_mistakes(x, pool, stride, padding, mode, dims: int = 2) -> dict:
+    """Wrong poolings for the 1-D (``dims=1``, x (N,L,C)) and 2-D pooling functions."""
+    if dims == 1:
+        x = x[:, :, None, :]
+        pool, stride = (pool, 1), (None if stride is None else (stride, 1))
+    pool = pair(pool)
+    real_stride = pool if stride is None else pair(stride)
+
+    def run(stride=real_stride, variant="tf", fill=-np.inf, count_pad=False):
+        pads = tuple(
+            axis_pads(x.shape[1 + i], pool[i], stride[i], 1, padding, variant) for i in range(2)
+        )
+        y = pool2d_pads(x, pool, stride, pads, mode, fill, count_pad)
+        return y[:, :, 0, :] if dims == 1 else y
+
+    wrong = {}
+    if mode == "max":
+        wrong["pool-max-init-zero"] = lambda: np.maximum(run(), 0.0)
+        if padding == "same":
+            wrong["pool-zero-pad-max"] = lambda: run(fill=0.0)
+    elif padding == "same":
+        wrong["pool-count-pad"] = lambda: run(count_pad=True)
+    if padding == "same":
+        wrong["same-extra-before"] = lambda: run(variant="before")
+    if stride is None:
+        wrong["pool-stride-one"] = lambda: run(stride=(1, 1))
+    else:
+        wrong["pool-stride-ignored"] = lambda: run(stride=pool)
+    return wrong
