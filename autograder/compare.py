@@ -51,7 +51,8 @@ def describe(value: Any) -> str:
 
 
 def _tolerance(want: np.ndarray) -> float:
-    scale = float(np.max(np.abs(want))) if want.size else 0.0
+    finite = np.abs(want[np.isfinite(want)])
+    scale = float(finite.max()) if finite.size else 0.0
     return max(ATOL_SCALE * scale, ATOL_FLOOR)
 
 
@@ -68,6 +69,8 @@ def close_arrays(got: np.ndarray, want: np.ndarray, equal_nan: bool = False) -> 
         err = np.abs(g - w)
         ok = err <= _tolerance(w) + RTOL * np.abs(w)
     ok |= g == w  # equal infinities
+    if equal_nan:
+        ok |= np.isnan(g) & np.isnan(w)
     return bool(ok.all())
 
 

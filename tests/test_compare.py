@@ -10,8 +10,15 @@ from autograder.sandbox.runner import NpScalar, Outcome, Unsupported
 
 
 def case(expect, group="hidden", args=(), mistakes=None, check_mutation=True):
-    return Case("conv.conv2d", "x (1, 4, 4, 1)", Call("call", "conv.conv2d", args), expect,
-                group=group, mistakes=mistakes or {}, check_mutation=check_mutation)
+    return Case(
+        "conv.conv2d",
+        "x (1, 4, 4, 1)",
+        Call("call", "conv.conv2d", args),
+        expect,
+        group=group,
+        mistakes=mistakes or {},
+        check_mutation=check_mutation,
+    )
 
 
 def ok(value, inputs_after=None):
@@ -82,20 +89,43 @@ def test_nan_never_passes():
 
 def test_raises_expectation():
     expect = Raises("ValueError")
-    err = Outcome("error", exception={"type": "ValueError", "value_error": True,
-                                      "not_implemented": False, "message": "", "where": ""})
+    err = Outcome(
+        "error",
+        exception={
+            "type": "ValueError",
+            "value_error": True,
+            "not_implemented": False,
+            "message": "",
+            "where": "",
+        },
+    )
     assert judge(case(expect), err).passed
     verdict = judge(case(expect), ok(WANT))
     assert not verdict.passed and "instead of raising ValueError" in verdict.message
-    type_error = Outcome("error", exception={"type": "TypeError", "value_error": False,
-                                             "not_implemented": False, "message": "x",
-                                             "where": "conv.py:3 in conv2d"})
+    type_error = Outcome(
+        "error",
+        exception={
+            "type": "TypeError",
+            "value_error": False,
+            "not_implemented": False,
+            "message": "x",
+            "where": "conv.py:3 in conv2d",
+        },
+    )
     assert not judge(case(expect), type_error).passed
 
 
 def test_not_implemented_and_timeouts_are_reported_plainly():
-    stub = Outcome("error", exception={"type": "NotImplementedError", "value_error": False,
-                                       "not_implemented": True, "message": "", "where": ""})
+    stub = Outcome(
+        "error",
+        exception={
+            "type": "NotImplementedError",
+            "value_error": False,
+            "not_implemented": True,
+            "message": "",
+            "where": "",
+        },
+    )
     assert "not implemented yet" in judge(case(Close(WANT)), stub).message
     timeout = Outcome("timeout", detail="it did not finish within 10 s")
     assert "10 s" in judge(case(Close(WANT)), timeout).message
@@ -123,3 +153,12 @@ def test_property_checks_and_their_crashes():
     assert judge(case(positive), ok(np.ones(3))).passed
     assert not judge(case(positive), ok(-np.ones(3))).passed
     assert not judge(case(positive), ok(Unsupported("x"))).passed
+
+
+def test_a_mistake_with_nans_and_infinities_is_still_named():
+    wrong = np.array([np.inf, 3.0, np.nan])
+    verdict = judge(
+        case(Close(np.array([16.1, 3.0, 0.2])), mistakes={"cce-no-clip": wrong}), ok(wrong.copy())
+    )
+    assert not verdict.passed and verdict.mistake == "cce-no-clip"
+    assert not close_arrays(wrong, wrong.copy()), "NaN never passes as a right answer"

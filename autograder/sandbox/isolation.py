@@ -3,25 +3,38 @@
 Levels, strongest first (``detect()`` picks one once per grading run):
 
 ``namespaces+user``  (the grader runs as root, ``unshare`` and ``setpriv`` exist: CI, Gradescope)
-    new mount, network and PID namespaces; the kit, the output folder and ``/root`` are covered
-    by empty tmpfs mounts; the interpreter and numpy are bind-mounted read-only into the job
-    folder; student code runs as the unprivileged user ``nobody`` (uid 65534); no network; when
-    the worker is killed the kernel kills every process it started.
+    new mount, network, PID, IPC and UTS namespaces; the kit, the output folder, the
+    submissions and ``/root`` are covered by empty tmpfs mounts; ``/tmp``, ``/var/tmp``,
+    ``/dev/shm`` and ``/run/lock`` are fresh, size-limited tmpfs mounts private to the worker
+    (nothing written there outlives it); the job folder is bind-mounted at ``JOB_INSIDE`` and
+    the interpreter and numpy read-only into it; student code runs as the unprivileged user
+    ``nobody`` (uid 65534); no network; when the worker is killed the kernel kills every
+    process it started.
 ``namespaces``  (not root, unprivileged user namespaces allowed: most Linux desktops)
     the same namespaces inside a user namespace; student code keeps the instructor's uid
-    outside it, but the kit, the output folder and the home folder are covered.
+    outside it, but the kit, the output folder, the home folder and the shared temp folders
+    are covered.
 ``process-group``  (anything else: macOS, containers without user namespaces)
-    a new session and resource limits only; student code runs as the instructor's user and
-    could read what the instructor can. Reports say so.
+    a new session and resource limits; student code runs as the instructor's user. Every
+    process it starts is tracked (a token in its environment, its session, and the grader as
+    child subreaper) and killed with the worker. Reports say "weaker isolation".
+
+At every level, when the kernel offers Landlock (Linux >= 5.13; ``landlock_abi()``), the worker
+restricts itself before importing student code: read access only to the standard library,
+numpy and its own job folder, write access only to ``out/``, no ``execve``, no TCP (ABI >= 4),
+no signals or abstract sockets outside itself (ABI >= 6). At the ``process-group`` level this
+is what keeps the kit, ``~`` and the shared temp folders out of reach.
 
 Resource limits (CPU seconds, address space, file size, open files, no core dumps; process
-count under its own uid) apply at every level.
+count) apply at every level.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -35,6 +48,10 @@ import numpy
 from ..paths import KIT_ROOT
 
 NOBODY = 65534
+JOB_INSIDE = "/tmp/cnn-job"  # where the job folder appears inside the namespaces
+# Shared, world-writable folders that get a private, size-limited tmpfs inside the namespaces.
+PRIVATE_TMP = {"/tmp": "32m", "/var/tmp": "8m", "/dev/shm": "8m", "/run/lock": "1m"}
+TOKEN_ENV = "CNN_SANDBOX_TOKEN"  # every worker's environment carries a per-worker token
 
 LEVEL_TEXT = {
     "namespaces+user": "separate user (nobody), no network, own PID and mount namespaces; "
@@ -65,10 +82,14 @@ class Isolation:
     unshare: str | None = None
     setpriv: str | None = None
     hide: tuple[str, ...] = field(default_factory=tuple)
+    landlock: int = 0  # the kernel's Landlock ABI version (0: none)
 
     @property
     def text(self) -> str:
-        return LEVEL_TEXT[self.level]
+        text = LEVEL_TEXT[self.level]
+        if self.landlock:
+            text += f"; Landlock (ABI {self.landlock}) limits files and network"
+        return text
 
     @property
     def own_uid(self) -> bool:
@@ -87,6 +108,23 @@ def _runs(cmd: list[str]) -> bool:
         return False
 
 
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when Landlock is absent or disabled."""
+    if not sys.platform.startswith("linux") or os.environ.get("CNN_GRADE_LANDLOCK") == "0":
+        return 0
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        abi = libc.syscall(ctypes.c_long(444), None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    except (OSError, AttributeError):
+        return 0
+    return max(0, int(abi))
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
 @cache
 def detect(force: str | None = None) -> Isolation:
     """The strongest level available here (``force`` picks a weaker one, e.g. for tests)."""
@@ -99,12 +137,12 @@ def detect(force: str | None = None) -> Isolation:
             if _runs(
                 [*base, setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "true"]
             ):
-                return Isolation("namespaces+user", unshare, setpriv)
+                return Isolation("namespaces+user", unshare, setpriv, landlock=landlock_abi())
         if force in (None, "namespaces"):
             user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
             if _runs([base[0], *user, *base[1:], "true"]):
-                return Isolation("namespaces", unshare)
-    return Isolation("process-group")
+                return Isolation("namespaces", unshare, landlock=landlock_abi())
+    return Isolation("process-group", landlock=landlock_abi())
 
 
 def interpreter_mounts() -> tuple[list[tuple[str, str]], str, list[str]]:
@@ -128,29 +166,46 @@ def interpreter_mounts() -> tuple[list[tuple[str, str]], str, list[str]]:
 
 def command(
     iso: Isolation, job: Path, worker_args: list[str], hide: list[Path]
-) -> tuple[list[str], list[str]]:
-    """The argv that starts the worker in ``job``, and the site dirs the worker must add.
+) -> tuple[list[str], list[str], str]:
+    """The argv that starts the worker, the site dirs it must add, and its job folder path.
 
-    ``hide`` are folders covered by an empty tmpfs inside the namespace (the kit, the output).
+    ``worker_args`` may contain ``{job}``, replaced by the job folder as the worker sees it
+    (``JOB_INSIDE`` inside the namespaces). ``hide`` are folders covered by an empty tmpfs
+    inside the namespace (the kit, the output, the submissions).
     """
     if iso.level == "process-group":
         site = str(Path(numpy.__file__).resolve().parent.parent)
-        return [sys.executable, "-I", "-S", "-B", *worker_args], [site]
+        args = [a.replace("{job}", str(job)) for a in worker_args]
+        return [sys.executable, "-I", "-S", "-B", *args], [site], str(job)
     mounts, exe_rel, sites = interpreter_mounts()
     ro = job / "ro"
+    q = shlex.quote
     script = ["set -e", "mount --make-rprivate /"]
     for source, name in mounts:
         (ro / name).mkdir(parents=True, exist_ok=True)
-        script.append(f"mount --bind {shlex.quote(source)} {shlex.quote(str(ro / name))}")
-        script.append(f"mount -o remount,bind,ro {shlex.quote(str(ro / name))}")
+        script.append(f"mount --bind {q(source)} {q(str(ro / name))}")
+        script.append(f"mount -o remount,bind,ro {q(str(ro / name))}")
+    # Keep a handle on the job folder (it may live under /tmp), give the shared temp folders
+    # private tmpfs mounts, then put the job folder back at a fixed path.
+    script.append(f"exec 7<{q(str(job))}")
+    for path, size in PRIVATE_TMP.items():
+        if os.path.isdir(path) and not os.path.islink(path):
+            script.append(f"mount -t tmpfs -o size={size},mode=1777,nosuid,nodev tmpfs {q(path)}")
+    script.append(f"mkdir -p {q(JOB_INSIDE)}")
+    script.append(f"mount --rbind /proc/self/fd/7 {q(JOB_INSIDE)}")
+    script.append("exec 7<&-")
     home = os.path.expanduser("~")
     covered = [str(KIT_ROOT), *map(str, hide)]
     if home not in ("/", ""):
         covered.append(home)
     for path in dict.fromkeys(covered):
+        if any(path == t or path.startswith(t.rstrip("/") + "/") for t in PRIVATE_TMP):
+            continue  # already behind a fresh tmpfs
         if os.path.isdir(path) and not str(job).startswith(path.rstrip("/") + "/"):
-            script.append(f"mount -t tmpfs -o size=64k,mode=0755 tmpfs {shlex.quote(path)}")
-    python = [str(ro / exe_rel), "-I", "-S", "-B", *worker_args]
+            script.append(f"mount -t tmpfs -o size=64k,mode=0755 tmpfs {q(path)}")
+    inner = Path(JOB_INSIDE)
+    args = [a.replace("{job}", JOB_INSIDE) for a in worker_args]
+    python = [str(inner / "ro" / exe_rel), "-I", "-S", "-B", *args]
     if iso.own_uid:
         python = [
             iso.setpriv,
@@ -168,6 +223,8 @@ def command(
         "--mount",
         "--net",
         "--pid",
+        "--ipc",
+        "--uts",
         "--fork",
         "--kill-child",
         "--mount-proc",
@@ -175,11 +232,32 @@ def command(
         "-c",
         "\n".join(script),
     ]
-    return argv, [str(ro / s) for s in sites]
+    return argv, [str(inner / "ro" / s) for s in sites], JOB_INSIDE
 
 
-def preexec(limits: Limits, own_uid: bool):
-    """A ``preexec_fn`` that applies the resource limits in the child before it starts."""
+def own_process_count() -> int:
+    """Processes (threads excluded) whose real uid is ours, from /proc."""
+    uid, count = os.getuid(), 0
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return 0
+    for name in names:
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+def preexec(limits: Limits, own_uid: bool, nproc: int | None = None):
+    """A ``preexec_fn`` that applies the resource limits in the child before it starts.
+
+    ``nproc``: a process limit for a worker sharing the grader's uid (its current process
+    count plus the allowance), so a fork bomb stops there.
+    """
 
     def apply() -> None:
         os.setsid()
@@ -191,5 +269,7 @@ def preexec(limits: Limits, own_uid: bool):
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
         if own_uid:
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        elif nproc is not None and os.getuid() != 0:  # root ignores RLIMIT_NPROC anyway
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
     return apply
