@@ -21,6 +21,7 @@ from .discover import Submission, discover
 from .engine import Grader
 from .report import csv_text, gradebook_rows, write_atomic, write_submission
 from .results import SubmissionResult
+from .summary import write_class_report
 
 
 class BatchError(Exception):
@@ -111,7 +112,9 @@ def grade_batch(
             if progress:
                 progress(1)
     # The gradebook lists every student graded into this folder, by this run or an earlier one.
-    write_gradebook(out, collect_results(out), grader.items)
+    everyone = collect_results(out)
+    write_gradebook(out, everyone, grader.items)
+    write_class_report(out, everyone, grader.items)
     return summary
 
 
@@ -184,4 +187,5 @@ def merge_outputs(shards: list[Path], out: Path, items: list[str]) -> int:
         )
     out.mkdir(parents=True, exist_ok=True)
     write_gradebook(out, results, items)
+    write_class_report(out, results, items)
     return len(results)
