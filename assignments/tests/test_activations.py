@@ -21,6 +21,7 @@ def no_warnings(f, x):
         return f(x)
 
 
+@pytest.mark.item("activations.sigmoid")
 def test_sigmoid_values_and_symmetry():
     x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
     y = act.sigmoid(x)
@@ -34,6 +35,7 @@ def test_sigmoid_values_and_symmetry():
     )
 
 
+@pytest.mark.item("activations.sigmoid")
 def test_sigmoid_is_stable_for_huge_inputs():
     y = no_warnings(act.sigmoid, EXTREMES)
     assert np.all(np.isfinite(y)), (
@@ -44,6 +46,7 @@ def test_sigmoid_is_stable_for_huge_inputs():
     assert y[-1] == 1.0, "sigmoid(1e4) is 1"
 
 
+@pytest.mark.item("activations.sigmoid_grad")
 def test_sigmoid_grad_matches_s_times_one_minus_s():
     x = np.linspace(-6, 6, 25)
     g = act.sigmoid_grad(x)
@@ -53,6 +56,7 @@ def test_sigmoid_grad_matches_s_times_one_minus_s():
     assert np.all(np.isfinite(no_warnings(act.sigmoid_grad, EXTREMES)))
 
 
+@pytest.mark.item("activations.tanh")
 def test_tanh():
     x = np.linspace(-5, 5, 21)
     np.testing.assert_allclose(act.tanh(x), np.tanh(x), rtol=1e-12)
@@ -60,6 +64,7 @@ def test_tanh():
     assert y[0] == -1.0 and y[-1] == 1.0, "tanh saturates at -1 and 1 (no overflow)"
 
 
+@pytest.mark.item("activations.tanh_grad")
 def test_tanh_derivative():
     x = np.linspace(-5, 5, 21)
     assert act.tanh_grad(np.array([0.0]))[0] == pytest.approx(1.0), "tanh'(0) = 1"
@@ -67,6 +72,7 @@ def test_tanh_derivative():
     assert np.all(np.isfinite(no_warnings(act.tanh_grad, EXTREMES)))
 
 
+@pytest.mark.item("activations.relu")
 def test_relu_values_and_input_untouched():
     x = np.array([[-2.0, -0.0, 0.0], [0.5, 3.0, -1e-9]])
     before = x.copy()
@@ -75,6 +81,7 @@ def test_relu_values_and_input_untouched():
     assert np.array_equal(x, before), "relu must not modify its input (x[x < 0] = 0 does)"
 
 
+@pytest.mark.item("activations.relu_grad")
 def test_relu_grad_is_zero_at_zero():
     g = act.relu_grad(np.array([-3.0, -0.0, 0.0, 1e-12, 4.0]))
     np.testing.assert_array_equal(
@@ -82,6 +89,7 @@ def test_relu_grad_is_zero_at_zero():
     )
 
 
+@pytest.mark.item("activations.leaky_relu")
 def test_leaky_relu_default_slope_is_keras_activations_0_2():
     y = act.leaky_relu(np.array([-10.0, -1.0, 0.0, 2.0]))
     np.testing.assert_allclose(
@@ -93,6 +101,7 @@ def test_leaky_relu_default_slope_is_keras_activations_0_2():
     np.testing.assert_allclose(act.leaky_relu(np.array([-1.0, 3.0]), negative_slope=0.5), [-0.5, 3])
 
 
+@pytest.mark.item("activations.leaky_relu_grad")
 def test_leaky_relu_grad_is_the_slope_at_zero():
     g = act.leaky_relu_grad(np.array([-2.0, 0.0, 2.0]))
     np.testing.assert_allclose(
@@ -103,6 +112,7 @@ def test_leaky_relu_grad_is_the_slope_at_zero():
     )
 
 
+@pytest.mark.item("activations.softmax")
 def test_softmax_is_stable_and_sums_to_one():
     y = no_warnings(act.softmax, np.array([1000.0, 1001.0, 1002.0]))
     denom = 1 + np.exp(-1.0) + np.exp(-2.0)
@@ -119,6 +129,7 @@ def test_softmax_is_stable_and_sums_to_one():
     np.testing.assert_allclose(act.softmax(x + 123.0), s, atol=1e-12, err_msg="shift invariance")
 
 
+@pytest.mark.item("activations.softmax")
 def test_softmax_axis_argument():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, 5))

@@ -68,6 +68,7 @@ def _as_kernel(k2d):
 # pad2d
 
 
+@pytest.mark.item("conv.pad2d")
 def test_pad2d_shape_and_values():
     x = np.arange(2 * 2 * 3 * 2, dtype=float).reshape(2, 2, 3, 2)
     out = conv.pad2d(x, ((1, 2), (3, 0)))
@@ -78,6 +79,7 @@ def test_pad2d_shape_and_values():
     assert not border.any(), "every new cell must hold the pad value (0 by default)"
 
 
+@pytest.mark.item("conv.pad2d")
 def test_pad2d_custom_value_and_no_padding():
     x = np.ones((1, 2, 2, 1))
     out = conv.pad2d(x, ((0, 1), (1, 0)), value=-7.0)
@@ -90,6 +92,7 @@ def test_pad2d_custom_value_and_no_padding():
 # conv1d
 
 
+@pytest.mark.item("conv.conv1d")
 def test_conv1d_hand_example():
     x = np.array([1.0, 2, 3, 4, 5]).reshape(1, 5, 1)
     kernel = np.array([1.0, 0, -1]).reshape(3, 1, 1)
@@ -103,6 +106,7 @@ def test_conv1d_hand_example():
     )
 
 
+@pytest.mark.item("conv.conv1d")
 def test_conv1d_same_stride_dilation_bias_hand_examples():
     x = np.array([1.0, 2, 3, 4, 5]).reshape(1, 5, 1)
     kernel = np.array([1.0, 0, -1]).reshape(3, 1, 1)
@@ -116,6 +120,7 @@ def test_conv1d_same_stride_dilation_bias_hand_examples():
     np.testing.assert_allclose(biased, [8, 8, 8], err_msg="add the bias to every output")
 
 
+@pytest.mark.item("conv.conv1d")
 def test_conv1d_same_puts_the_extra_cell_after():
     x = np.array([1.0, 2, 3, 4]).reshape(1, 4, 1)
     y = conv.conv1d(x, np.ones((2, 1, 1)), padding="same")[0, :, 0]
@@ -134,6 +139,7 @@ def test_conv1d_same_puts_the_extra_cell_after():
     )
 
 
+@pytest.mark.item("conv.conv1d")
 @pytest.mark.parametrize(
     "n,k,stride,dilation,pads",
     [(8, 3, 1, 1, (0, 0)), (9, 2, 3, 1, (0, 0)), (10, 3, 1, 2, (0, 0)), (7, 4, 2, 1, (1, 2))],
@@ -161,6 +167,7 @@ def test_conv1d_multichannel_matches_the_formula(n, k, stride, dilation, pads):
 # conv2d: the lecture's "X" example
 
 
+@pytest.mark.item("conv.conv2d")
 def test_lecture_x_image_diagonal_kernel():
     y = conv.conv2d(_as_conv2d_input(X_IMAGE), _as_kernel(DIAGONAL))
     assert y.shape == (1, 7, 7, 1), "9x9 image, 3x3 kernel, 'valid': 7x7 response map"
@@ -169,12 +176,14 @@ def test_lecture_x_image_diagonal_kernel():
     assert y[0, 3, 3, 0] == pytest.approx(3), "the centre of the X: the whole diagonal matches"
 
 
+@pytest.mark.item("conv.conv2d")
 def test_lecture_x_image_anti_diagonal_kernel():
     y = conv.conv2d(_as_conv2d_input(X_IMAGE), _as_kernel(ANTI_DIAGONAL))
     assert y[0, 0, 0, 0] == pytest.approx(1), "'/' kernel on a '\\' patch: response 1"
     assert y[0, 0, 6, 0] == pytest.approx(2), "'/' kernel on a '/' patch: response 2"
 
 
+@pytest.mark.item("conv.conv2d")
 def test_lecture_x_image_cross_kernel():
     y = conv.conv2d(_as_conv2d_input(X_IMAGE), _as_kernel(CROSS))
     assert y[0, 3, 3, 0] == pytest.approx(5), "input and kernel have the same X: response 5"
@@ -185,6 +194,7 @@ def test_lecture_x_image_cross_kernel():
     np.testing.assert_allclose(y, expected, err_msg="the whole 7x7 response map")
 
 
+@pytest.mark.item("conv.conv2d")
 def test_lecture_x_image_three_filters_at_once():
     kernel = np.stack([DIAGONAL, ANTI_DIAGONAL, CROSS], axis=-1)[:, :, None, :]  # (3, 3, 1, 3)
     y = conv.conv2d(_as_conv2d_input(X_IMAGE), kernel)
@@ -193,6 +203,7 @@ def test_lecture_x_image_three_filters_at_once():
     np.testing.assert_allclose(y[0, 3, 3], [3, 3, 5])
 
 
+@pytest.mark.item("conv.conv2d")
 def test_conv2d_does_not_flip_the_kernel():
     x = np.zeros((1, 5, 5, 1))
     x[0, 2, 2, 0] = 1.0  # an impulse in the centre
@@ -206,6 +217,7 @@ def test_conv2d_does_not_flip_the_kernel():
     )
 
 
+@pytest.mark.item("conv.conv2d")
 def test_conv2d_sums_over_input_channels_and_adds_bias():
     x = np.ones((1, 3, 3, 3))
     x[..., 1] = 2.0
@@ -219,6 +231,7 @@ def test_conv2d_sums_over_input_channels_and_adds_bias():
     )
 
 
+@pytest.mark.item("conv.conv2d")
 def test_conv2d_1x1_kernel_is_a_per_pixel_matmul():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 4, 5, 3))
@@ -226,6 +239,7 @@ def test_conv2d_1x1_kernel_is_a_per_pixel_matmul():
     np.testing.assert_allclose(conv.conv2d(x, kernel), x @ kernel[0, 0], atol=1e-12)
 
 
+@pytest.mark.item("conv.conv2d")
 def test_conv2d_kernel_as_large_as_the_input_gives_one_pixel():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 4, 3, 2))
@@ -235,6 +249,7 @@ def test_conv2d_kernel_as_large_as_the_input_gives_one_pixel():
     np.testing.assert_allclose(y[:, 0, 0], np.einsum("nhwc,hwcf->nf", x, kernel), atol=1e-12)
 
 
+@pytest.mark.item("conv.conv2d")
 @pytest.mark.parametrize(
     "hw,ksize,stride,dilation,padding,pads,out_hw",
     [
@@ -267,6 +282,7 @@ def test_conv2d_matches_the_formula(hw, ksize, stride, dilation, padding, pads, 
     )
 
 
+@pytest.mark.item("conv.conv2d")
 def test_conv2d_int_stride_means_both_axes():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(1, 7, 8, 2))
@@ -276,6 +292,7 @@ def test_conv2d_int_stride_means_both_axes():
     )
 
 
+@pytest.mark.item("conv.conv2d", "conv.pad2d")
 def test_conv_does_not_modify_its_inputs():
     rng = np.random.default_rng(3)
     x, kernel, bias = rng.normal(size=(1, 5, 5, 2)), rng.normal(size=(3, 3, 2, 2)), np.ones(2)
@@ -286,6 +303,7 @@ def test_conv_does_not_modify_its_inputs():
         np.testing.assert_array_equal(a, c, err_msg="never write into the caller's arrays")
 
 
+@pytest.mark.item("conv.conv2d", "conv.pad2d", given=True)
 def test_invalid_arguments_raise_value_error():
     x = np.zeros((1, 5, 5, 2))
     with pytest.raises(ValueError, match="channels"):

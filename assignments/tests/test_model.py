@@ -33,6 +33,7 @@ def reference_forward(x, w):
     return e / e.sum(axis=1, keepdims=True)
 
 
+@pytest.mark.item("model.lecture_model_forward")
 def test_parameter_count_is_34826():
     total = sum(int(np.prod(s)) for s in SHAPES)
     assert total == 34_826
@@ -41,22 +42,24 @@ def test_parameter_count_is_34826():
     assert model.lecture_model_forward(x, random_weights()).shape == (1, 10)
 
 
+@pytest.mark.item("model.lecture_model_forward")
 def test_forward_matches_an_independent_computation():
     x = np.random.default_rng(2).uniform(size=(3, 28, 28, 1))
     w = random_weights()
     p = model.lecture_model_forward(x, w)
     assert isinstance(p, np.ndarray) and p.shape == (3, 10), "(N, 28, 28, 1) -> (N, 10)"
-    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-10, err_msg="softmax rows sum to 1")
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5, err_msg="softmax rows sum to 1")
     np.testing.assert_allclose(
         p,
         reference_forward(x, w),
-        rtol=1e-7,
-        atol=1e-12,
+        rtol=1e-5,  # float32 answers are fine (Keras computes in float32)
+        atol=1e-7,
         err_msg="conv(valid) -> relu -> maxpool(2) -> conv -> relu -> maxpool(2) -> flatten "
         "(C order) -> dropout (identity at inference) -> dense -> softmax",
     )
 
 
+@pytest.mark.item("model.lecture_model_forward")
 def test_layer_shapes_26_13_11_5():
     from cnn import activations, conv, pooling
 
@@ -71,6 +74,7 @@ def test_layer_shapes_26_13_11_5():
     assert h.shape == (2, 5, 5, 64), "11 // 2 = 5: pooling floors, the last row/column is dropped"
 
 
+@pytest.mark.item("model.lecture_model_forward")
 def test_training_mode_applies_dropout_reproducibly():
     x = np.random.default_rng(3).uniform(size=(2, 28, 28, 1))
     w = random_weights()
@@ -78,10 +82,11 @@ def test_training_mode_applies_dropout_reproducibly():
     p1 = model.lecture_model_forward(x, w, training=True, rng=np.random.default_rng(5))
     p2 = model.lecture_model_forward(x, w, training=True, rng=np.random.default_rng(5))
     np.testing.assert_array_equal(p1, p2, err_msg="training=True draws the dropout mask from rng")
-    np.testing.assert_allclose(p1.sum(axis=1), 1.0, rtol=1e-10)
+    np.testing.assert_allclose(p1.sum(axis=1), 1.0, rtol=1e-5)
     assert not np.allclose(p1, p_eval), "training=True applies Dropout(0.5) before the dense layer"
 
 
+@pytest.mark.item("model.lecture_model_forward")
 def test_wrong_weights_are_rejected():
     x = np.zeros((1, 28, 28, 1))
     w = random_weights()

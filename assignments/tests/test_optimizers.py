@@ -19,6 +19,7 @@ def run(optimizer, w0, grads):
     return w
 
 
+@pytest.mark.item("optimizers.SGD")
 def test_sgd_plain_step_updates_in_place_and_counts():
     w = np.array([1.0, -2.0])
     sgd = opt.SGD(learning_rate=0.1)
@@ -31,6 +32,7 @@ def test_sgd_plain_step_updates_in_place_and_counts():
     assert sgd.iterations == 2 and isinstance(sgd.iterations, int), "iterations counts steps (int)"
 
 
+@pytest.mark.item("optimizers.SGD")
 def test_sgd_momentum_two_steps_by_hand():
     # m1 = -0.1, w1 = 1 - 0.1;  m2 = 0.9*(-0.1) - 0.1 = -0.19, w2 = w1 - 0.19
     w = run(opt.SGD(learning_rate=0.1, momentum=0.9), [1.0], [[1.0], [1.0]])
@@ -39,6 +41,7 @@ def test_sgd_momentum_two_steps_by_hand():
     )
 
 
+@pytest.mark.item("optimizers.SGD")
 def test_sgd_nesterov_two_steps_by_hand():
     # step 1: m = -0.1;  w += 0.9*m - 0.1 = -0.19
     # step 2: m = 0.9*(-0.1) - 0.1 = -0.19;  w += 0.9*(-0.19) - 0.1 = -0.271
@@ -50,6 +53,7 @@ def test_sgd_nesterov_two_steps_by_hand():
     )
 
 
+@pytest.mark.item("optimizers.Adagrad")
 def test_adagrad_first_step_starts_the_accumulator_at_0_1():
     g = 1e-3
     w = run(opt.Adagrad(), [0.0], [[g]])
@@ -60,6 +64,7 @@ def test_adagrad_first_step_starts_the_accumulator_at_0_1():
     )
 
 
+@pytest.mark.item("optimizers.Adagrad")
 def test_adagrad_accumulates_over_steps():
     grads = [[1.0], [-2.0], [0.5]]
     a, w = 0.0, 0.3
@@ -70,6 +75,7 @@ def test_adagrad_accumulates_over_steps():
     assert got[0] == pytest.approx(w, rel=1e-12), "a += g**2 every step (a sum, not an average)"
 
 
+@pytest.mark.item("optimizers.RMSprop")
 def test_rmsprop_first_steps():
     g = 2.0
     w = run(opt.RMSprop(learning_rate=0.01), [0.0], [[g]])
@@ -81,6 +87,7 @@ def test_rmsprop_first_steps():
     assert w[0] == pytest.approx(-0.01 * g / math.sqrt(0.4 - 0.04 + 1e-7)), "centered RMSprop"
 
 
+@pytest.mark.item("optimizers.RMSprop")
 def test_rmsprop_momentum_two_steps():
     lr, rho, mu, eps = 0.01, 0.9, 0.5, 1e-7
     v = mom = 0.0
@@ -93,6 +100,7 @@ def test_rmsprop_momentum_two_steps():
     assert got[0] == pytest.approx(w, rel=1e-12), "mom = momentum*mom + lr*g/sqrt(v+eps); w -= mom"
 
 
+@pytest.mark.item("optimizers.Adam")
 @pytest.mark.parametrize("g", [1.0, -0.5, 1e-3])
 def test_adam_first_step_is_about_lr_times_sign(g):
     w = run(opt.Adam(learning_rate=0.01), [0.0], [[g]])
@@ -105,6 +113,7 @@ def test_adam_first_step_is_about_lr_times_sign(g):
     )
 
 
+@pytest.mark.item("optimizers.Adam")
 def test_adam_keeps_stepping_about_lr_with_a_constant_gradient():
     w = run(opt.Adam(learning_rate=0.001), [0.0], [[1.0]] * 10)
     assert w[0] == pytest.approx(-0.01, rel=1e-3), (
@@ -113,6 +122,7 @@ def test_adam_keeps_stepping_about_lr_with_a_constant_gradient():
     )
 
 
+@pytest.mark.item("optimizers.Adam")
 def test_adam_small_gradients_use_epsilon_hat():
     grads = [[1e-4], [3e-5], [-2e-4]]
     lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-7
@@ -129,6 +139,7 @@ def test_adam_small_gradients_use_epsilon_hat():
     )
 
 
+@pytest.mark.item("optimizers.Adam")
 def test_adam_amsgrad_uses_the_running_max_of_v():
     lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-7
     m = v = vhat = 0.0
@@ -146,6 +157,14 @@ def test_adam_amsgrad_uses_the_running_max_of_v():
     assert plain[0] != pytest.approx(w, rel=1e-6), "amsgrad=False must use v itself"
 
 
+@pytest.mark.item(
+    by_id={
+        "SGD": "optimizers.SGD",
+        "Adagrad": "optimizers.Adagrad",
+        "RMSprop": "optimizers.RMSprop",
+        "Adam": "optimizers.Adam",
+    }
+)
 @pytest.mark.parametrize(
     "make",
     [
@@ -179,6 +198,7 @@ def test_state_is_kept_per_parameter_and_across_steps(make):
     assert both.iterations == 3
 
 
+@pytest.mark.item("optimizers.Adagrad", "optimizers.Adam", "optimizers.RMSprop", "optimizers.SGD")
 def test_grads_are_not_modified():
     g = np.array([0.3, -0.7])
     before = g.copy()

@@ -31,17 +31,20 @@ def _loop_pool2d(x, pool, stride, reduce):
     return y
 
 
+@pytest.mark.item("pooling.max_pool2d")
 def test_max_pool2d_hand_example():
     y = pooling.max_pool2d(_image(GRID))
     assert y.shape == (1, 2, 2, 1), "default pool_size=2 with stride=None (= pool_size): 4 -> 2"
     np.testing.assert_array_equal(y[0, :, :, 0], [[6, 8], [3, 4]])
 
 
+@pytest.mark.item("pooling.avg_pool2d")
 def test_avg_pool2d_hand_example():
     y = pooling.avg_pool2d(_image(GRID), 2)
     np.testing.assert_allclose(y[0, :, :, 0], [[3.25, 5.25], [2.0, 2.0]])
 
 
+@pytest.mark.item("pooling.max_pool2d")
 def test_pooling_works_per_channel():
     x = np.stack([GRID, -GRID, 10 * GRID], axis=-1)[None]  # (1, 4, 4, 3)
     y = pooling.max_pool2d(x)
@@ -50,6 +53,7 @@ def test_pooling_works_per_channel():
     np.testing.assert_array_equal(y[0, :, :, 2], 10 * np.array([[6, 8], [3, 4]]))
 
 
+@pytest.mark.item("pooling.max_pool2d")
 def test_valid_pooling_drops_the_trailing_row_and_column():
     x = np.random.default_rng(0).normal(size=(2, 11, 13, 3))
     y = pooling.max_pool2d(x)
@@ -60,6 +64,7 @@ def test_valid_pooling_drops_the_trailing_row_and_column():
     np.testing.assert_array_equal(y, _loop_pool2d(x, (2, 2), (2, 2), np.max))
 
 
+@pytest.mark.item("pooling.avg_pool2d", "pooling.max_pool2d")
 @pytest.mark.parametrize(
     "pool,stride", [(3, None), ((2, 3), None), (3, 1), ((2, 3), (1, 2)), (1, None)]
 )
@@ -80,6 +85,7 @@ def test_pool2d_matches_the_loop(pool, stride):
     )
 
 
+@pytest.mark.item("pooling.max_pool1d", "pooling.max_pool2d")
 def test_same_max_pooling_pads_with_minus_infinity():
     x = np.array([-1.0, -2.0, -3.0]).reshape(1, 3, 1)
     y = pooling.max_pool1d(x, 2, padding="same")
@@ -96,6 +102,7 @@ def test_same_max_pooling_pads_with_minus_infinity():
     assert y2[0, 2, 2, 0] == -25.0, "the extra cell goes bottom/right: last window = x[4, 4]"
 
 
+@pytest.mark.item("pooling.avg_pool1d", "pooling.avg_pool2d")
 def test_same_avg_pooling_divides_by_the_real_cells():
     x = np.array([1.0, 2.0, 3.0]).reshape(1, 3, 1)
     y = pooling.avg_pool1d(x, 3, stride=1, padding="same")
@@ -112,6 +119,7 @@ def test_same_avg_pooling_divides_by_the_real_cells():
     np.testing.assert_allclose(ones, 1.0, err_msg="the average of ones is 1, even at the border")
 
 
+@pytest.mark.item("pooling.avg_pool1d", "pooling.max_pool1d")
 def test_pool1d_hand_examples():
     x = np.array([3.0, 1, 4, 1, 5, 9, 2]).reshape(1, 7, 1)
     np.testing.assert_array_equal(pooling.max_pool1d(x)[0, :, 0], [3, 4, 9])
@@ -122,6 +130,7 @@ def test_pool1d_hand_examples():
     )
 
 
+@pytest.mark.item("pooling.avg_pool1d", "pooling.avg_pool2d", "pooling.max_pool2d", given=True)
 def test_average_pooling_has_no_default_pool_size_like_keras():
     for func in (pooling.avg_pool1d, pooling.avg_pool2d):
         default = inspect.signature(func).parameters["pool_size"].default
@@ -129,6 +138,7 @@ def test_average_pooling_has_no_default_pool_size_like_keras():
     assert inspect.signature(pooling.max_pool2d).parameters["pool_size"].default == 2
 
 
+@pytest.mark.item("pooling.avg_pool2d", "pooling.max_pool2d")
 def test_max_pool_is_at_least_avg_pool():
     x = np.random.default_rng(2).normal(size=(3, 6, 7, 2))
     for padding in ("valid", "same"):
@@ -138,6 +148,7 @@ def test_max_pool_is_at_least_avg_pool():
         assert (big >= small - 1e-12).all(), "the max of a window is never below its mean"
 
 
+@pytest.mark.item("pooling.global_max_pool2d")
 def test_global_max_pooling():
     x = np.random.default_rng(3).normal(size=(2, 4, 5, 3))
     gmax = pooling.global_max_pool2d(x)
@@ -147,6 +158,7 @@ def test_global_max_pooling():
             assert gmax[n, c] == max(x[n, :, :, c].ravel()), "maximum over all positions"
 
 
+@pytest.mark.item("pooling.global_avg_pool2d")
 def test_global_average_pooling():
     x = np.random.default_rng(3).normal(size=(2, 4, 5, 3))
     gavg = pooling.global_avg_pool2d(x)
@@ -156,6 +168,7 @@ def test_global_average_pooling():
             assert gavg[n, c] == pytest.approx(sum(x[n, :, :, c].ravel()) / 20)
 
 
+@pytest.mark.item("pooling.avg_pool2d", "pooling.max_pool2d")
 def test_pooling_does_not_modify_its_input():
     x = np.random.default_rng(4).normal(size=(1, 5, 5, 2))
     copy = x.copy()
@@ -164,6 +177,7 @@ def test_pooling_does_not_modify_its_input():
     np.testing.assert_array_equal(x, copy, err_msg="never write into the caller's array")
 
 
+@pytest.mark.item("pooling.avg_pool2d", "pooling.max_pool2d", given=True)
 def test_invalid_arguments_raise_value_error():
     x = np.zeros((1, 4, 4, 1))
     with pytest.raises(ValueError, match="padding"):

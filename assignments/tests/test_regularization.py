@@ -8,6 +8,7 @@ from cnn import regularization as reg
 
 
 # ----------------------------------------------------------------------------- dropout
+@pytest.mark.item("regularization.dropout")
 def test_dropout_is_the_identity_unless_training():
     x = np.arange(12.0).reshape(3, 4)
     y = reg.dropout(x, 0.5)
@@ -16,6 +17,7 @@ def test_dropout_is_the_identity_unless_training():
     np.testing.assert_array_equal(y, x, err_msg="no units are dropped at test time")
 
 
+@pytest.mark.item("regularization.dropout")
 def test_dropout_with_the_lectures_mask_scales_the_kept_units():
     x = np.array([1.3, 0.4, 0.5, 1.5, 3.2, 0.9])
     keep = np.array([True, False, False, True, True, False])  # the lecture's example
@@ -32,6 +34,7 @@ def test_dropout_with_the_lectures_mask_scales_the_kept_units():
     )
 
 
+@pytest.mark.item("regularization.dropout")
 def test_dropout_random_draw_statistics():
     rate, n = 0.3, 20_000
     x = np.random.default_rng(1).uniform(1.0, 2.0, size=n)  # no zeros
@@ -50,6 +53,7 @@ def test_dropout_random_draw_statistics():
     assert abs(y.mean() / x.mean() - 1) < 0.02, "inverted dropout preserves the mean"
 
 
+@pytest.mark.item("regularization.dropout")
 def test_dropout_is_reproducible_from_the_rng():
     x = np.ones((5, 6))
     y1 = reg.dropout(x, 0.5, training=True, rng=np.random.default_rng(7))
@@ -58,6 +62,7 @@ def test_dropout_is_reproducible_from_the_rng():
     assert (y1 == 0).any() and (y1 == 2).any()
 
 
+@pytest.mark.item("regularization.dropout")
 def test_dropout_does_not_modify_its_input():
     x = np.linspace(1, 2, 10)
     before = x.copy()
@@ -66,6 +71,7 @@ def test_dropout_does_not_modify_its_input():
 
 
 # ----------------------------------------------------------------------------- L2
+@pytest.mark.item("regularization.l2_penalty")
 def test_l2_penalty_has_no_one_half():
     w = np.array([1.0, -2.0, 3.0])
     p = reg.l2_penalty(w)
@@ -75,6 +81,7 @@ def test_l2_penalty_has_no_one_half():
     assert p == pytest.approx(0.1 * (14 + 0.5)), "a list of arrays: sum over all of them"
 
 
+@pytest.mark.item("regularization.l2_grad")
 def test_l2_grad_is_two_l2_w():
     w = np.array([[1.0, -2.0], [0.0, 4.0]])
     np.testing.assert_allclose(reg.l2_grad(w), 0.02 * w, err_msg="d/dw l2*sum(w**2) = 2*l2*w")
@@ -102,6 +109,7 @@ def drive(es, values, key="val_loss", epochs=None):
     return run, None if restored is None else float(restored[0][0])
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_plain_patience():
     es = reg.EarlyStopping(patience=2)
     run, _ = drive(es, [1, 0.8, 0.7, 0.72, 0.75, 0.71, 0.69, 0.6])
@@ -112,6 +120,7 @@ def test_early_stopping_plain_patience():
     assert es.best == pytest.approx(0.7) and es.best_epoch == 2
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_patience_0_behaves_like_1():
     for patience in (0, 1):
         es = reg.EarlyStopping(patience=patience)
@@ -122,6 +131,7 @@ def test_early_stopping_patience_0_behaves_like_1():
         )
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_ties_are_not_improvements():
     es = reg.EarlyStopping(patience=2)
     run, _ = drive(es, [1, 0.9, 0.9, 0.9, 0.9, 0.9])
@@ -129,6 +139,7 @@ def test_early_stopping_ties_are_not_improvements():
     assert es.best_epoch == 1
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_min_delta_from_the_last_best():
     es = reg.EarlyStopping(patience=2, min_delta=0.005)
     run, _ = drive(es, [1, 0.999, 0.998, 0.997, 0.996])
@@ -139,6 +150,7 @@ def test_early_stopping_min_delta_from_the_last_best():
     assert es.best == 1
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_restores_the_best_weights_even_without_a_stop():
     values = [1, 0.9, 0.85, 0.8, 0.82, 0.81, 0.7, 0.75, 0.74, 0.73, 0.72, 0.71]
     es = reg.EarlyStopping(patience=10, restore_best_weights=True)
@@ -152,6 +164,7 @@ def test_early_stopping_restores_the_best_weights_even_without_a_stop():
     assert drive(es, values)[1] is None, "without restore_best_weights on_train_end returns None"
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_baseline_never_reached():
     es = reg.EarlyStopping(patience=2, baseline=0.75)
     run, _ = drive(es, [1, 0.95, 0.9, 0.9, 0.85, 0.8])
@@ -161,6 +174,7 @@ def test_early_stopping_baseline_never_reached():
     )
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_start_from_epoch():
     es = reg.EarlyStopping(start_from_epoch=3, restore_best_weights=True)
     run, restored = drive(es, [0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
@@ -170,12 +184,14 @@ def test_early_stopping_start_from_epoch():
     )
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_mode_auto_maximises_accuracy():
     es = reg.EarlyStopping(monitor="val_accuracy", patience=1)
     run, _ = drive(es, [0.5, 0.6, 0.55, 0.7], key="val_accuracy")
     assert run == 3, f"mode='auto' maximises a monitor containing 'acc'; got {run} epochs"
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_stores_copies_of_the_weights():
     es = reg.EarlyStopping(restore_best_weights=True, patience=5)
     es.on_train_begin()
@@ -189,6 +205,7 @@ def test_early_stopping_stores_copies_of_the_weights():
     )
 
 
+@pytest.mark.item("regularization.EarlyStopping")
 def test_early_stopping_missing_monitor_does_nothing():
     es = reg.EarlyStopping(patience=0)
     es.on_train_begin()

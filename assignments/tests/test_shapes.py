@@ -9,12 +9,14 @@ import pytest
 from cnn import shapes
 
 
+@pytest.mark.item("shapes.conv_output_length")
 def test_conv_output_length_lecture_model():
     # Input 28x28 -> Conv2D(32, 3) -> 26 ; after the 2x2 pool: 13 -> Conv2D(64, 3) -> 11
     assert shapes.conv_output_length(28, 3) == 26, "a 3-tap 'valid' kernel fits 28 - 3 + 1 times"
     assert shapes.conv_output_length(13, 3) == 11
 
 
+@pytest.mark.item("shapes.conv_output_length")
 @pytest.mark.parametrize("stride", [1, 2, 3])
 def test_conv_output_length_valid_is_the_lecture_formula(stride):
     for n in range(1, 15):
@@ -27,6 +29,7 @@ def test_conv_output_length_valid_is_the_lecture_formula(stride):
             )
 
 
+@pytest.mark.item("shapes.conv_output_length")
 @pytest.mark.parametrize("stride", [1, 2, 3])
 def test_conv_output_length_same_is_ceil_n_over_stride(stride):
     for n in range(1, 15):
@@ -38,6 +41,7 @@ def test_conv_output_length_same_is_ceil_n_over_stride(stride):
             )
 
 
+@pytest.mark.item("shapes.conv_output_length")
 def test_conv_output_length_with_dilation_uses_k_eff():
     # a 3-tap kernel with dilation 2 spans k_eff = (3 - 1) * 2 + 1 = 5 cells
     assert shapes.conv_output_length(7, 3, dilation=2) == 3, (
@@ -48,10 +52,12 @@ def test_conv_output_length_with_dilation_uses_k_eff():
     assert shapes.conv_output_length(7, 3, padding="same", dilation=2) == 7
 
 
+@pytest.mark.item("shapes.conv_output_length")
 def test_conv_output_length_returns_an_int():
     assert type(shapes.conv_output_length(10, 3, stride=2)) is int, "use // (not /): return an int"
 
 
+@pytest.mark.item("shapes.same_padding")
 @pytest.mark.parametrize(
     "n,k,s,d,expected",
     [
@@ -74,6 +80,7 @@ def test_same_padding_follows_the_tf_split(n, k, s, d, expected):
     )
 
 
+@pytest.mark.item("shapes.same_padding")
 def test_same_padding_invariants():
     for n in range(1, 13):
         for k in range(1, 6):
@@ -87,6 +94,7 @@ def test_same_padding_invariants():
                 )
 
 
+@pytest.mark.item("shapes.pool_output_length")
 def test_pool_output_length_lecture_model_drops_the_last_row():
     assert shapes.pool_output_length(26, 2) == 13
     assert shapes.pool_output_length(11, 2) == 5, (
@@ -94,12 +102,14 @@ def test_pool_output_length_lecture_model_drops_the_last_row():
     )
 
 
+@pytest.mark.item("shapes.pool_output_length")
 def test_pool_output_length_stride_defaults_to_pool_size():
     assert shapes.pool_output_length(9, 3) == 3, "stride=None means stride = pool_size"
     assert shapes.pool_output_length(9, 3, stride=1) == 7
     assert shapes.pool_output_length(9, 2, stride=None, padding="same") == 5, "'same': ceil(9/2)"
 
 
+@pytest.mark.item("shapes.conv_output_length", "shapes.pool_output_length")
 def test_lecture_model_output_sizes():
     n = 28
     sizes = []
@@ -109,11 +119,13 @@ def test_lecture_model_output_sizes():
     assert sizes == [26, 13, 11, 5], f"28 -> 26 -> 13 -> 11 -> 5 expected, got {sizes}"
 
 
+@pytest.mark.item("shapes.conv_param_count")
 def test_conv_param_count_lecture_model():
     assert shapes.conv_param_count(3, 1, 32) == 320, "3*3*1*32 weights + 32 biases"
     assert shapes.conv_param_count((3, 3), 32, 64) == 18_496, "3*3*32*64 weights + 64 biases"
 
 
+@pytest.mark.item("shapes.conv_param_count")
 def test_conv_param_count_kernel_forms_and_bias():
     assert shapes.conv_param_count(3, 2, 4) == shapes.conv_param_count((3, 3), 2, 4), (
         "an int kernel_size means a square 2-D kernel"
@@ -122,6 +134,7 @@ def test_conv_param_count_kernel_forms_and_bias():
     assert shapes.conv_param_count((3, 2), 4, 6, use_bias=False) == 3 * 2 * 4 * 6
 
 
+@pytest.mark.item("shapes.dense_param_count")
 def test_dense_param_count_lecture_model():
     assert shapes.dense_param_count(5 * 5 * 64, 10) == 16_010, "1600*10 weights + 10 biases"
     assert shapes.dense_param_count(7, 3, use_bias=False) == 21
@@ -141,6 +154,7 @@ def _brute_force_receptive_field(layers):
     return max(cells) - min(cells) + 1
 
 
+@pytest.mark.item("shapes.receptive_field")
 @pytest.mark.parametrize(
     "layers",
     [
@@ -161,10 +175,14 @@ def test_receptive_field(layers):
     )
 
 
+@pytest.mark.item("shapes.receptive_field")
 def test_receptive_field_of_the_lecture_model_is_10():
     assert shapes.receptive_field([(3, 1), (2, 2), (3, 1), (2, 2)]) == 10
 
 
+@pytest.mark.item(
+    "shapes.conv_output_length", "shapes.conv_param_count", "shapes.pool_output_length", given=True
+)
 def test_invalid_arguments_raise_value_error():
     with pytest.raises(ValueError, match="stride"):
         shapes.conv_output_length(10, 3, stride=0)

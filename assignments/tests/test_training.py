@@ -8,6 +8,7 @@ from cnn import training as tr
 
 
 # ----------------------------------------------------------------------------- minibatch_indices
+@pytest.mark.item("training.minibatch_indices")
 def test_minibatches_in_order_with_a_partial_last_batch():
     batches = tr.minibatch_indices(10, 3, shuffle=False)
     assert isinstance(batches, list) and all(isinstance(b, np.ndarray) for b in batches)
@@ -16,6 +17,7 @@ def test_minibatches_in_order_with_a_partial_last_batch():
     )
 
 
+@pytest.mark.item("training.minibatch_indices")
 @pytest.mark.parametrize(("n", "b"), [(32, 8), (33, 8), (7, 10), (1, 1)])
 def test_minibatches_cover_every_index_once(n, b):
     batches = tr.minibatch_indices(n, b, rng=np.random.default_rng(0))
@@ -24,6 +26,7 @@ def test_minibatches_cover_every_index_once(n, b):
     assert sorted(np.concatenate(batches).tolist()) == list(range(n)), "each index exactly once"
 
 
+@pytest.mark.item("training.minibatch_indices")
 def test_minibatches_shuffle_is_reproducible_from_rng():
     a = tr.minibatch_indices(50, 16, rng=np.random.default_rng(3))
     b = tr.minibatch_indices(50, 16, rng=np.random.default_rng(3))
@@ -33,6 +36,7 @@ def test_minibatches_shuffle_is_reproducible_from_rng():
 
 
 # ----------------------------------------------------------------------------- cross-entropy
+@pytest.mark.item("training.categorical_crossentropy")
 def test_cce_on_probabilities_by_hand():
     y = np.array([[0, 1, 0], [1, 0, 0]], dtype=float)
     p = np.array([[0.2, 0.7, 0.1], [0.5, 0.25, 0.25]])
@@ -41,6 +45,7 @@ def test_cce_on_probabilities_by_hand():
     np.testing.assert_allclose(loss, [-math.log(0.7), -math.log(0.5)], rtol=1e-6)
 
 
+@pytest.mark.item("training.categorical_crossentropy")
 def test_cce_renormalises_and_clips_like_keras():
     y = np.array([[0, 0, 1.0], [0, 1.0, 0]])
     p = np.array([[0.2, 0.2, 0.2], [1.0, 0.0, 0.0]])
@@ -53,6 +58,7 @@ def test_cce_renormalises_and_clips_like_keras():
     )
 
 
+@pytest.mark.item("training.categorical_crossentropy")
 def test_cce_from_logits_is_stable():
     y = np.array([[1.0, 0, 0], [0, 0, 1.0]])
     z = np.array([[2.0, 1.0, 0.0], [1000.0, 0.0, -1000.0]])
@@ -65,6 +71,7 @@ def test_cce_from_logits_is_stable():
 
 
 # ----------------------------------------------------------------------------- flatten / dense
+@pytest.mark.item("training.flatten")
 def test_flatten_is_c_order_channels_last():
     x = np.arange(2 * 3 * 4 * 5, dtype=float).reshape(2, 3, 4, 5)  # (N, H, W, C)
     f = tr.flatten(x)
@@ -76,6 +83,7 @@ def test_flatten_is_c_order_channels_last():
     assert tr.flatten(np.arange(4.0)).shape == (4, 1), "a 1-D input (N,) becomes (N, 1)"
 
 
+@pytest.mark.item("training.dense")
 def test_dense_by_hand_and_on_any_rank():
     x = np.array([[1.0, 2.0]])
     k = np.array([[1.0, 0.0, -1.0], [0.5, 2.0, 1.0]])  # (in=2, units=3)

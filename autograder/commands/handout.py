@@ -1,0 +1,48 @@
+"""``grade handout``: write what students download (stubs, public tests, README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def register(group: click.Group) -> None:
+    group.add_command(handout)
+
+
+@click.command()
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="New folder for the handout (must not exist or be empty).",
+)
+@click.option("--zip", "make_zip", is_flag=True, help="Also write OUT.zip next to the folder.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML config whose points and public share the README and test summary show.",
+)
+def handout(out, make_zip, config_path) -> None:
+    """Write the student handout: cnn/ stubs, public tests with a points summary, README.
+
+    It holds no solution, hidden case, oracle data or secret (checked before it is written).
+
+    Example: grade handout --out handout --zip
+    """
+    from ..config import ConfigError, load_config
+    from ..lms.handout import HandoutError, build_handout
+
+    try:
+        cfg = load_config(config_path)
+        folder = build_handout(out, cfg, make_zip)
+    except (ConfigError, HandoutError) as exc:
+        raise click.ClickException(str(exc)) from None
+    extra = f" and {folder.name}.zip" if make_zip else ""
+    click.echo(
+        f"Wrote the handout to {folder}{extra}: students run `pytest` in it and submit a zip "
+        "of cnn/."
+    )

@@ -1,0 +1,229 @@
+"""``grade handout``: the folder (or zip) students download.
+
+It holds the stubs (``cnn/``), the public tests with their points summary (``tests/``,
+``pytest.ini``) and a README built from the config. Nothing else leaves the kit: no solution,
+no hidden suite, no oracle data, no secret. :func:`leaks` checks a built handout for exactly that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+from ..config import DEV_SECRET, Config
+from ..paths import KIT_ROOT, PUBLIC_TESTS_DIR, STUBS_DIR
+from ..stubs import BEGIN, END, expected_stubs
+
+
+class HandoutError(Exception):
+    """An instructor error while building the handout: one clear sentence."""
+
+
+CONVENTIONS = [
+    "**'same' padding follows TensorFlow:** total = max((ceil(n/s) - 1)*s + k_eff - n, 0), "
+    "`before = total // 2`, and the odd extra cell goes *after* (bottom/right).",
+    "**Convolution is cross-correlation** (the kernel is not flipped), summed over all input "
+    "channels, plus the bias; channels-last shapes like Keras.",
+    "**'same' max pooling pads with -inf**, so padding never wins a maximum.",
+    "**'same' average pooling divides by the number of real (unpadded) cells** in each window.",
+    "**AdaGrad's accumulator starts at 0.1** (`initial_accumulator_value=0.1`, like Keras), "
+    "not at 0 as in the lecture's formula.",
+    "**Adam is Keras's Adam:** `m` and `v` stay uncorrected, the bias correction goes into "
+    "the step size `alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`, and `epsilon=1e-7` is "
+    "added to `sqrt(v)` outside the square root (not the lecture's recursion).",
+    "**Leaky ReLU's default slope is 0.2** (`keras.activations.leaky_relu`).",
+    "**Dropout is inverted:** the identity unless `training`; kept units are scaled by "
+    "1/(1 - rate).",
+    "**The L2 penalty has no 1/2:** `l2 * sum(w**2)`, and its gradient is `2 * l2 * w`.",
+    "**EarlyStopping follows `keras.callbacks.EarlyStopping`:** `wait` grows before the "
+    "improvement test, so `patience=0` stops like `patience=1`; ties are not improvements and "
+    "`min_delta` is measured from the last best; `mode='auto'` is min for losses and max for "
+    "accuracies; with `restore_best_weights`, `on_train_end` returns the best weights even when "
+    "training ran all its epochs.",
+    "**Inputs are never modified in place** (optimizers excepted: they update `params` in "
+    "place), and invalid arguments raise `ValueError` (that checking code is given).",
+]
+
+
+def _points_json(config: Config) -> str:
+    items = {item: points for item, points in config.points.items() if points > 0}
+    return json.dumps({"public_share": config.public_share, "items": items}, indent=1) + "\n"
+
+
+def readme(config: Config) -> str:
+    """The student README: running the tests, the tasks with points, conventions, submitting."""
+    share = config.public_share
+    total = sum(p for p in config.points.values() if p > 0)
+    lines = [
+        f"# CNN exercises ({config.assignment})",
+        "",
+        "You implement convolution, pooling, activations, optimizers, regularization and the "
+        "lecture's network in numpy, in the package `cnn/`. Every function to write has a "
+        "docstring with the shapes, the formula, the Keras counterpart and the conventions "
+        "graded; its body is the marked region between `# BEGIN STUDENT CODE` and "
+        "`# END STUDENT CODE` that raises `NotImplementedError` until you fill it in. Use only "
+        "numpy and the standard library (a module that imports TensorFlow, Keras, PyTorch, JAX, "
+        "`scipy.signal` or `scipy.ndimage` earns nothing).",
+        "",
+        "## Running the public tests",
+        "",
+        "```bash",
+        "python3 -m pip install numpy pytest",
+        "pytest                      # from this folder: every public test",
+        "pytest tests/test_conv.py   # one module",
+        "```",
+        "",
+        "At the end pytest prints **public points**: each graded function's public points and "
+        "how many of them you earn now, with the grader's scoring for the public part (the "
+        "points times the fraction of that function's public tests you pass).",
+        "",
+        "## How you are graded",
+        "",
+        f"Each function below is worth the points shown ({total:g} in all). "
+        f"{share:.0%} of a function's points are earned on **public cases** and "
+        f"{1 - share:.0%} on **hidden cases**; partial credit is the fraction of cases passed. "
+        "The grader's public cases are its own, separate from the tests in this folder but of "
+        "the same kind, and their results are shown at once. The hidden cases are drawn for "
+        "you alone (so copying outputs does not help) and some are checked against real Keras; "
+        "they are shown after the due date. Passing every public test here is a good sign, not "
+        "a guarantee.",
+        "",
+        "| function | file | points | public | hidden |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for item, points in config.points.items():
+        if points <= 0:
+            continue
+        module, name = item.split(".")
+        lines.append(
+            f"| `{name}` | `cnn/{module}.py` | {points:g} | {points * share:g} | "
+            f"{points * (1 - share):g} |"
+        )
+    lines += [
+        "",
+        "## Conventions that decide grades",
+        "",
+        "Where the lecture's formula and Keras differ, **Keras's behaviour is graded**:",
+        "",
+        *[f"- {c}" for c in CONVENTIONS],
+        "",
+        "## Submitting",
+        "",
+        "Zip the `cnn/` folder itself (the zip holds `cnn/__init__.py`, `cnn/conv.py`, ...) and "
+        "upload the zip:",
+        "",
+        "```bash",
+        "zip -r submission.zip cnn",
+        "```",
+        "",
+        "Do not rename files or functions, keep `cnn/_checks.py` as it is, and keep the imports "
+        "between modules relative (`from .conv import conv2d`). Your code runs in a sandbox with "
+        "a time limit per call and no network; files it writes are thrown away.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
+    """Write the handout to the folder ``out`` (and ``out`` + ``.zip``); return the folder."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise HandoutError(f"--out {out} already exists and is not an empty folder.")
+    if _inside(out.resolve(), KIT_ROOT):
+        raise HandoutError(f"--out {out} is inside the kit; choose a folder outside it.")
+    stubs = expected_stubs()
+    for name, text in stubs.items():
+        committed = STUBS_DIR / name
+        if not committed.is_file() or committed.read_text(encoding="utf-8") != text:
+            raise HandoutError(
+                f"assignments/cnn/{name} is out of date; run python -m autograder.stubs first."
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cnn").mkdir()
+    for name in sorted(stubs):
+        shutil.copyfile(STUBS_DIR / name, out / "cnn" / name)
+    (out / "tests").mkdir()
+    for src in sorted(PUBLIC_TESTS_DIR.glob("*.py")):
+        shutil.copyfile(src, out / "tests" / src.name)
+    (out / "tests" / "points.json").write_text(_points_json(config), encoding="utf-8")
+    shutil.copyfile(PUBLIC_TESTS_DIR.parent / "pytest.ini", out / "pytest.ini")
+    (out / "README.md").write_text(readme(config), encoding="utf-8")
+    problems = leaks(out, config.secret)
+    if problems:
+        shutil.rmtree(out, ignore_errors=True)
+        raise HandoutError(f"Refusing to write the handout: {problems[0]}.")
+    if make_zip:
+        zip_folder(out, out.with_name(out.name + ".zip"), out.name)
+    return out
+
+
+def zip_folder(folder: Path, dest: Path, prefix: str) -> Path:
+    """Zip ``folder`` as ``prefix/...`` with fixed timestamps (the same bytes every time)."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                info = zipfile.ZipInfo(f"{prefix}/{path.relative_to(folder).as_posix()}")
+                info.date_time = (2020, 1, 1, 0, 0, 0)
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
+    tmp.replace(dest)
+    return dest
+
+
+def student_regions(text: str) -> list[str]:
+    """The code between the student-region markers of a module (stripped, one per region)."""
+    regions, current = [], None
+    for line in text.splitlines():
+        if BEGIN.match(line):
+            current = []
+        elif END.match(line) and current is not None:
+            regions.append("\n".join(x.strip() for x in current if x.strip()))
+            current = None
+        elif current is not None:
+            current.append(line)
+    return regions
+
+
+def leaks(folder: Path, secret: str = "") -> list[str]:
+    """Everything in a built handout that must not reach students (empty when clean)."""
+    from ..paths import SOLUTIONS_DIR
+
+    folder = Path(folder)
+    found = []
+    solution_regions = {
+        r for p in SOLUTIONS_DIR.glob("*.py") for r in student_regions(p.read_text("utf-8")) if r
+    }
+    private = {
+        hashlib.sha256(p.read_bytes()).hexdigest()
+        for d in ("suite", "oracle")
+        for p in (KIT_ROOT / "autograder" / d).rglob("*")
+        if p.is_file() and p.name != "__init__.py" and "__pycache__" not in p.parts
+    }
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(folder).as_posix()
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() in private or path.suffix in (".npz", ".npy"):
+            found.append(f"{rel} is a file of the hidden suite or the oracle bank")
+            continue
+        text = data.decode("utf-8", errors="replace")
+        if secret and secret != DEV_SECRET and secret in text:
+            found.append(f"{rel} contains the instructor secret")
+        if "_reference_cnn" in text:
+            found.append(f"{rel} names the reference solutions package")
+        if path.suffix == ".py":
+            for region in student_regions(text):
+                if region in solution_regions:
+                    found.append(f"{rel} contains a reference solution's student region")
+                    break
+    return found
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
