@@ -269,5 +269,8 @@ def judge(case: Case, outcome: Outcome) -> Verdict:
         for name, wrong in case.mistakes.items():
             if matches(outcome.value, wrong, expect.exact):
                 return Verdict(False, str(mismatch), mistake=name)
-        return Verdict(False, str(mismatch))
+        from .diagnose import locate_error  # diagnose imports this module
+
+        where = locate_error(outcome.value, expect.value)
+        return Verdict(False, f"{mismatch} {where}" if where else str(mismatch))
     return Verdict(True)

@@ -259,6 +259,21 @@ def conv_mistakes(x, kernel, bias, stride, padding, dilation, dims: int = 2) -> 
             wrong[mistake] = lambda v=variant: run(variant=v)
     wrong["conv-stride-ignored"] = lambda: run(stride=(1, 1))
     wrong["conv-dilation-ignored"] = lambda: run(dilation=(1, 1))
+    if pair(dilation) != (1, 1):
+
+        def taps_adjacent():
+            # size and padding from the dilated kernel, but the taps read adjacent cells
+            (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+            pads = (
+                axis_pads(x.shape[1], kernel.shape[0], sh, dh, padding),
+                axis_pads(x.shape[2], kernel.shape[1], sw, dw, padding),
+            )
+            right = conv2d_pads(x, kernel, bias, (sh, sw), (dh, dw), pads)
+            y = conv2d_pads(x, kernel, bias, (sh, sw), (1, 1), pads)
+            y = y[:, : right.shape[1], : right.shape[2]]
+            return y[:, :, 0, :] if dims == 1 else y
+
+        wrong["conv-dilation-taps-adjacent"] = taps_adjacent
     if dims == 2:
         wrong["conv-stride-swapped"] = lambda: run(stride=pair(stride)[::-1])
         wrong["conv-kernel-hw-swapped"] = lambda: run(kernel=kernel.transpose(1, 0, 2, 3))

@@ -40,6 +40,8 @@ MISTAKES = {
     "move by `stride` cells (start at i * stride).",
     "conv-dilation-ignored": "Your output matches the convolution without dilation: kernel tap "
     "a reads input cell i * stride + a * dilation.",
+    "conv-dilation-taps-adjacent": "Your output has the right size but reads adjacent input "
+    "cells: with dilation d, kernel tap a reads input cell i * stride + a * d.",
     "conv-stride-swapped": "Your output matches the convolution with the two strides swapped: "
     "stride=(sh, sw) is (height, width).",
     "conv-kernel-hw-swapped": "Your output matches a kernel read as (KW, KH, C_in, C_out): "

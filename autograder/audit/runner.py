@@ -1,0 +1,288 @@
+"""Grade the whole corpus with the real engine and measure the suite.
+
+Every mutant and every correct implementation is graded by :class:`autograder.engine.Grader`
+(sandbox included) under a fixed audit secret, exactly as ``grade run`` would grade a student.
+A mutant is *killed* when it loses points on the item it breaks, and *named* when the mistake
+ids of that item's failing cases include the one the corpus expects. A correct implementation
+must lose no point at all; every case it fails is a *false failure*.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from ..config import Config
+from ..engine import Grader
+from ..results import SubmissionResult
+from .corpus import (
+    Correct,
+    Mutant,
+    correct_submission,
+    load_correct,
+    load_mutants,
+    mutant_submission,
+)
+
+AUDIT_SECRET = "cnn-kit-audit-secret"  # fixed, so an audit is reproducible
+# The targets of the issue: every mutant killed, no point lost by a correct implementation,
+# at least this share of the expected mistakes named.
+TARGET_NAMED = 0.90
+
+
+@dataclass
+class MutantResult:
+    id: str
+    module: str
+    target: str
+    item: str
+    expected: str | None
+    story: str
+    item_score: float
+    item_max: float
+    killed: bool
+    named: bool
+    named_ids: list[str]
+    failing: int  # failing cases of the item
+    cases: int
+    example: str  # one failure message of the item (what the student would read)
+    collateral: dict[str, float] = field(default_factory=dict)  # other items that lost points
+    error: str = ""  # the grader failed on it (then it does not count as killed)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CorrectResult:
+    name: str
+    style: str
+    score: float
+    max_score: float
+    failures: list[dict] = field(default_factory=list)  # {item, group, case, message}
+    problems: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class Audit:
+    mutants: list[MutantResult]
+    correct: list[CorrectResult]
+    isolation: str
+    seconds: float
+    items: list[str]
+
+    @property
+    def killed(self) -> int:
+        return sum(m.killed for m in self.mutants)
+
+    @property
+    def expected_named(self) -> list[MutantResult]:
+        return [m for m in self.mutants if m.expected]
+
+    @property
+    def named(self) -> int:
+        return sum(m.named for m in self.expected_named)
+
+    @property
+    def named_share(self) -> float:
+        expected = self.expected_named
+        return self.named / len(expected) if expected else 1.0
+
+    @property
+    def false_failures(self) -> int:
+        return sum(len(c.failures) for c in self.correct)
+
+    @property
+    def errors(self) -> list[str]:
+        found = [f"{m.id}: {m.error}" for m in self.mutants if m.error]
+        return found + [f"{c.name}: {c.error}" for c in self.correct if c.error]
+
+    @property
+    def points_lost_by_correct(self) -> float:
+        return round(sum(c.max_score - c.score for c in self.correct), 4)
+
+    def per_item(self) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for item in self.items:
+            ms = [m for m in self.mutants if m.item == item]
+            exp = [m for m in ms if m.expected]
+            out[item] = {
+                "mutants": len(ms),
+                "killed": sum(m.killed for m in ms),
+                "expected_named": len(exp),
+                "named": sum(m.named for m in exp),
+            }
+        return out
+
+    @property
+    def targets_met(self) -> bool:
+        return (
+            self.killed == len(self.mutants)
+            and self.points_lost_by_correct == 0
+            and self.false_failures == 0
+            and self.named_share >= TARGET_NAMED
+            and not self.errors
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "summary": {
+                "mutants": len(self.mutants),
+                "killed": self.killed,
+                "mutation_score": round(self.killed / len(self.mutants), 4)
+                if self.mutants
+                else 1.0,
+                "mistakes_expected": len(self.expected_named),
+                "mistakes_named": self.named,
+                "named_share": round(self.named_share, 4),
+                "correct_implementations": len(self.correct),
+                "false_failures": self.false_failures,
+                "points_lost_by_correct": self.points_lost_by_correct,
+                "targets": {
+                    "killed": "all",
+                    "false_failures": 0,
+                    "named_share": TARGET_NAMED,
+                },
+                "targets_met": self.targets_met,
+                "grader_errors": self.errors,
+                "isolation": self.isolation,
+                "seconds": round(self.seconds, 1),
+            },
+            "per_item": self.per_item(),
+            "mutants": [asdict(m) for m in self.mutants],
+            "correct": [asdict(c) for c in self.correct],
+        }
+
+
+def audit_config(module: str | None = None) -> Config:
+    """The audit's config; with ``module``, only that module's items carry points."""
+    cfg = Config(secret=AUDIT_SECRET)
+    if module is not None:
+        cfg.points = {
+            item: (points if item.split(".")[0] == module else 0)
+            for item, points in cfg.points.items()
+        }
+    return cfg
+
+
+def _judge_mutant(mutant: Mutant, result: SubmissionResult, reference: dict) -> MutantResult:
+    scores = result.item_scores()
+    tests = [t for t in result.tests if t.item == mutant.item]
+    item_max = round(sum(t.max_score for t in tests), 4)
+    item_score = scores.get(mutant.item, 0.0)
+    failing = [c for t in tests for c in t.cases if not c.passed]
+    named_ids = sorted({c.mistake for c in failing if c.mistake})
+    collateral = {
+        item: round(reference[item] - score, 4)
+        for item, score in scores.items()
+        if item != mutant.item and score < reference.get(item, 0.0)
+    }
+    return MutantResult(
+        id=mutant.id,
+        module=mutant.module,
+        target=mutant.target,
+        item=mutant.item,
+        expected=mutant.mistake,
+        story=mutant.story,
+        item_score=item_score,
+        item_max=item_max,
+        killed=not result.error and item_score < item_max,
+        named=mutant.mistake is not None and mutant.mistake in named_ids,
+        named_ids=named_ids,
+        failing=len(failing),
+        cases=sum(len(t.cases) for t in tests),
+        example=_example(failing, mutant.mistake),
+        collateral=collateral,
+        error=result.error,
+        problems=list(result.problems),
+    )
+
+
+def _example(failing, mistake: str | None) -> str:
+    if not failing:
+        return ""
+    chosen = next((c for c in failing if mistake and c.mistake == mistake), failing[0])
+    return f"{chosen.name}: {chosen.message}"
+
+
+def _judge_correct(correct: Correct, result: SubmissionResult) -> CorrectResult:
+    failures = [
+        {"item": t.item, "group": t.group, "case": c.name, "message": c.message}
+        for t in result.tests
+        for c in t.cases
+        if not c.passed
+    ]
+    return CorrectResult(
+        name=correct.name,
+        style=correct.style,
+        score=result.score,
+        max_score=result.max_score,
+        failures=failures,
+        problems=list(result.problems),
+        error=result.error,
+    )
+
+
+def run_audit(
+    *,
+    jobs: int = 2,
+    mutants: list[Mutant] | None = None,
+    correct: list[Correct] | None = None,
+    progress: Callable[[int], None] | None = None,
+    full: bool = False,
+) -> Audit:
+    """Grade every mutant and correct implementation; return the measurements.
+
+    Correct implementations are graded on every item. A mutant changes one module, so by default
+    it is graded on that module's items only (the same cases, drawn from the same seeds, as in a
+    full grading, in a fraction of the time); ``full=True`` grades mutants on every item too,
+    which also measures the points they lose elsewhere (e.g. the model built from a wrong conv).
+    """
+    started = time.perf_counter()
+    mutants = load_mutants() if mutants is None else mutants
+    correct = load_correct() if correct is None else correct
+    grader = Grader.create(audit_config())
+    graders = {None: grader}
+    if not full:
+        for module in {m.module for m in mutants}:
+            graders[module] = Grader(
+                audit_config(module), grader.ref, grader.bank, grader.isolation
+            )
+    jobs_list = [(graders[None if full else m.module], mutant_submission(m)) for m in mutants]
+    jobs_list += [(grader, correct_submission(c)) for c in correct]
+
+    def grade(job):
+        chosen, sub = job
+        for _attempt in range(2):  # a grader failure is retried once, then reported
+            try:
+                result = chosen.grade(sub)
+            except Exception as exc:  # noqa: BLE001 - reported, never counted as a kill
+                detail = traceback.format_exc(limit=-3).strip().splitlines()
+                result = SubmissionResult(
+                    sub.student, sub.origin, error=f"grader error: {exc!r} ({detail[-3:]})"
+                )
+            if not result.error:
+                break
+        if progress:
+            progress(1)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(grade, jobs_list))
+    mutant_results = results[: len(mutants)]
+    correct_results = results[len(mutants) :]
+    # What a perfect submission earns per item (the max of every item the grader scores).
+    reference: dict[str, float] = {}
+    for t in correct_results[0].tests if correct_results else []:
+        reference[t.item] = round(reference.get(t.item, 0.0) + t.max_score, 4)
+    return Audit(
+        mutants=[
+            _judge_mutant(m, r, reference) for m, r in zip(mutants, mutant_results, strict=True)
+        ],
+        correct=[_judge_correct(c, r) for c, r in zip(correct, correct_results, strict=True)],
+        isolation=grader.isolation.level,
+        seconds=time.perf_counter() - started,
+        items=grader.items,
+    )

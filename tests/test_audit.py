@@ -1,0 +1,118 @@
+"""The mutation audit: the corpus is well-formed, and the real engine meets the issue's targets.
+
+The audit grades ~100 submissions in the sandbox (about a minute with 2 jobs on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from autograder.audit.corpus import (
+    CorpusError,
+    Mutant,
+    apply_patch,
+    load_correct,
+    load_mutants,
+    mutant_submission,
+)
+from autograder.audit.report import markdown, write_report
+from autograder.audit.runner import TARGET_NAMED, run_audit
+from autograder.cli import main
+from autograder.paths import MODULES, SOLUTIONS_DIR
+from autograder.stubs import make_stub
+from autograder.suite import GENERATORS, MISTAKES
+
+
+def test_corpus_is_large_covers_every_module_and_names_known_mistakes():
+    mutants = load_mutants()
+    assert len(mutants) >= 40
+    assert {m.module for m in mutants} == set(MODULES)
+    assert {m.item for m in mutants} <= set(GENERATORS)
+    for m in mutants:
+        assert m.mistake is None or m.mistake in MISTAKES, m.id
+    named = [m for m in mutants if m.mistake]
+    assert len(named) >= 0.9 * len(mutants)
+    correct = load_correct()
+    assert len({c.name for c in correct}) >= 4
+
+
+@pytest.mark.parametrize("mutant", load_mutants(), ids=lambda m: m.id)
+def test_every_mutant_changes_only_its_student_region(mutant):
+    original = (SOLUTIONS_DIR / f"{mutant.module}.py").read_text(encoding="utf-8")
+    patched = mutant_submission(mutant).files[f"{mutant.module}.py"].decode("utf-8")
+    assert patched != original
+    compile(patched, f"{mutant.module}.py", "exec")
+    # The stub (everything but the student regions) is the same: the given code is untouched.
+    assert make_stub(patched, mutant.module) == make_stub(original, mutant.module)
+
+
+def test_a_patch_that_does_not_apply_is_one_clear_error():
+    source = (SOLUTIONS_DIR / "activations.py").read_text(encoding="utf-8")
+    bad = Mutant("x", "activations", "relu", "activations.relu", None, "", [("nope", "yes")])
+    with pytest.raises(CorpusError, match="exactly once"):
+        apply_patch(source, bad)
+    missing = Mutant("y", "activations", "nothing", "activations.relu", None, "", region="1")
+    with pytest.raises(CorpusError, match="no student region"):
+        apply_patch(source, missing)
+
+
+@pytest.fixture(scope="module")
+def audit():
+    return run_audit(jobs=2)
+
+
+def test_every_mutant_is_killed(audit):
+    survivors = [m.id for m in audit.mutants if not m.killed]
+    assert not audit.errors, audit.errors
+    assert survivors == []
+    per_item = audit.per_item()
+    assert all(row["killed"] == row["mutants"] for row in per_item.values())
+
+
+def test_no_correct_implementation_loses_a_point(audit):
+    for c in audit.correct:
+        assert c.max_score == pytest.approx(100.0), c.name
+        assert c.score == c.max_score, (c.name, c.failures[:5])
+    assert audit.false_failures == 0
+
+
+def test_most_mistakes_are_named(audit):
+    assert audit.named_share >= TARGET_NAMED, [
+        (m.id, m.expected, m.named_ids) for m in audit.expected_named if not m.named
+    ]
+    assert audit.targets_met
+
+
+def test_report_files(audit, tmp_path):
+    json_path, md_path = write_report(audit, tmp_path / "rep")
+    data = json.loads(json_path.read_text())
+    assert data["summary"]["killed"] == len(audit.mutants) == data["summary"]["mutants"]
+    assert len(data["mutants"]) == len(load_mutants())
+    text = md_path.read_text()
+    assert "Targets met" in text
+    assert markdown(audit) == text
+
+
+def test_cli_audit_reports_and_refuses_a_file_as_out(tmp_path, monkeypatch):
+    from autograder.audit import runner
+
+    calls = {}
+
+    def fake_run_audit(**kwargs):
+        calls.update(kwargs)
+        return runner.Audit([], [], "test", 0.0, [])
+
+    monkeypatch.setattr(runner, "run_audit", fake_run_audit)
+    result = CliRunner().invoke(main, ["audit", "--out", str(tmp_path / "a"), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Mutants killed 0/0" in result.output
+    assert (tmp_path / "a" / "audit.md").is_file()
+    assert calls["jobs"] == 1
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    result = CliRunner().invoke(main, ["audit", "--out", str(afile)])
+    assert result.exit_code == 1
+    assert "not a folder" in result.output
