@@ -83,6 +83,7 @@ def grade_batch(
     subs = [s for s in discover(paths) if not _inside(s.origin, out)]
     subs = [s for s in subs if in_shard(s.student, shard)]
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp(out)
     hide = (out, *(Path(p).resolve() for p in paths))
     grader = Grader.create(config, hide=tuple(h for h in hide if h.is_dir()))
     summary = BatchSummary(isolation=grader.isolation.level)
@@ -116,6 +117,16 @@ def grade_batch(
     write_gradebook(out, everyone, grader.items)
     write_class_report(out, everyone, grader.items)
     return summary
+
+
+def _remove_stale_temp(out: Path) -> None:
+    """Remove the temp files of writes a killed run left half done (write_atomic's names)."""
+    for path in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp")]:
+        try:
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+        except OSError:
+            pass
 
 
 def collect_results(out: Path) -> list[dict]:

@@ -3,6 +3,7 @@ data comes back."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import textwrap
@@ -14,7 +15,7 @@ import pytest
 
 from autograder.cases import Call
 from autograder.paths import KIT_ROOT
-from autograder.sandbox.isolation import Limits, detect
+from autograder.sandbox.isolation import Limits, detect, landlock_abi
 from autograder.sandbox.runner import Unsupported, run_calls
 
 FAST = Limits(call_timeout=2.0, import_timeout=5.0, submission_timeout=60.0, memory_mb=1024)
@@ -31,21 +32,37 @@ def make_package(tmp_path: Path, **modules: str) -> Path:
 
 def run(pkg: Path, calls: list[Call], mutation: list[bool] | None = None, **kw):
     modules = tuple(sorted({c.module for c in calls}))
-    return run_calls(pkg, calls, [c.target for c in calls],
-                     mutation or [False] * len(calls), limits=FAST, modules=modules, **kw)
+    return run_calls(
+        pkg,
+        calls,
+        [c.target for c in calls],
+        mutation or [False] * len(calls),
+        limits=FAST,
+        modules=modules,
+        **kw,
+    )
 
 
 def test_values_come_back_as_plain_data(tmp_path):
-    pkg = make_package(tmp_path, shapes="""
+    pkg = make_package(
+        tmp_path,
+        shapes="""
         import numpy as np
         def n(a, b=1): return a + b
         def arr(x): return x * 2
         def tup(): return (1, 2)
         def npint(): return np.int64(3)
-    """)
-    report = run(pkg, [Call("call", "shapes.n", (1,), {"b": 2}),
-                       Call("call", "shapes.arr", (np.arange(3.0),)),
-                       Call("call", "shapes.tup"), Call("call", "shapes.npint")])
+    """,
+    )
+    report = run(
+        pkg,
+        [
+            Call("call", "shapes.n", (1,), {"b": 2}),
+            Call("call", "shapes.arr", (np.arange(3.0),)),
+            Call("call", "shapes.tup"),
+            Call("call", "shapes.npint"),
+        ],
+    )
     values = [o.value for o in report.outcomes]
     assert values[0] == 3 and type(values[0]) is int
     np.testing.assert_array_equal(values[1], [0.0, 2.0, 4.0])
@@ -55,14 +72,17 @@ def test_values_come_back_as_plain_data(tmp_path):
 
 
 def test_a_hang_is_killed_and_grading_goes_on(tmp_path):
-    pkg = make_package(tmp_path, conv="""
+    pkg = make_package(
+        tmp_path,
+        conv="""
         import signal
         def spin():
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             while True:
                 pass
         def ok(): return 1
-    """)
+    """,
+    )
     started = time.monotonic()
     report = run(pkg, [Call("call", "conv.spin"), Call("call", "conv.ok")])
     assert [o.status for o in report.outcomes] == ["timeout", "ok"]
@@ -71,13 +91,16 @@ def test_a_hang_is_killed_and_grading_goes_on(tmp_path):
 
 
 def test_exit_and_crash_inside_functions(tmp_path):
-    pkg = make_package(tmp_path, conv="""
+    pkg = make_package(
+        tmp_path,
+        conv="""
         import os, sys, ctypes
         def hard(): os._exit(0)
         def soft(): sys.exit(0)
         def segv(): ctypes.string_at(0)
         def ok(): return 2
-    """)
+    """,
+    )
     report = run(pkg, [Call("call", f"conv.{n}") for n in ("hard", "soft", "segv", "ok")])
     statuses = [o.status for o in report.outcomes]
     assert statuses == ["crashed", "error", "crashed", "ok"]
@@ -94,7 +117,9 @@ def test_exit_at_import_loses_only_that_module(tmp_path):
 
 
 def test_fakes_do_not_cross_the_boundary(tmp_path):
-    pkg = make_package(tmp_path, conv="""
+    pkg = make_package(
+        tmp_path,
+        conv="""
         import numpy as np
         class Yes:
             def __eq__(self, other): return True
@@ -102,7 +127,8 @@ def test_fakes_do_not_cross_the_boundary(tmp_path):
         def fake(): return Yes()
         def sub(): return np.zeros(3).view(Sub)
         def obj(): return np.array([1, None], dtype=object)
-    """)
+    """,
+    )
     report = run(pkg, [Call("call", f"conv.{n}") for n in ("fake", "sub", "obj")])
     for outcome in report.outcomes:
         assert isinstance(outcome.value, Unsupported), outcome
@@ -122,13 +148,16 @@ def test_frameworks_are_refused_at_run_time(tmp_path):
 
 
 def test_memory_bomb_is_contained(tmp_path):
-    pkg = make_package(tmp_path, conv="""
+    pkg = make_package(
+        tmp_path,
+        conv="""
         def bomb():
             blocks = []
             while True:
                 blocks.append(bytearray(100 * 1024 * 1024))
         def ok(): return 3
-    """)
+    """,
+    )
     report = run(pkg, [Call("call", "conv.bomb"), Call("call", "conv.ok")])
     assert report.outcomes[0].status in ("error", "crashed")
     assert report.outcomes[1].value == 3
@@ -136,10 +165,13 @@ def test_memory_bomb_is_contained(tmp_path):
 
 @pytest.mark.skipif(detect().level == "process-group", reason="needs namespaces")
 def test_kit_network_and_leftover_processes_are_out_of_reach(tmp_path):
-    shared = Path(tempfile.mkdtemp(dir="/tmp"))
+    # Not under /tmp: the worker gets a private /tmp, so a folder there would prove nothing.
+    shared = Path(tempfile.mkdtemp(dir="/run"))
     os.chmod(shared, 0o777)  # writable by the worker's user, whoever that is
     alive, late = shared / "alive", shared / "late"
-    pkg = make_package(tmp_path, conv=f"""
+    pkg = make_package(
+        tmp_path,
+        conv=f"""
         import os, socket, subprocess, time
         def kit():
             return len(os.listdir({str(KIT_ROOT)!r}))
@@ -155,12 +187,98 @@ def test_kit_network_and_leftover_processes_are_out_of_reach(tmp_path):
                     break
                 time.sleep(0.01)
             return 1
-    """)
-    report = run(pkg, [Call("call", "conv.kit"), Call("call", "conv.net"),
-                       Call("call", "conv.daemon")])
+    """,
+    )
+    # The namespaces alone (Landlock off: it would refuse the listing, the connection and the
+    # daemon's exec by itself, and this test checks the other layer).
+    iso = dataclasses.replace(detect(), landlock=0)
+    report = run(
+        pkg,
+        [Call("call", "conv.kit"), Call("call", "conv.net"), Call("call", "conv.daemon")],
+        isolation=iso,
+    )
     assert report.outcomes[0].value == 0, "the kit's folder was visible to student code"
     assert report.outcomes[1].value is True
     time.sleep(4)
     assert alive.exists(), "the daemon never ran, so this test proves nothing"
     assert not late.exists(), "a background process outlived the worker"
     assert os.path.isdir(KIT_ROOT / "solutions")
+    import shutil
+
+    shutil.rmtree(shared, ignore_errors=True)
+
+
+DAEMON = """
+    import os, time
+    def daemon(folder):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                if os.fork() == 0:
+                    for k in list(os.environ):
+                        del os.environ[k]
+                    open(os.path.join(folder, "alive"), "w").close()
+                    time.sleep(2)
+                    open(os.path.join(folder, "late"), "w").close()
+            finally:
+                os._exit(0)
+        for _ in range(200):
+            if os.path.exists(os.path.join(folder, "alive")):
+                break
+            time.sleep(0.01)
+        return 1
+"""
+
+
+def test_process_group_level_kills_detached_daemons(tmp_path):
+    """No namespaces, no Landlock: the token, the session and the subreaper find the daemon."""
+    from autograder.sandbox.isolation import Isolation
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    pkg = make_package(tmp_path, conv=DAEMON)
+    report = run(
+        pkg,
+        [Call("call", "conv.daemon", (str(shared),))],
+        isolation=Isolation("process-group", landlock=0),
+    )
+    assert report.outcomes[0].value == 1
+    time.sleep(3)
+    assert (shared / "alive").exists(), "the daemon never ran, so this test proves nothing"
+    assert not (shared / "late").exists(), "a detached daemon outlived the worker"
+
+
+@pytest.mark.skipif(landlock_abi() < 4, reason="needs Landlock ABI >= 4 (Linux >= 6.7)")
+def test_landlock_alone_keeps_the_kit_tmp_and_tcp_out_of_reach(tmp_path):
+    from autograder.sandbox.isolation import Isolation
+
+    target = Path(tempfile.mkdtemp(dir="/tmp"))
+    pkg = make_package(
+        tmp_path,
+        conv=f"""
+        import os, socket
+        def kit():
+            return len(os.listdir({str(KIT_ROOT)!r}))
+        def write():
+            open(os.path.join({str(target)!r}, "marker"), "w").close()
+            return 1
+        def tcp():
+            s = socket.socket()
+            s.settimeout(1)
+            return s.connect_ex(("127.0.0.1", 22))
+        def environ():
+            return open("/proc/%d/environ" % os.getppid()).read()
+    """,
+    )
+    calls = [Call("call", f"conv.{n}") for n in ("kit", "write", "tcp", "environ")]
+    report = run(pkg, calls, isolation=Isolation("process-group", landlock=landlock_abi()))
+    try:
+        assert [o.status for o in report.outcomes] == ["error", "error", "ok", "error"]
+        assert report.outcomes[0].exception["type"] == "PermissionError"
+        assert report.outcomes[2].value == 13  # EACCES from Landlock's TCP rule
+        assert not (target / "marker").exists()
+    finally:
+        import shutil
+
+        shutil.rmtree(target, ignore_errors=True)

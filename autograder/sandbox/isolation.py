@@ -165,13 +165,14 @@ def interpreter_mounts() -> tuple[list[tuple[str, str]], str, list[str]]:
 
 
 def command(
-    iso: Isolation, job: Path, worker_args: list[str], hide: list[Path]
+    iso: Isolation, job: Path, worker_args: list[str], hide: list[Path], pass_fd: int = -1
 ) -> tuple[list[str], list[str], str]:
     """The argv that starts the worker, the site dirs it must add, and its job folder path.
 
     ``worker_args`` may contain ``{job}``, replaced by the job folder as the worker sees it
     (``JOB_INSIDE`` inside the namespaces). ``hide`` are folders covered by an empty tmpfs
-    inside the namespace (the kit, the output, the submissions).
+    inside the namespace (the kit, the output, the submissions). ``pass_fd`` is a descriptor
+    the worker inherits (the shell must not reuse its number).
     """
     if iso.level == "process-group":
         site = str(Path(numpy.__file__).resolve().parent.parent)
@@ -187,19 +188,23 @@ def command(
         script.append(f"mount -o remount,bind,ro {q(str(ro / name))}")
     # Keep a handle on the job folder (it may live under /tmp), give the shared temp folders
     # private tmpfs mounts, then put the job folder back at a fixed path.
-    script.append(f"exec 7<{q(str(job))}")
+    hold = next(n for n in (9, 8, 7, 6) if n != pass_fd)
+    script.append(f"exec {hold}<{q(str(job))}")
     for path, size in PRIVATE_TMP.items():
         if os.path.isdir(path) and not os.path.islink(path):
             script.append(f"mount -t tmpfs -o size={size},mode=1777,nosuid,nodev tmpfs {q(path)}")
     script.append(f"mkdir -p {q(JOB_INSIDE)}")
-    script.append(f"mount --rbind /proc/self/fd/7 {q(JOB_INSIDE)}")
-    script.append("exec 7<&-")
+    script.append(f"mount --rbind /proc/self/fd/{hold} {q(JOB_INSIDE)}")
+    script.append(f"exec {hold}<&-")
     home = os.path.expanduser("~")
     covered = [str(KIT_ROOT), *map(str, hide)]
     if home not in ("/", ""):
         covered.append(home)
+    covered = [os.path.realpath(p) for p in covered]
     for path in dict.fromkeys(covered):
-        if any(path == t or path.startswith(t.rstrip("/") + "/") for t in PRIVATE_TMP):
+        if any(_under(path, t) for t in PRIVATE_TMP) or any(
+            _under(path, c) and path != c for c in covered
+        ):
             continue  # already behind a fresh tmpfs
         if os.path.isdir(path) and not str(job).startswith(path.rstrip("/") + "/"):
             script.append(f"mount -t tmpfs -o size=64k,mode=0755 tmpfs {q(path)}")
@@ -233,6 +238,10 @@ def command(
         "\n".join(script),
     ]
     return argv, [str(inner / "ro" / s) for s in sites], JOB_INSIDE
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def own_process_count() -> int:

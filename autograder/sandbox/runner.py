@@ -4,6 +4,12 @@ Only inputs cross into the worker (as ``.npy`` and JSON); results come back the 
 are loaded with ``allow_pickle=False``. A call that overruns its time is killed with the whole
 worker (and, with namespaces, every process it started); a fresh worker carries on with the
 next call. The runner never raises for anything the student's code does.
+
+At the ``process-group`` level (no PID namespace) the runner finds the processes a worker
+left behind itself: each worker's environment carries a fresh token, and the grading process
+is a child subreaper, so a daemon that double-forks and leaves the worker's session is
+re-parented to it; ``_reap`` kills every process that carries the token, sits in the worker's
+session, or is an orphan of ours running our interpreter.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import selectors
 import shutil
 import signal
 import subprocess
-import tempfile
+import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,12 +32,25 @@ from typing import Any
 import numpy as np
 
 from ..cases import Call, Rng
-from .isolation import NOBODY, Isolation, Limits, command, detect, preexec
+from . import scratch
+from .isolation import (
+    NOBODY,
+    TOKEN_ENV,
+    Isolation,
+    Limits,
+    command,
+    detect,
+    new_token,
+    own_process_count,
+    preexec,
+)
 
 WORKER = Path(__file__).with_name("worker.py")
 NPY_NAME = re.compile(r"^out/\d+_\d+\.npy$")
 MAX_JSON = 8 * 1024 * 1024
 MAX_NPY = 64 * 1024 * 1024
+MAX_MESSAGE = 500  # characters of a student's exception message that reach the feedback
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -169,15 +189,129 @@ def _signal_text(code: int | None) -> str:
     return f"it exited with status {code}"
 
 
+def clean_text(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Student-controlled text made short and printable (control characters removed)."""
+    text = _CONTROL.sub(" ", str(text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_live_lock = threading.Lock()
+_live_pids: set[int] = set()  # the Popen children of this process that are workers
+_subreaper = False
+
+
+def _become_subreaper() -> None:
+    """Orphans of our workers are re-parented to us (Linux), so we can find and kill them."""
+    global _subreaper
+    if _subreaper or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        _subreaper = libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _proc_info(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, pgid, sid) of a process, from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        fields = data[data.rindex(b")") + 2 :].split()
+        return int(fields[1]), int(fields[2]), int(fields[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _has_token(pid: int, token: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return token in f.read(1 << 20)
+    except OSError:
+        return False
+
+
+def _runs_our_python(pid: int) -> bool:
+    try:
+        return os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(sys.executable)
+    except OSError:
+        return False
+
+
+def _reap(session: int, token: str) -> int:
+    """Kill every leftover process of one worker; return how many were killed."""
+    if not os.path.isdir("/proc"):
+        return 0
+    me, mark, killed = os.getpid(), f"{TOKEN_ENV}={token}".encode(), 0
+    for _ in range(20):  # until a scan finds nothing (a process may fork while we scan)
+        found = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == me:
+                continue
+            pid = int(name)
+            info = _proc_info(pid)
+            if info is None:
+                continue
+            ppid, pgid, sid = info
+            with _live_lock:
+                live = pid in _live_pids
+            if live:
+                continue
+            if (
+                sid == session
+                or pgid == session
+                or _has_token(pid, mark)
+                or (ppid == me and _subreaper and _runs_our_python(pid))
+            ):
+                found.append(pid)
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+        _collect_zombies()
+        time.sleep(0.02)
+    _collect_zombies()
+    return killed
+
+
+def _collect_zombies() -> None:
+    """Wait for orphans re-parented to us (never for a live worker, which Popen waits for)."""
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        info = _proc_info(pid)
+        with _live_lock:
+            live = pid in _live_pids
+        if info and info[0] == me and not live:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
 class _Worker:
     """One worker process and the line protocol on its status pipe."""
 
     def __init__(self, job: Path, start: int, iso: Isolation, limits: Limits, hide: list[Path]):
         read_fd, write_fd = os.pipe()
-        argv, sites = command(
-            iso, job, [str(job / "worker.py"), str(job), str(start), str(write_fd)], hide
+        argv, sites, inside = command(
+            iso, job, ["{job}/worker.py", "{job}", str(start), str(write_fd)], hide, write_fd
         )
         (job / "sites.json").write_text(json.dumps(sites))
+        self.iso = iso
+        self.token = new_token()
+        nproc = None
+        if iso.level == "process-group":
+            _become_subreaper()
+            nproc = own_process_count() + limits.processes
         env = {
             "PATH": "/usr/bin:/bin",
             "HOME": str(job),
@@ -186,22 +320,25 @@ class _Worker:
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
+            TOKEN_ENV: self.token,
         }
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
             if key in os.environ:
                 env[key] = os.environ[key]
         log = open(job / "output.log", "ab")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=job,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            pass_fds=(write_fd,),
-            preexec_fn=preexec(limits, iso.own_uid),
-            close_fds=True,
-        )
+        with _live_lock:  # no _reap may run between fork and registering the pid
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=job,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(write_fd,),
+                preexec_fn=preexec(limits, iso.own_uid, nproc),
+                close_fds=True,
+            )
+            _live_pids.add(self.proc.pid)
         os.close(write_fd)
         log.close()
         self.fd = read_fd
@@ -241,6 +378,10 @@ class _Worker:
             code = self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             code = None
+        with _live_lock:
+            _live_pids.discard(self.proc.pid)
+        if self.iso.level == "process-group":
+            _reap(self.proc.pid, self.token)
         self.sel.close()
         os.close(self.fd)
         return code
@@ -264,14 +405,16 @@ def run_calls(
     limits = limits or Limits()
     iso = isolation or detect()
     hide = list(hide or [])
-    job = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
+    job = scratch.mkdtemp("job-")
     try:
         return _run(job, package, calls, items, mutation, limits, iso, hide, modules)
     finally:
-        shutil.rmtree(job, ignore_errors=True)
+        scratch._remove(job)
 
 
-def _prepare(job: Path, package: Path, calls: list[Call], mutation: list[bool], modules) -> None:
+def _prepare(
+    job: Path, package: Path, calls: list[Call], mutation: list[bool], modules, landlock: int = 0
+) -> None:
     (job / "pkg" / "cnn").mkdir(parents=True)
     (job / "in").mkdir()
     (job / "out").mkdir()
@@ -292,7 +435,13 @@ def _prepare(job: Path, package: Path, calls: list[Call], mutation: list[bool], 
         }
         for c, m in zip(calls, mutation, strict=True)
     ]
-    job_json = {"calls": specs, "modules": list(modules), "skip_modules": [], "skip_calls": []}
+    job_json = {
+        "calls": specs,
+        "modules": list(modules),
+        "skip_modules": [],
+        "skip_calls": [],
+        "landlock": landlock,
+    }
     (job / "calls.json").write_text(json.dumps(job_json))
 
 
@@ -309,7 +458,7 @@ def _give_to_worker(job: Path, iso: Isolation) -> None:
 
 
 def _run(job, package, calls, items, mutation, limits, iso, hide, modules) -> RunReport:
-    _prepare(job, package, calls, mutation, modules)
+    _prepare(job, package, calls, mutation, modules, iso.landlock)
     _give_to_worker(job, iso)
     n = len(calls)
     outcomes: list[Outcome | None] = [None] * n
@@ -437,7 +586,7 @@ def _read_imports(job: Path) -> dict[str, str]:
     data = _read_json(job / "out" / "imports.json")
     if not isinstance(data, dict):
         return {}
-    return {str(k)[:50]: str(v)[:2000] for k, v in data.items()}
+    return {clean_text(k, 50): clean_text(v) for k, v in data.items()}
 
 
 def _read_outcome(job: Path, index: int) -> Outcome:
@@ -457,11 +606,11 @@ def _read_outcome(job: Path, index: int) -> Outcome:
     if not isinstance(exc, dict):
         return Outcome("crashed", detail="the worker's answer could not be read")
     clean = {
-        "type": str(exc.get("type", "?"))[:100],
+        "type": clean_text(exc.get("type", "?"), 100),
         "value_error": exc.get("value_error") is True,
         "not_implemented": exc.get("not_implemented") is True,
-        "message": str(exc.get("message", ""))[:2000],
-        "where": str(exc.get("where", ""))[:200],
+        "message": clean_text(exc.get("message", "")),
+        "where": clean_text(exc.get("where", ""), 200),
     }
     return Outcome("error", exception=clean, seconds=seconds)
 

@@ -8,8 +8,15 @@ JSON, and the trusted grader decides what they are worth. Protocol, on file desc
 after call ``i`` has written ``out/<i>.json``.
 
 Job folder: ``pkg/cnn/`` (the student's package), ``calls.json``, ``in/*.npy``, ``out/``.
+
+Before the first student import the worker locks itself in with Landlock when the kernel has
+it (``calls.json`` says which ABI the grader found; if the grader found one and the worker
+cannot apply it, the worker stops before running anything): it may then read only the
+standard library, numpy, its job folder and a few device files, write only ``out/``, run no
+program, open no TCP connection and signal no process outside itself.
 """
 
+import ctypes
 import importlib
 import importlib.abc
 import json
@@ -243,10 +250,120 @@ def _student_frame(exc):
     return where
 
 
+# Landlock (include/uapi/linux/landlock.h); syscall numbers are the same on every architecture.
+_LL_CREATE, _LL_ADD_RULE, _LL_RESTRICT = 444, 445, 446
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1, 2, 4, 8
+_FS_MAKE_REG, _FS_REMOVE_FILE, _FS_TRUNCATE = 1 << 8, 1 << 5, 1 << 14
+_SITE_DIRS = ("site-packages", "dist-packages")
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed", ctypes.c_uint64), ("fd", ctypes.c_int32)]
+
+
+def _readable_roots():
+    """The standard library (without its site-packages), numpy, shared libraries."""
+    roots = []
+    for entry in sys.path:
+        if not os.path.isdir(entry) or entry == os.path.join(JOB, "pkg"):
+            continue
+        inside = [d for d in _SITE_DIRS if os.path.isdir(os.path.join(entry, d))]
+        if inside:  # grant the children one by one, leaving site-packages out
+            for name in os.listdir(entry):
+                if name not in _SITE_DIRS:
+                    roots.append(os.path.join(entry, name))
+        elif os.path.basename(entry) not in _SITE_DIRS:
+            roots.append(entry)
+    numpy_dir = os.path.dirname(np.__file__)
+    roots += [numpy_dir, numpy_dir + ".libs"]
+    roots += ["/usr/lib", "/lib", "/lib64", "/usr/lib64", "/etc/localtime", "/usr/share/zoneinfo"]
+    return roots
+
+
+def landlock(abi):
+    """Restrict this process (and every process it starts) to what grading needs.
+
+    Returns an empty string on success, else why it failed.
+    """
+    if abi < 1:
+        return "no Landlock"
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    fs = (1 << 13) - 1  # ABI 1: EXECUTE .. MAKE_SYM
+    if abi >= 2:
+        fs |= 1 << 13  # REFER
+    if abi >= 3:
+        fs |= _FS_TRUNCATE
+    if abi >= 5:
+        fs |= 1 << 15  # IOCTL_DEV
+    attr = _RulesetAttr(fs, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)  # TCP; signals, sockets
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    ruleset = libc.syscall(
+        ctypes.c_long(_LL_CREATE), ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0)
+    )
+    if ruleset < 0:
+        return f"landlock_create_ruleset: {os.strerror(ctypes.get_errno())}"
+    file_read = _FS_READ_FILE
+    file_rw = _FS_READ_FILE | _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0)
+    rules = [(p, _FS_READ_FILE | _FS_READ_DIR, file_read) for p in _readable_roots()]
+    rules += [
+        (os.path.join(JOB, "pkg"), _FS_READ_FILE | _FS_READ_DIR, file_read),
+        (os.path.join(JOB, "in"), _FS_READ_FILE | _FS_READ_DIR, file_read),
+        (os.path.join(JOB, "calls.json"), file_read, file_read),
+        (os.path.join(JOB, "out"), file_rw | _FS_READ_DIR | _FS_MAKE_REG | _FS_REMOVE_FILE, 0),
+        ("/dev/null", file_rw, file_rw),
+        ("/dev/zero", file_read, file_read),
+        ("/dev/urandom", file_read, file_read),
+    ]
+    try:
+        for path, dir_rights, file_rights in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # absent here
+            try:
+                rights = dir_rights if os.path.isdir(path) else file_rights
+                if not rights:
+                    continue
+                rule = _PathBeneath(rights, fd)
+                if (
+                    libc.syscall(
+                        ctypes.c_long(_LL_ADD_RULE),
+                        ctypes.c_int(ruleset),
+                        ctypes.c_int(1),
+                        ctypes.byref(rule),
+                        ctypes.c_uint32(0),
+                    )
+                    < 0
+                ):
+                    return f"landlock_add_rule {path}: {os.strerror(ctypes.get_errno())}"
+            finally:
+                os.close(fd)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            return "PR_SET_NO_NEW_PRIVS failed"
+        if libc.syscall(ctypes.c_long(_LL_RESTRICT), ctypes.c_int(ruleset), ctypes.c_uint32(0)):
+            return f"landlock_restrict_self: {os.strerror(ctypes.get_errno())}"
+    finally:
+        os.close(ruleset)
+    return ""
+
+
 def main():
-    sys.meta_path.insert(0, _Ban())
     with open(os.path.join(JOB, "calls.json"), encoding="utf-8") as f:
         job = json.load(f)
+    abi = int(job.get("landlock", 0))
+    if abi:
+        why = landlock(abi)
+        if why:
+            sys.stderr.write(f"sandbox: Landlock could not be applied ({why})\n")
+            say("sandbox-failed")
+            os._exit(3)
+    sys.meta_path.insert(0, _Ban())
     sys.path.append(os.path.join(JOB, "pkg"))
     modules_ok = set()
     import_errors = {}
@@ -260,7 +377,8 @@ def main():
             importlib.import_module("cnn." + module)
             modules_ok.add(module)
         except BaseException as exc:  # noqa: BLE001
-            import_errors[module] = f"{type(exc).__name__}: {str(exc)[:MAX_TEXT]}"
+            message = str(exc)[:MAX_TEXT] if _safe_str(exc) else ""
+            import_errors[module] = f"{type(exc).__name__}: {message}"
     if START == 0:
         with open(os.path.join(JOB, "out", "imports.json"), "w", encoding="utf-8") as f:
             json.dump(import_errors, f)

@@ -1,0 +1,286 @@
+"""Build a class of hostile submissions, grade it with the real ``grade run`` (a subprocess,
+exactly as an instructor runs it), and collect everything the tests check afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from autograder.config import DEFAULT_POINTS
+from autograder.paths import KIT_ROOT, SOLUTIONS_DIR, STUBS_DIR
+
+from .payloads import Payload, payloads, render
+
+LIMITS = """
+[limits]
+call_timeout = 2.0
+import_timeout = 4.0
+submission_timeout = 60.0
+memory_mb = 1024
+max_timeouts_per_item = 1
+"""
+SNAPSHOT_DIRS = ("solutions", "assignments", "autograder/suite", "autograder/oracle/data")
+SHARED = ("/tmp", "/dev/shm", "/var/tmp", "/run/lock")
+
+
+@dataclass
+class Batch:
+    root: Path
+    out: Path
+    subs: Path
+    token: str
+    secret: str
+    proc: subprocess.CompletedProcess
+    seconds: float
+    connections: list = field(default_factory=list)
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    by_name: dict = field(default_factory=dict)
+
+    def results(self, student: str) -> dict:
+        return json.loads((self.out / student / "results.json").read_text())
+
+    def item_scores(self, student: str) -> dict[str, float]:
+        return self.results(student)["extra_data"]["item_scores"]
+
+
+GRADED_MODULES = ("conv", "pooling", "activations")
+
+
+def points_table() -> str:
+    """Grade only the modules the payloads attack and the honest one (keeps the batch fast)."""
+    lines = ["[points]"]
+    for item, points in DEFAULT_POINTS.items():
+        keep = item.split(".")[0] in GRADED_MODULES
+        lines.append(f'"{item}" = {points if keep else 0}')
+    return "\n".join(lines) + "\n"
+
+
+def snapshot(folders: list[Path]) -> dict[str, tuple[str, int]]:
+    """path -> (sha256, mtime_ns) of every file under the folders."""
+    out = {}
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in files:
+                path = os.path.join(root, name)
+                try:
+                    data = Path(path).read_bytes()
+                    out[path] = (hashlib.sha256(data).hexdigest(), os.stat(path).st_mtime_ns)
+                except OSError:
+                    pass
+    return out
+
+
+def find_markers(token: str, places: list[Path]) -> list[str]:
+    """Files or folders whose name carries the token, under the places (bounded walk)."""
+    found = []
+    for place in places:
+        if not place.exists():
+            continue
+        for root, dirs, files in os.walk(place):
+            if root.count(os.sep) - str(place).count(os.sep) > 6:
+                dirs[:] = []
+            found += [os.path.join(root, n) for n in dirs + files if token in n]
+    return found
+
+
+def shallow_markers(token: str, places: list[Path]) -> list[str]:
+    found = []
+    for place in places:
+        try:
+            found += [str(place / n) for n in os.listdir(place) if token in n]
+        except OSError:
+            pass
+    return found
+
+
+def solution_lines() -> list[str]:
+    """Lines of the reference solutions' student regions that are not in the stubs."""
+    stub_text = "".join(p.read_text() for p in STUBS_DIR.glob("*.py"))
+    lines = []
+    for path in SOLUTIONS_DIR.glob("*.py"):
+        inside = False
+        for line in path.read_text().splitlines():
+            if "BEGIN STUDENT CODE" in line:
+                inside = True
+                continue
+            if "END STUDENT CODE" in line:
+                inside = False
+                continue
+            text = line.strip()
+            if inside and len(skeleton(text)) >= 24 and text not in stub_text:
+                lines.append(text)
+    return lines
+
+
+def skeleton(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", text)
+
+
+class Listener:
+    """A TCP and a UDP socket on 127.0.0.1 that record anything reaching them."""
+
+    def __init__(self):
+        self.tcp = socket.socket()
+        self.tcp.bind(("127.0.0.1", 0))
+        self.tcp.listen(16)
+        self.tcp.settimeout(0.2)
+        self.port = self.tcp.getsockname()[1]
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        self.udp.settimeout(0.2)
+        self.seen: list = []
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                conn, addr = self.tcp.accept()
+                self.seen.append(("tcp", addr))
+                conn.close()
+            except OSError:
+                pass
+            try:
+                data, addr = self.udp.recvfrom(4096)
+                self.seen.append(("udp", addr, data))
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.tcp.close()
+        self.udp.close()
+
+
+def build_class(root: Path, chosen: list[Payload], token: str, port: int, out: Path) -> Path:
+    subs = root / "class"
+    places = [*SHARED, str(out), str(subs), str(KIT_ROOT), str(KIT_ROOT / "solutions")]
+    values = {
+        "token": token,
+        "places": ", ".join(repr(p) for p in places),
+        "kit": str(KIT_ROOT),
+        "port": port,
+        "sites": [p for p in sys.path if p.endswith("site-packages")],
+        "solutions": {"conv": (SOLUTIONS_DIR / "conv.py").read_text()},
+    }
+    honest = subs / "honest"
+    shutil.copytree(STUBS_DIR, honest / "cnn")
+    shutil.copyfile(SOLUTIONS_DIR / "activations.py", honest / "cnn" / "activations.py")
+    for p in chosen:
+        folder = subs / p.name
+        shutil.copytree(honest, folder)
+        for rel, text in render(p, **values).items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(text)
+    return subs
+
+
+def grade(root: Path, chosen: list[Payload], env_extra: dict[str, str], jobs: int = 2) -> Batch:
+    token = "cnnpwn" + secrets.token_hex(6)
+    secret = "cnnsecret-" + secrets.token_hex(12)
+    out = root / "out"
+    listener = Listener()
+    subs = build_class(root, chosen, token, listener.port, out)
+    (root / "grade.toml").write_text(LIMITS + points_table())
+    cwd = root / "cwd"
+    cwd.mkdir()
+    folders = [subs, *(KIT_ROOT / d for d in SNAPSHOT_DIRS)]
+    before = snapshot(folders)
+    env = {**os.environ, "CNN_GRADE_SECRET": secret, **env_extra}
+    started = time.monotonic()
+    cmd = [
+        sys.executable,
+        "-c",
+        "from autograder.cli import main; main()",
+        "run",
+        str(subs),
+        "--out",
+        str(out),
+        "--jobs",
+        str(jobs),
+        "--config",
+        str(root / "grade.toml"),
+    ]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=400)
+    seconds = time.monotonic() - started
+    time.sleep(4)  # daemons wake up after 3 s
+    listener.close()
+    batch = Batch(
+        root,
+        out,
+        subs,
+        token,
+        secret,
+        proc,
+        seconds,
+        listener.seen,
+        before,
+        snapshot(folders),
+        {p.name: p for p in chosen},
+    )
+    return batch
+
+
+@pytest.fixture(scope="session")
+def hostile_batch(tmp_path_factory) -> Batch:
+    """Every payload, graded at the strongest isolation this machine offers."""
+    batch = grade(tmp_path_factory.mktemp("hostile"), payloads(), {})
+    yield batch
+    cleanup(batch)
+
+
+@pytest.fixture(scope="session")
+def fallback_batch(tmp_path_factory) -> Batch:
+    """The payloads that target the host, graded at the process-group level (with Landlock)."""
+    chosen = [p for p in payloads() if p.name in FALLBACK_PAYLOADS]
+    batch = grade(
+        tmp_path_factory.mktemp("fallback"), chosen, {"CNN_GRADE_ISOLATION": "process-group"}
+    )
+    yield batch
+    cleanup(batch)
+
+
+def cleanup(batch: Batch) -> None:
+    """Remove whatever a payload managed to leave (only if a test above already failed)."""
+    places = [*map(Path, SHARED), Path("/"), Path.home(), KIT_ROOT, KIT_ROOT / "solutions"]
+    for path in find_markers(batch.token, [*map(Path, SHARED)]) + shallow_markers(
+        batch.token, places
+    ):
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
+    for place in places:
+        for name in ("results.json", "gradebook.csv", "forge_results/results.json"):
+            try:
+                if batch.token in (place / name).read_text(errors="replace"):
+                    (place / name).unlink()
+            except OSError:
+                pass
+
+
+FALLBACK_PAYLOADS = (
+    "daemon",
+    "read_secrets",
+    "import_solutions",
+    "forge_results",
+    "use_tensorflow",
+    "spin_sigterm",
+    "disk_bomb",
+    "network",
+    "shadow_numpy",
+)
