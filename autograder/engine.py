@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import shutil
-import tempfile
+import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -28,6 +28,7 @@ from .oracle.bank import load_bank
 from .paths import MODULES, STUBS_DIR
 from .reference import load_solutions
 from .results import CaseResult, SubmissionResult, TestResult
+from .sandbox import scratch
 from .sandbox.isolation import Isolation, detect
 from .sandbox.runner import run_calls
 from .static import MODEL_DEPENDS_ON, banned_modules
@@ -55,6 +56,11 @@ class Grader:
     bank: list[Case]
     isolation: Isolation
     hide: tuple[Path, ...] = ()
+    # item -> (public cases, bank cases): the same for every student, so built once per batch.
+    _shared: dict[str, tuple[list[Case], list[Case]]] | None = field(
+        default=None, init=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def create(cls, config: Config, hide: tuple[Path, ...] = ()) -> Grader:
@@ -70,15 +76,37 @@ class Grader:
     def hidden_seed(self, student: str) -> int:
         return seed_for(self.config.secret, self.config.assignment, student)
 
+    def shared_cases(self) -> dict[str, tuple[list[Case], list[Case]]]:
+        """item -> (public cases, Keras bank cases): the same for every student, built once.
+
+        Nothing downstream modifies a case (the runner only reads the arguments, the judge only
+        reads the expectation), so every student's list may hold the same objects.
+        """
+        with self._lock:
+            if self._shared is None:
+                public = self.public_seed()
+                bank: dict[str, list[Case]] = {}
+                for case in self.bank:
+                    bank.setdefault(case.item, []).append(case)
+                self._shared = {
+                    item: (
+                        GENERATORS[item](self.ref, item_rng(public, item), "public"),
+                        bank.get(item, []),
+                    )
+                    for item in self.items
+                }
+            return self._shared
+
     def cases(self, student: str) -> list[Case]:
         """The cases one student is graded on (public ones are the same for everyone)."""
         out: list[Case] = []
-        public, hidden = self.public_seed(), self.hidden_seed(student)
+        shared = self.shared_cases()
+        hidden = self.hidden_seed(student)
         for item in self.items:
-            gen = GENERATORS[item]
-            out += gen(self.ref, item_rng(public, item), "public")
-            out += gen(self.ref, item_rng(hidden, item), "hidden")
-            out += [c for c in self.bank if c.item == item]
+            public, bank = shared[item]
+            out += public
+            out += GENERATORS[item](self.ref, item_rng(hidden, item), "hidden")
+            out += bank
         return out
 
     def fingerprint(self, sub: Submission) -> str:
@@ -107,7 +135,7 @@ class Grader:
             fingerprint=self.fingerprint(sub),
         )
         cases = self.cases(sub.student)
-        workdir = Path(tempfile.mkdtemp(prefix="cnn-sub-"))
+        workdir = scratch.mkdtemp("sub-")
         try:
             package = materialise(sub, workdir)
             if "_checks.py" not in sub.files and (STUBS_DIR / "_checks.py").is_file():

@@ -159,14 +159,45 @@ def test_nothing_gradable_is_an_instructor_error(tmp_path):
     assert result.exit_code == 1 and "No submissions found" in result.output
 
 
+# Appended to a correct model.py: the model's calls fail if the WORKER has a framework loaded.
+WORKER_PROBE = """
+
+
+def _no_frameworks():
+    import sys
+
+    names = ("tensor" + "flow", "ker" + "as", "tor" + "ch", "ja" + "x")  # no banned literal
+    bad = [m for m in names if m in sys.modules]
+    if bad:
+        raise RuntimeError(f"the worker has {bad} imported")
+
+
+_forward = lecture_model_forward
+
+
+def lecture_model_forward(*args, **kwargs):
+    _no_frameworks()
+    return _forward(*args, **kwargs)
+"""
+
+
 def test_grading_never_imports_tensorflow(tmp_path):
-    student(tmp_path / "class", "perfect")
+    root = tmp_path / "class"
+    student(root, "perfect", model=":" + (SOLUTIONS_DIR / "model.py").read_text() + WORKER_PROBE)
+    # A run-time import the static check cannot see: the worker must refuse it.
+    student(
+        root,
+        "sneaky",
+        activations="return np.maximum(x, 0.0)>>>"
+        "__import__('importlib').import_module('tensor' + 'flow')\n"
+        "    return np.maximum(x, 0.0)",
+    )
+    out = tmp_path / "out"
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
         "from autograder.cli import main\n"
-        f"r = CliRunner().invoke(main, ['run', {str(tmp_path / 'class')!r}, '--out', "
-        f"{str(tmp_path / 'out')!r}])\n"
+        f"r = CliRunner().invoke(main, ['run', {str(root)!r}, '--out', {str(out)!r}, '-j', '2'])\n"
         "assert r.exit_code == 0, r.output\n"
         "bad = [m for m in ('tensorflow', 'keras', 'torch', 'jax') if m in sys.modules]\n"
         "print('IMPORTED', bad)\n"
@@ -174,3 +205,11 @@ def test_grading_never_imports_tensorflow(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "IMPORTED []" in run.stdout
+    book = gradebook(out)
+    # The probe ran in the worker on every model case and found no framework there.
+    assert float(book["perfect"]["score"]) == 100.0
+    # The worker refused TensorFlow at run time: relu earns nothing, the feedback says why.
+    assert float(book["sneaky"]["activations.relu"]) == 0.0
+    assert float(book["sneaky"]["activations.sigmoid"]) == DEFAULT_POINTS["activations.sigmoid"]
+    results = (out / "sneaky" / "results.json").read_text()
+    assert "tensorflow may not be used" in results

@@ -22,23 +22,28 @@ def test_example_config_round_trips(tmp_path):
 def test_overrides(tmp_path, monkeypatch):
     monkeypatch.setenv("CNN_GRADE_SECRET", "s3cret")
     path = tmp_path / "grade.toml"
-    path.write_text('[points]\n"conv.conv2d" = 20\n[visibility]\nhidden = "hidden"\n'
-                    "[limits]\ncall_timeout = 3\n")
+    path.write_text(
+        '[points]\n"conv.conv2d" = 20\n[visibility]\nhidden = "hidden"\n'
+        "[limits]\ncall_timeout = 3\n"
+    )
     cfg = load_config(path)
     assert cfg.points["conv.conv2d"] == 20 and cfg.total == 110
     assert cfg.hidden_visibility == "hidden" and cfg.limits.call_timeout == 3.0
     assert cfg.secret == "s3cret" and not cfg.secret_is_default
 
 
-@pytest.mark.parametrize("text, words", [
-    ('[points]\n"conv.conv3d" = 1\n', "Unknown item"),
-    ('[points]\n"conv.conv2d" = "ten"\n', "must be a number"),
-    ('[visibility]\npublic = "sometimes"\n', "must be one of"),
-    ("[limits]\ncall_timeout = -1\n", "must be positive"),
-    ("[grading]\npublic_share = 2\n", "[0, 1]"),
-    ("[gradin]\n", "Unknown section"),
-    ("this is = = not toml", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('[points]\n"conv.conv3d" = 1\n', "Unknown item"),
+        ('[points]\n"conv.conv2d" = "ten"\n', "must be a number"),
+        ('[visibility]\npublic = "sometimes"\n', "must be one of"),
+        ("[limits]\ncall_timeout = -1\n", "must be positive"),
+        ("[grading]\npublic_share = 2\n", "[0, 1]"),
+        ("[gradin]\n", "Unknown section"),
+        ("this is = = not toml", "not valid TOML"),
+    ],
+)
 def test_bad_configs_get_one_sentence(tmp_path, text, words):
     path = tmp_path / "grade.toml"
     path.write_text(text)

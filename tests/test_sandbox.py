@@ -282,3 +282,35 @@ def test_landlock_alone_keeps_the_kit_tmp_and_tcp_out_of_reach(tmp_path):
         import shutil
 
         shutil.rmtree(target, ignore_errors=True)
+
+
+def test_a_disk_bomb_in_the_answer_folder_is_stopped(tmp_path):
+    pkg = make_package(
+        tmp_path,
+        conv="""
+        import os
+        def bomb():
+            block = b"x" * (8 * 1024 * 1024)
+            for i in range(1000):
+                for base in ("out", "/tmp/cnn-job/out"):
+                    try:
+                        with open(os.path.join(base, f"bomb{i}"), "wb") as f:
+                            f.write(block)
+                        break
+                    except OSError:
+                        continue
+        def ok(): return 4
+    """,
+    )
+    limits = Limits(call_timeout=20.0, import_timeout=5.0, output_mb=64, memory_mb=1024)
+    report = run_calls(
+        pkg,
+        [Call("call", "conv.bomb"), Call("call", "conv.ok")],
+        ["conv.bomb", "conv.ok"],
+        [False, False],
+        limits=limits,
+        modules=("conv",),
+    )
+    assert report.outcomes[0].status == "crashed"
+    assert "more than 64 MB" in report.outcomes[0].detail
+    assert report.outcomes[1].value == 4

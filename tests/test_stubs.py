@@ -45,12 +45,15 @@ def test_stubs_hold_no_solution_code():
                 assert line not in stub, f"{module}: solution line leaked into the stub: {line}"
 
 
-@pytest.mark.parametrize("source", [
-    "def f():\n    # BEGIN STUDENT CODE\n    return 1\n",
-    "def f():\n    return 1\n    # END STUDENT CODE\n",
-    "def f():\n    # BEGIN STUDENT CODE\n    # BEGIN STUDENT CODE\n    # END STUDENT CODE\n",
-    "# BEGIN STUDENT CODE\nx = 1\n# END STUDENT CODE\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f():\n    # BEGIN STUDENT CODE\n    return 1\n",
+        "def f():\n    return 1\n    # END STUDENT CODE\n",
+        "def f():\n    # BEGIN STUDENT CODE\n    # BEGIN STUDENT CODE\n    # END STUDENT CODE\n",
+        "# BEGIN STUDENT CODE\nx = 1\n# END STUDENT CODE\n",
+    ],
+)
 def test_unbalanced_or_misplaced_markers_are_errors(source):
     with pytest.raises(MarkerError):
         make_stub(source, "m")
@@ -70,8 +73,11 @@ def _call_stub(stubs, case):
 
 @pytest.mark.parametrize("item", list(GENERATORS))
 def test_every_stub_raises_not_implemented_naming_itself(item, stubs, sol):
-    cases = [c for c in GENERATORS[item](sol, np.random.default_rng(0), "public")
-             if isinstance(c.expect, Close)]
+    cases = [
+        c
+        for c in GENERATORS[item](sol, np.random.default_rng(0), "public")
+        if isinstance(c.expect, Close)
+    ]
     assert cases, f"{item} has no public case with valid arguments"
     name = item.split(".")[1]
     for case in cases:
@@ -82,8 +88,20 @@ def test_every_stub_raises_not_implemented_naming_itself(item, stubs, sol):
 def _public_tests(package_root) -> subprocess.CompletedProcess:
     env = {**os.environ, "CNN_PACKAGE_ROOT": str(package_root)}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--tb=short", "-p", "no:cacheprovider", str(PUBLIC_TESTS_DIR)],
-        cwd=PUBLIC_TESTS_DIR.parent, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--tb=short",
+            "-p",
+            "no:cacheprovider",
+            str(PUBLIC_TESTS_DIR),
+        ],
+        cwd=PUBLIC_TESTS_DIR.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -72,6 +72,7 @@ class Limits:
     cpu_seconds: int = 300  # CPU seconds per worker process
     memory_mb: int = 1536  # address space per worker process
     file_mb: int = 64  # largest file a worker may write
+    output_mb: int = 256  # all files in a worker's answer folder (checked 4 times a second)
     processes: int = 64  # processes under the worker's uid (enforced when it has its own uid)
     max_timeouts_per_item: int = 2  # after this many, an item's remaining cases are skipped
 

@@ -297,6 +297,26 @@ def _collect_zombies() -> None:
                 pass
 
 
+WATCH_SECONDS = 0.25  # how often the answer folder's size is checked while a call runs
+
+
+def _folder_bytes(folder: Path, stop_after: int) -> int:
+    """Bytes in the files of ``folder`` (one level), counting stops past ``stop_after``."""
+    total = 0
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    total += entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+                if total > stop_after:
+                    break
+    except OSError:
+        pass
+    return total
+
+
 class _Worker:
     """One worker process and the line protocol on its status pipe."""
 
@@ -346,6 +366,9 @@ class _Worker:
         self.sel = selectors.DefaultSelector()
         self.sel.register(read_fd, selectors.EVENT_READ)
         self.eof = False
+        self.out_dir = job / "out"
+        self.out_limit = limits.output_mb * 1024 * 1024
+        self.flooded = False
 
     def line(self, deadline: float) -> str | None:
         """The next status line, or None at EOF (the worker died) or at the deadline."""
@@ -353,8 +376,13 @@ class _Worker:
             if self.eof:
                 return None
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.sel.select(remaining):
+            if remaining <= 0:
                 return None
+            if not self.sel.select(min(remaining, WATCH_SECONDS)):
+                if _folder_bytes(self.out_dir, self.out_limit) > self.out_limit:
+                    self.flooded = True  # a disk bomb in its answer folder: stop it now
+                    self.eof = True
+                continue
             chunk = os.read(self.fd, 65536)
             if not chunk:
                 self.eof = True
@@ -501,6 +529,12 @@ def _run(job, package, calls, items, mutation, limits, iso, hide, modules) -> Ru
                             "timeout",
                             detail=f"it did not finish within "
                             f"{limits.call_timeout:g} s (the worker was stopped)",
+                        )
+                    elif worker.flooded:
+                        outcomes[index] = Outcome(
+                            "crashed",
+                            detail=f"it wrote more than {limits.output_mb} MB of files "
+                            "(the worker was stopped)",
                         )
                     else:
                         outcomes[index] = Outcome(

@@ -1,0 +1,73 @@
+"""Helpers shared by the benchmark scripts (not part of the kit; run from a checkout)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+SOLUTIONS = REPO / "solutions" / "cnn"
+BENCH_SECRET = "benchmark-secret"
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # this checkout's autograder, not an installed copy
+
+
+def copy_package(source: Path, dest: Path) -> Path:
+    """``dest/cnn`` copied from ``source`` (without caches)."""
+    pkg = dest / "cnn"
+    shutil.copytree(source, pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return pkg
+
+
+def grade_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["CNN_GRADE_SECRET"] = BENCH_SECRET
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def grade_cli(*args: str, timeout: float = 1800) -> tuple[float, subprocess.CompletedProcess]:
+    """Run ``grade ARGS`` from this checkout; (wall seconds, completed process)."""
+    argv = [sys.executable, "-c", "from autograder.cli import main; main()", *args]
+    started = time.perf_counter()
+    run = subprocess.run(
+        argv, cwd=REPO, env=grade_env(), capture_output=True, text=True, timeout=timeout
+    )
+    return time.perf_counter() - started, run
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def write_results(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = RESULTS / f"{name}-{stamp}.json"
+    text = json.dumps(data, indent=2, default=str)
+    path.write_text(text + "\n")
+    (RESULTS / f"{name}-latest.json").write_text(text + "\n")
+    return path
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
