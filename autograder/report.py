@@ -19,6 +19,7 @@ from .suite import MISTAKES
 ISOLATION_NOTE = {
     "namespaces+user": "Your code ran in a sandbox as an unprivileged user, without network.",
     "namespaces": "Your code ran in a sandbox without network.",
+    "user": "Your code ran as an unprivileged user with resource limits.",
     "process-group": "Your code ran with resource limits only (weaker isolation on this "
     "grading machine).",
 }

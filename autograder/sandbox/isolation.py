@@ -14,6 +14,10 @@ Levels, strongest first (``detect()`` picks one once per grading run):
     the same namespaces inside a user namespace; student code keeps the instructor's uid
     outside it, but the kit, the output folder, the home folder and the shared temp folders
     are covered.
+``user``  (the grader runs as root but namespaces are refused: e.g. a container whose seccomp
+    profile blocks ``unshare``)
+    student code runs as ``nobody`` through ``setpriv`` (when the interpreter is reachable by
+    that user), with the limits and the process tracking of ``process-group`` below.
 ``process-group``  (anything else: macOS, containers without user namespaces)
     a new session and resource limits; student code runs as the instructor's user. Every
     process it starts is tracked (a token in its environment, its session, and the grader as
@@ -57,6 +61,7 @@ LEVEL_TEXT = {
     "namespaces+user": "separate user (nobody), no network, own PID and mount namespaces; "
     "kit and results hidden",
     "namespaces": "no network, own PID and mount namespaces; kit and results hidden",
+    "user": "separate user (nobody), resource limits; no namespaces on this machine",
     "process-group": "WEAKER ISOLATION: resource limits only; student code ran as the grader's "
     "user and could read what that user can (no user namespaces on this machine)",
 }
@@ -94,7 +99,11 @@ class Isolation:
 
     @property
     def own_uid(self) -> bool:
-        return self.level == "namespaces+user"
+        return self.level in ("namespaces+user", "user")
+
+    @property
+    def namespaces(self) -> bool:
+        return self.level.startswith("namespaces")
 
 
 def _runs(cmd: list[str]) -> bool:
@@ -143,7 +152,20 @@ def detect(force: str | None = None) -> Isolation:
             user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
             if _runs([base[0], *user, *base[1:], "true"]):
                 return Isolation("namespaces", unshare, landlock=landlock_abi())
+    if os.geteuid() == 0 and setpriv and force in (None, "user") and nobody_can_run(setpriv):
+        return Isolation("user", setpriv=setpriv, landlock=landlock_abi())
     return Isolation("process-group", landlock=landlock_abi())
+
+
+def nobody_can_run(setpriv: str) -> bool:
+    """Whether ``nobody`` can start this interpreter and import numpy (not from ``/root``)."""
+    site = str(Path(numpy.__file__).resolve().parent.parent)
+    probe = f"import sys; sys.path.append({site!r}); import numpy"
+    return _runs([*_as_nobody(setpriv), sys.executable, "-I", "-S", "-c", probe])
+
+
+def _as_nobody(setpriv: str) -> list[str]:
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs"]
 
 
 def interpreter_mounts() -> tuple[list[tuple[str, str]], str, list[str]]:
@@ -175,10 +197,13 @@ def command(
     inside the namespace (the kit, the output, the submissions). ``pass_fd`` is a descriptor
     the worker inherits (the shell must not reuse its number).
     """
-    if iso.level == "process-group":
+    if not iso.namespaces:
         site = str(Path(numpy.__file__).resolve().parent.parent)
         args = [a.replace("{job}", str(job)) for a in worker_args]
-        return [sys.executable, "-I", "-S", "-B", *args], [site], str(job)
+        python = [sys.executable, "-I", "-S", "-B", *args]
+        if iso.level == "user":
+            python = [*_as_nobody(iso.setpriv), *python]
+        return python, [site], str(job)
     mounts, exe_rel, sites = interpreter_mounts()
     ro = job / "ro"
     q = shlex.quote
@@ -213,14 +238,7 @@ def command(
     args = [a.replace("{job}", JOB_INSIDE) for a in worker_args]
     python = [str(inner / "ro" / exe_rel), "-I", "-S", "-B", *args]
     if iso.own_uid:
-        python = [
-            iso.setpriv,
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
-            "--clear-groups",
-            "--no-new-privs",
-            *python,
-        ]
+        python = [*_as_nobody(iso.setpriv), *python]
     script.append("exec " + shlex.join(python))
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     argv = [

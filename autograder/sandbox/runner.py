@@ -329,7 +329,7 @@ class _Worker:
         self.iso = iso
         self.token = new_token()
         nproc = None
-        if iso.level == "process-group":
+        if not iso.namespaces:
             _become_subreaper()
             nproc = own_process_count() + limits.processes
         env = {
@@ -408,7 +408,7 @@ class _Worker:
             code = None
         with _live_lock:
             _live_pids.discard(self.proc.pid)
-        if self.iso.level == "process-group":
+        if not self.iso.namespaces:
             _reap(self.proc.pid, self.token)
         self.sel.close()
         os.close(self.fd)
@@ -477,6 +477,12 @@ def _give_to_worker(job: Path, iso: Isolation) -> None:
     """Make the job folder the worker's own (and ``out/`` writable only by it)."""
     if not iso.own_uid:
         return
+    if not iso.namespaces:  # nobody reaches the job folder through its parents: traverse only
+        for parent in (job.parent, job.parent.parent):
+            if parent.stat().st_uid == os.getuid() and parent.name.startswith(
+                ("cnn-grade", "run-")
+            ):
+                os.chmod(parent, 0o711)
     os.chmod(job, 0o755)
     for root, dirs, files in os.walk(job):
         for name in dirs + files:
