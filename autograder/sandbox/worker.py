@@ -1,13 +1,14 @@
 """The sandbox worker: runs a student's ``cnn`` package, one call after another.
 
 This file is copied into a throwaway job folder and run there, in its own process, as
-``python -I -B worker.py JOB START``. It imports nothing from the kit and trusts nothing it
-gets back from student code: results leave as ``.npy`` files (plain numeric arrays only) and
-JSON, and the trusted grader decides what they are worth. Protocol, on file descriptor 3:
-``import <module>`` before each module import, ``ready`` once imports are done, ``done <i>``
-after call ``i`` has written ``out/<i>.json``.
+``python -I -S -B worker.py JOB START FD``. It imports nothing from the kit and trusts nothing
+it gets back from student code: results leave as JSON (arrays as dtype, shape and base64 bytes;
+plain numeric arrays only), and the trusted grader decides what they are worth. Protocol, on
+the file descriptor FD: ``import <module>`` before each module import, ``ready`` once imports
+are done, ``done <i>`` after call ``i`` has written ``out/<i>.json``.
 
-Job folder: ``pkg/cnn/`` (the student's package), ``calls.json``, ``in/*.npy``, ``out/``.
+Job folder: ``pkg/cnn/`` (the student's package), ``calls.json`` (the calls, arguments
+included), ``sites.json``, ``out/``.
 
 Before the first student import the worker locks itself in with Landlock when the kernel has
 it (``calls.json`` says which ABI the grader found; if the grader found one and the worker
@@ -16,7 +17,9 @@ standard library, numpy, its job folder and a few device files, write only ``out
 program, open no TCP connection and signal no process outside itself.
 """
 
+import base64
 import ctypes
+import hashlib
 import importlib
 import importlib.abc
 import json
@@ -69,8 +72,11 @@ def decode(value):
     if isinstance(value, list):
         return [decode(v) for v in value]
     if isinstance(value, dict):
-        if "$npy" in value:
-            return np.load(os.path.join(JOB, value["$npy"]), allow_pickle=False)
+        if "$arr" in value:
+            spec = value["$arr"]
+            data = base64.b64decode(spec["b64"])
+            arr = np.frombuffer(data, dtype=np.dtype(spec["dtype"]))
+            return arr.reshape(spec["shape"]).copy()  # writable, owned by the student
         if "$rng" in value:
             return np.random.default_rng(value["$rng"])
         if "$tuple" in value:
@@ -80,18 +86,30 @@ def decode(value):
     return value
 
 
+def pack(arr):
+    """A plain numeric array as JSON: its dtype, shape and base64 C-order bytes."""
+    arr = np.ascontiguousarray(arr) if arr.ndim else arr
+    return {
+        "dtype": arr.dtype.str,
+        "shape": list(arr.shape),
+        "b64": base64.b64encode(arr.tobytes()).decode("ascii"),
+    }
+
+
+def digest(arr):
+    """What the grader compares to check that an input array was not modified."""
+    h = hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).hexdigest()
+    return f"{arr.dtype.str}|{tuple(arr.shape)}|{h}"
+
+
 class Encoder:
-    """Turn a student's return value into JSON + ``.npy`` files, refusing anything else."""
+    """Turn a student's return value into JSON (arrays as base64), refusing anything else."""
 
     def __init__(self, index):
         self.index = index
-        self.count = 0
 
     def npy(self, arr, key):
-        name = f"out/{self.index}_{self.count}.npy"
-        self.count += 1
-        np.save(os.path.join(JOB, name), arr, allow_pickle=False)
-        return {key: name}
+        return {key: pack(arr)}
 
     def __call__(self, value, depth=0):
         if depth > 20:
@@ -100,7 +118,7 @@ class Encoder:
         if t is np.ndarray:
             if value.dtype.kind not in "biuf" or value.dtype.fields is not None:
                 return {"$unsupported": f"np.ndarray of dtype {value.dtype}"}
-            return self.npy(value, "$npy")
+            return self.npy(value, "$arr")
         if isinstance(value, np.generic) and t.__module__ == "numpy":
             if np.dtype(t).kind not in "biuf":
                 return {"$unsupported": f"numpy scalar {t.__name__}"}
@@ -209,9 +227,7 @@ def run_one(index, spec, modules_ok):
         out["seconds"] = time.perf_counter() - started
         out["value"] = enc(result)
         if spec.get("mutation"):
-            out["inputs_after"] = [
-                enc.npy(np.array(a, copy=True), "$npy") for a in arrays_in((args, kwargs), [])
-            ]
+            out["inputs_digest"] = [digest(a) for a in arrays_in((args, kwargs), [])]
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
         out = {
             "status": "error",
@@ -356,6 +372,11 @@ def landlock(abi):
 def main():
     with open(os.path.join(JOB, "calls.json"), encoding="utf-8") as f:
         job = json.load(f)
+    try:
+        with open(os.path.join(JOB, "skips.json"), encoding="utf-8") as f:
+            job.update(json.load(f))  # written by the grader before each (re)start
+    except FileNotFoundError:
+        pass
     abi = int(job.get("landlock", 0))
     if abi:
         why = landlock(abi)
