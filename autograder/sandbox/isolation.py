@@ -239,6 +239,11 @@ def command(
     python = [str(inner / "ro" / exe_rel), "-I", "-S", "-B", *args]
     if iso.own_uid:
         python = [*_as_nobody(iso.setpriv), *python]
+    libdir = os.path.join(os.path.realpath(sys.base_prefix), "lib")
+    if any(n.startswith("libpython") for n in _listdir(libdir)):
+        # An interpreter built with a shared libpython (pyenv's) finds it through its old path,
+        # which may now be covered (e.g. /root): point the loader at the read-only mount.
+        script.append(f"export LD_LIBRARY_PATH={q(str(inner / 'ro' / 'base' / 'lib'))}")
     script.append("exec " + shlex.join(python))
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     argv = [
@@ -257,6 +262,13 @@ def command(
         "\n".join(script),
     ]
     return argv, [str(inner / "ro" / s) for s in sites], JOB_INSIDE
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 def _under(path: str, folder: str) -> bool:
