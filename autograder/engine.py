@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -32,7 +32,7 @@ from .sandbox import scratch
 from .sandbox.isolation import Isolation, detect
 from .sandbox.runner import run_calls
 from .static import MODEL_DEPENDS_ON, banned_modules
-from .suite import GENERATORS, MISTAKES
+from .suite import BANK_MISTAKES, GENERATORS, MISTAKES
 
 
 def seed_for(*parts: str) -> int:
@@ -87,6 +87,8 @@ class Grader:
                 public = self.public_seed()
                 bank: dict[str, list[Case]] = {}
                 for case in self.bank:
+                    if case.item in BANK_MISTAKES:
+                        case = replace(case, mistakes=BANK_MISTAKES[case.item](case))
                     bank.setdefault(case.item, []).append(case)
                 self._shared = {
                     item: (

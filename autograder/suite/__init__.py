@@ -21,8 +21,9 @@ from ..paths import MODULES
 Generator = Callable[[ModuleType, np.random.Generator, str], list[Case]]
 
 
-def _collect() -> tuple[dict[str, Generator], dict[str, str]]:
+def _collect() -> tuple[dict[str, Generator], dict[str, str], dict[str, Callable]]:
     generators: dict[str, Generator] = {}
+    bank_mistakes: dict[str, Callable[[Case], dict]] = {}
     mistakes: dict[str, str] = {
         "mutated-input": "Your function changed an input array in place; Keras never modifies "
         "its inputs (work on a copy).",
@@ -36,8 +37,11 @@ def _collect() -> tuple[dict[str, Generator], dict[str, str]]:
             continue
         generators.update(mod.GENERATORS)
         mistakes.update(getattr(mod, "MISTAKES", {}))
-    return generators, mistakes
+        bank_mistakes.update(getattr(mod, "BANK_MISTAKES", {}))
+    return generators, mistakes, bank_mistakes
 
 
-GENERATORS, MISTAKES = _collect()
+# BANK_MISTAKES: item -> fn(Keras-bank case) -> {mistake id: that mistake's output}, so that
+# the feedback names a known mistake on the bank's cases too.
+GENERATORS, MISTAKES, BANK_MISTAKES = _collect()
 ITEMS: tuple[str, ...] = tuple(GENERATORS)

@@ -521,3 +521,15 @@ GENERATORS = {
     "regularization.l2_grad": gen_l2_grad,
     "regularization.EarlyStopping": gen_early_stopping,
 }
+
+
+def _es_bank_mistakes(case):
+    """Mistake outputs for a Keras-bank EarlyStopping case (the bank itself stores none)."""
+    values, monitor = case.call.args
+    flaws = [k for k in MISTAKES if k.startswith("es-")]
+    wrong = {f: es_simulate(list(values), monitor, dict(case.call.kwargs), f) for f in flaws}
+    return _attach(case.expect.value, wrong)
+
+
+# item -> fn(bank case) -> {mistake id: wrong output}, applied by the engine to the Keras bank.
+BANK_MISTAKES = {"regularization.EarlyStopping": _es_bank_mistakes}
