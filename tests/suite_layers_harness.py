@@ -125,7 +125,7 @@ def check_shape_of_suite(suite: ModuleType, ref: ModuleType) -> None:
         if group == "public":
             assert 3 <= len(cases) <= 4 and not raises, where
         else:
-            assert 8 <= len(cases) <= 12 and 1 <= len(raises) <= 2, where
+            assert 8 <= len(cases) <= 13 and 1 <= len(raises) <= 2, where
         for case in cases:
             assert isinstance(case.expect, (Close, Raises, Property)), where
             assert case.check_mutation == (not isinstance(case.expect, Raises)), where

@@ -82,7 +82,7 @@ def test_property_catches_a_batch_bug(sol):
     for item in ("conv.conv1d", "conv.conv2d"):
         for seed in h.SEEDS:
             cases = suite.GENERATORS[item](sol, np.random.default_rng(seed), "hidden")
-            (case,) = [c for c in cases if isinstance(c.expect, Property)]
+            case = [c for c in cases if isinstance(c.expect, Property)][0]
             fn = getattr(sol.conv, item.split(".")[1])
             good = fn(*case.call.args, **case.call.kwargs)
             assert judge(case, h.answer(case, good)).passed
@@ -106,3 +106,14 @@ def test_mutation_is_detected(sol):
 
 def test_float32_computation_passes(sol):
     h.check_float32_passes(suite, sol)
+
+
+def test_one_by_one_convolution_property(sol):
+    for seed in h.SEEDS:
+        cases = suite.GENERATORS["conv.conv2d"](sol, np.random.default_rng(seed), "hidden")
+        (case,) = [c for c in cases if "matrix product" in c.name]
+        good = sol.conv.conv2d(*case.call.args, **case.call.kwargs)
+        assert judge(case, h.answer(case, good)).passed
+        assert not judge(case, h.answer(case, good * 1.01)).passed
+        no_bias = sol.conv.conv2d(*case.call.args[:2])
+        assert not judge(case, h.answer(case, no_bias)).passed

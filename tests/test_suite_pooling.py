@@ -51,7 +51,7 @@ def test_properties_catch_padding_mistakes(sol):
             item = f"pooling.{mode}_pool{dims}d"
             for seed in h.SEEDS:
                 cases = suite.GENERATORS[item](sol, np.random.default_rng(seed), "hidden")
-                (case,) = [c for c in cases if isinstance(c.expect, Property)]
+                case = [c for c in cases if isinstance(c.expect, Property)][0]
                 (x,) = case.call.args
                 kw = case.call.kwargs
                 good = getattr(sol.pooling, f"{mode}_pool{dims}d")(x, **kw)
@@ -72,3 +72,17 @@ def test_default_pool_size_is_exercised(sol):
 
 def test_float32_computation_passes(sol):
     h.check_float32_passes(suite, sol)
+
+
+def test_window_properties_against_a_uniform_convolution(sol):
+    for seed in h.SEEDS:
+        for mode in ("max", "avg"):
+            item = f"pooling.{mode}_pool2d"
+            cases = suite.GENERATORS[item](sol, np.random.default_rng(seed), "hidden")
+            (case,) = [c for c in cases if "uniform" in c.name or "window averages" in c.name]
+            fn = getattr(sol.pooling, f"{mode}_pool2d")
+            good = fn(*case.call.args, **case.call.kwargs)
+            assert judge(case, h.answer(case, good)).passed
+            mean = sol.pooling.avg_pool2d(*case.call.args, **case.call.kwargs)
+            bad = good * 1.01 if mode == "avg" else mean - 0.5  # below the average
+            assert not judge(case, h.answer(case, bad)).passed

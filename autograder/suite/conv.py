@@ -275,6 +275,28 @@ def _property_case(ref, rng, group, dims):
     )
 
 
+def _matmul_property_case(rng, group):
+    """A 1x1 convolution is a matrix product over the channels at every position."""
+    c_in, c_out = ri(rng, 1, 4), ri(rng, 1, 4)
+    x = normal(rng, (ri(rng, 1, 2), ri(rng, 3, 7), ri(rng, 3, 7), c_in))
+    kernel, bias = normal(rng, (1, 1, c_in, c_out)), normal(rng, (c_out,))
+    want = np.einsum("nhwc,cf->nhwf", x, kernel[0, 0]) + bias
+
+    def check(out):
+        return array_problem(out, want.shape) or relation_problem(
+            out, want, "a 1x1 convolution == x @ kernel[0, 0] + bias at every position"
+        )
+
+    return property_case(
+        "conv.conv2d",
+        group,
+        (("x", x), ("kernel", kernel), ("bias", bias)),
+        {},
+        check,
+        "a 1x1 convolution is a matrix product",
+    )
+
+
 def _conv_invalid(rng, dims):
     item = f"conv.conv{dims}d"
     shape = (1, 7, 3) if dims == 1 else (1, 7, 7, 3)
@@ -306,6 +328,8 @@ def _gen_conv(dims):
         ]
         if group == "hidden":
             cases.append(_property_case(ref, rng, group, dims))
+            if dims == 2:
+                cases.append(_matmul_property_case(rng, group))
             cases += _conv_invalid(rng, dims)
         return cases
 

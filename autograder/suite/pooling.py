@@ -170,6 +170,35 @@ def _property_case(ref, rng, group, dims, mode):
     )
 
 
+def _window_property_case(rng, group, mode):
+    """'valid' 2-D pooling against a uniform-kernel convolution of the same windows:
+    average pooling equals it; max pooling is never below it."""
+    p, s = ri(rng, 2, 3), ri(rng, 1, 3)
+    x = normal(rng, (1, ri(rng, 5, 9), ri(rng, 5, 9), ri(rng, 1, 3)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, (p, p), axis=(1, 2))[:, ::s, ::s]
+    uniform = np.einsum("nhwcij->nhwc", windows) / (p * p)  # conv with a 1/p^2 kernel
+
+    def check(out):
+        problem = array_problem(out, uniform.shape)
+        if problem or mode == "avg":
+            return problem or relation_problem(
+                out, uniform, "avg_pool == convolution with a uniform 1/p^2 kernel"
+            )
+        if (np.asarray(out) < uniform - 1e-9 * (1 + np.abs(uniform))).any():
+            return "max_pool is below the average of a window somewhere (max >= mean fails)."
+        return None
+
+    what = "equals a uniform-kernel convolution" if mode == "avg" else ">= the window averages"
+    return property_case(
+        f"pooling.{mode}_pool2d",
+        group,
+        (("x", x),),
+        {"pool_size": p, "stride": s, "padding": "valid"},
+        check,
+        what,
+    )
+
+
 def _invalid(rng, dims, mode):
     item = f"pooling.{mode}_pool{dims}d"
     x = normal(rng, (1, 5, 2) if dims == 1 else (1, 5, 5, 2))
@@ -193,6 +222,8 @@ def _gen_pool(dims, mode):
             cases.append(_pool_case(ref, rng, group, dims, mode, **spec))
         if group == "hidden":
             cases.append(_property_case(ref, rng, group, dims, mode))
+            if dims == 2:
+                cases.append(_window_property_case(rng, group, mode))
             cases += _invalid(rng, dims, mode)
         return cases
 
