@@ -15,7 +15,7 @@ def test_bank_early_stopping_cases_name_known_mistakes():
     for case in bank:
         assert case.oracle == "keras"
         assert judge(case, Outcome("ok", value=case.expect.value)).passed
-        for mistake, wrong in case.mistakes.items():
+        for wrong in case.mistakes.values():
             verdict = judge(case, Outcome("ok", value=wrong))
             assert not verdict.passed and verdict.mistake is not None
             named.add(verdict.mistake)
