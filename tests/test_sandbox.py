@@ -318,3 +318,25 @@ def test_a_disk_bomb_in_the_answer_folder_is_stopped(tmp_path):
     assert report.outcomes[0].status == "crashed"
     assert "more than 64 MB" in report.outcomes[0].detail
     assert report.outcomes[1].value == 4
+
+
+def test_counters_kept_as_numpy_integers_are_counts(tmp_path):
+    pkg = make_package(
+        tmp_path,
+        optimizers="""
+        import numpy as np
+        class SGD:
+            def __init__(self, learning_rate=0.1):
+                self.learning_rate = learning_rate
+                self.iterations = np.int64(0)
+            def step(self, params, grads):
+                for p, g in zip(params, grads):
+                    p -= self.learning_rate * g
+                self.iterations += 1
+    """,
+    )
+    call = Call("optimizer", "optimizers.SGD", ([np.ones(2)], [[np.ones(2)], [np.ones(2)]]))
+    report = run(pkg, [call])
+    value = report.outcomes[0].value
+    assert value["iterations"] == [1, 2] and all(type(i) is int for i in value["iterations"])
+    np.testing.assert_allclose(value["params"][0], [[0.9, 0.9], [0.8, 0.8]])

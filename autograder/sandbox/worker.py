@@ -156,6 +156,17 @@ def run_call(fn, args, kwargs):
     return fn(*args, **kwargs)
 
 
+def counter(value):
+    """A count kept as a numpy integer (or an integral float) is still that count."""
+    if isinstance(value, (bool, np.bool_)):
+        return value
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    return value
+
+
 def run_optimizer(cls, args, kwargs):
     params, grads = args
     opt = cls(**kwargs)
@@ -165,7 +176,7 @@ def run_optimizer(cls, args, kwargs):
         opt.step(params, step_grads)
         for k, p in enumerate(params):
             trajectory[k].append(np.array(p, dtype=np.float64, copy=True))
-        iterations.append(opt.iterations)
+        iterations.append(counter(opt.iterations))
     return {"params": [np.stack(t) for t in trajectory], "iterations": iterations}
 
 
@@ -189,10 +200,10 @@ def run_early_stopping(cls, args, kwargs):
     best = es.best
     return {
         "epochs_run": epochs_run,
-        "stopped_epoch": es.stopped_epoch,
+        "stopped_epoch": counter(es.stopped_epoch),
         "best": None if best is None else float(best),
-        "best_epoch": es.best_epoch,
-        "wait": es.wait,
+        "best_epoch": counter(es.best_epoch),
+        "wait": counter(es.wait),
         "restored": restored,
     }
 
