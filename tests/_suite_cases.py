@@ -1,117 +1,31 @@
-"""Run hidden-suite cases in-process against the reference, the way the sandbox worker would.
+"""Shared checks for the hidden-suite tests of optimizers, regularization, training and model.
 
-Used by tests/test_suite_{optimizers,regularization,training,model}.py. The worker itself
-(autograder/sandbox/worker.py) is standalone and cannot be imported, so its three programs
-and its result encoding are replicated here in a few lines.
+Cases run in this process through the sandbox's own code (``autograder.sandbox.inprocess``:
+the worker's programs and encoding, the runner's decoding), without the separate process.
 """
 
 from __future__ import annotations
-
-import copy
 
 import numpy as np
 
 from autograder.cases import Case, Close, Property, Raises, Rng
 from autograder.compare import judge
-from autograder.sandbox.runner import NpScalar, Outcome, arrays_in
+from autograder.sandbox.inprocess import execute as run_in_process
+from autograder.sandbox.inprocess import wire
+from autograder.sandbox.runner import Outcome, arrays_in
 
 SEEDS = (0, 1, 2)
 GROUPS = ("public", "hidden")
 
 
-def _decode(value):
-    if isinstance(value, Rng):
-        return np.random.default_rng(value.seed)
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, tuple):
-        return tuple(_decode(v) for v in value)
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _decode(v) for k, v in value.items()}
-    return copy.copy(value)
-
-
 def encode(value):
     """What the trusted side gets back from the worker for ``value``."""
-    if type(value) is np.ndarray:
-        # the worker uses np.ascontiguousarray, which turns a 0-d array into shape (1,)
-        # (reported to the lead); here a 0-d array stays 0-d
-        return np.array(value, order="C", copy=True)
-    if isinstance(value, np.generic):
-        return NpScalar(np.asarray(value))
-    if isinstance(value, tuple):
-        return tuple(encode(v) for v in value)
-    if isinstance(value, list):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
-    return value
-
-
-def _run_optimizer(cls, args, kwargs):
-    params, grads = args
-    opt = cls(**kwargs)
-    trajectory = [[] for _ in params]
-    iterations = []
-    for step_grads in grads:
-        opt.step(params, step_grads)
-        for k, p in enumerate(params):
-            trajectory[k].append(np.array(p, dtype=np.float64, copy=True))
-        iterations.append(opt.iterations)
-    return {"params": [np.stack(t) for t in trajectory], "iterations": iterations}
-
-
-def _run_early_stopping(cls, args, kwargs):
-    values, monitor = args
-    es = cls(**kwargs)
-    es.on_train_begin()
-    epochs_run = 0
-    for epoch, value in enumerate(values):
-        epochs_run = epoch + 1
-        if es.on_epoch_end(epoch, {monitor: value}, weights=[np.full(2, epoch + 1.0)]):
-            break
-    restored = es.on_train_end()
-    if restored is not None:
-        restored = float(np.asarray(restored[0]).ravel()[0])
-    best = es.best
-    return {
-        "epochs_run": epochs_run,
-        "stopped_epoch": es.stopped_epoch,
-        "best": None if best is None else float(best),
-        "best_epoch": es.best_epoch,
-        "wait": es.wait,
-        "restored": restored,
-    }
-
-
-PROGRAMS = {
-    "call": lambda fn, a, k: fn(*a, **k),
-    "optimizer": _run_optimizer,
-    "early_stopping": _run_early_stopping,
-}
+    return wire(value)
 
 
 def execute(ref, case: Case) -> Outcome:
-    """Run ``case.call`` against the reference package like the worker would."""
-    args, kwargs = _decode(case.call.args), _decode(case.call.kwargs)
-    module, name = case.call.target.split(".")
-    target = getattr(getattr(ref, module), name)
-    try:
-        value = PROGRAMS[case.call.program](target, args, kwargs)
-    except Exception as exc:  # noqa: BLE001 - turned into an outcome like the worker does
-        return Outcome(
-            "error",
-            exception={
-                "type": type(exc).__name__,
-                "value_error": isinstance(exc, ValueError),
-                "not_implemented": False,
-                "message": str(exc),
-            },
-        )
-    after = [np.array(a, copy=True) for a in arrays_in((list(args), dict(kwargs)))]
-    return Outcome("ok", value=encode(value), inputs_after=after)
+    """Run ``case.call`` against the reference package through the worker's own code."""
+    return run_in_process(ref, case.call, case.check_mutation)
 
 
 def all_cases(suite, ref, seeds=SEEDS, groups=GROUPS):

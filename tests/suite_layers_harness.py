@@ -1,15 +1,12 @@
 """Shared checks for the hidden-suite tests of shapes, conv, pooling and activations.
 
-``run`` executes a case's call in this process the way the sandbox worker does (program
-"call": ``getattr(package.<module>, name)(*args, **kwargs)`` on copies of the arguments) and
-returns the :class:`Outcome` the runner would decode: numpy scalars as ``NpScalar``, arrays
-copied, the array arguments after the call in ``inputs_after``.
+``run`` executes a case's call in this process through the sandbox's own code
+(``autograder.sandbox.inprocess``: the worker's program and encoding, the runner's decoding);
+the array arguments come back as digests in ``inputs_after``, as from a real worker.
 """
 
 from __future__ import annotations
 
-import copy
-import time
 from types import ModuleType
 from typing import Any
 
@@ -17,7 +14,9 @@ import numpy as np
 
 from autograder.cases import Call, Case, Close, Property, Raises, Rng
 from autograder.compare import judge
-from autograder.sandbox.runner import NpScalar, Outcome, arrays_in
+from autograder.sandbox.inprocess import execute as run_in_process
+from autograder.sandbox.inprocess import wire
+from autograder.sandbox.runner import Outcome, arrays_in
 
 SEEDS = (0, 1, 2, 3, 4, 5)
 GROUPS = ("public", "hidden")
@@ -25,56 +24,13 @@ GROUPS = ("public", "hidden")
 
 def to_wire(value: Any) -> Any:
     """A returned value as the runner decodes it."""
-    if isinstance(value, np.ndarray):
-        return np.array(value, copy=True)
-    if isinstance(value, np.generic):
-        return NpScalar(np.asarray(value))
-    if isinstance(value, tuple):
-        return tuple(to_wire(v) for v in value)
-    if isinstance(value, list):
-        return [to_wire(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_wire(v) for k, v in value.items()}
-    return value
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, Rng):
-        return np.random.default_rng(value.seed)
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, tuple):
-        return tuple(_decode(v) for v in value)
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _decode(v) for k, v in value.items()}
-    return copy.deepcopy(value)
+    return wire(value)
 
 
 def run(package: ModuleType, case: Case) -> Outcome:
+    """Run ``case.call`` in ``package`` through the worker's own code (in this process)."""
     assert case.call.program == "call"
-    module, name = case.call.target.split(".")
-    args, kwargs = _decode(case.call.args), _decode(case.call.kwargs)
-    started = time.perf_counter()
-    try:
-        value = getattr(getattr(package, module), name)(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - reported like the worker does
-        return Outcome(
-            "error",
-            exception={
-                "type": type(exc).__name__,
-                "value_error": isinstance(exc, ValueError),
-                "not_implemented": isinstance(exc, NotImplementedError),
-                "message": str(exc),
-                "where": "",
-            },
-            seconds=time.perf_counter() - started,
-        )
-    after = [np.array(a, copy=True) for a in arrays_in((list(args), dict(kwargs)))]
-    return Outcome(
-        "ok", value=to_wire(value), inputs_after=after, seconds=time.perf_counter() - started
-    )
+    return run_in_process(package, case.call, case.check_mutation)
 
 
 def answer(case: Case, value: Any) -> Outcome:

@@ -654,7 +654,11 @@ def _read_imports(job: Path) -> dict[str, str]:
 
 
 def _read_outcome(job: Path, index: int) -> Outcome:
-    data = _read_json(job / "out" / f"{index}.json")
+    return outcome_from(_read_json(job / "out" / f"{index}.json"), job)
+
+
+def outcome_from(data: Any, job: Path | None = None) -> Outcome:
+    """An :class:`Outcome` from a worker's answer, checking every part of it."""
     if not isinstance(data, dict):
         return Outcome("crashed", detail="the worker's answer could not be read")
     seconds = data.get("seconds")

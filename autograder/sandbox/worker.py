@@ -28,13 +28,23 @@ import sys
 import time
 import traceback
 
-JOB = os.path.abspath(sys.argv[1])
-START = int(sys.argv[2])
-_status = os.fdopen(int(sys.argv[3]), "w", buffering=1)
-with open(os.path.join(JOB, "sites.json"), encoding="utf-8") as _f:
-    sys.path.extend(json.load(_f))  # started with -I -S: only numpy's folder is added
+JOB = START = _status = None  # set by _bootstrap() when this file runs as the worker
 
-import numpy as np  # noqa: E402
+
+def _bootstrap():
+    """Arguments, status pipe, and numpy's folder (the worker is started with -I -S)."""
+    global JOB, START, _status
+    JOB = os.path.abspath(sys.argv[1])
+    START = int(sys.argv[2])
+    _status = os.fdopen(int(sys.argv[3]), "w", buffering=1)
+    with open(os.path.join(JOB, "sites.json"), encoding="utf-8") as f:
+        sys.path.extend(json.load(f))
+
+
+if __name__ == "__main__":
+    _bootstrap()
+
+import numpy as np  # noqa: E402  (after _bootstrap: numpy's folder is on the path)
 
 BANNED = (
     "tensorflow",
@@ -224,8 +234,17 @@ def arrays_in(value, found):
 
 
 def run_one(index, spec, modules_ok):
+    out = execute(spec, modules_ok, resolve)
+    path = os.path.join(JOB, "out", f"{index}.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(out, f, allow_nan=True)
+    say(f"done {index}")
+
+
+def execute(spec, modules_ok, resolve):
+    """Make one call and return its answer as JSON-ready data (never raises)."""
     out = {"status": "ok"}
-    enc = Encoder(index)
+    enc = Encoder(0)
     module = spec["target"].split(".")[0]
     started = time.perf_counter()
     try:
@@ -251,10 +270,7 @@ def run_one(index, spec, modules_ok):
                 "where": _student_frame(exc),
             },
         }
-    path = os.path.join(JOB, "out", f"{index}.json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(out, f, allow_nan=True)
-    say(f"done {index}")
+    return out
 
 
 def _safe_str(exc):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..cases import Call, Case, Close, Raises
 from ..compare import matches
+from ..sandbox.worker import run_optimizer
 
 MISTAKES = {
     "sgd-momentum-ignored": "Your trajectory matches plain SGD (w -= lr*g) although momentum > 0: "
@@ -197,17 +198,8 @@ def _simulate(rule, params, grads, hyper):
 
 
 def run_reference(cls, params, grads, kwargs):
-    """Drive ``cls`` exactly like the worker's ``run_optimizer`` (on copies of the params)."""
-    params = [p.copy() for p in params]
-    opt = cls(**kwargs)
-    traj = [[] for _ in params]
-    iterations = []
-    for step in grads:
-        opt.step(params, step)
-        for k, p in enumerate(params):
-            traj[k].append(np.array(p, dtype=np.float64, copy=True))
-        iterations.append(opt.iterations)
-    return {"params": [np.stack(t) for t in traj], "iterations": iterations}
+    """Drive ``cls`` with the worker's own ``run_optimizer`` (on copies of the params)."""
+    return run_optimizer(cls, ([p.copy() for p in params], grads), kwargs)
 
 
 # ---------------------------------------------------------------- case building

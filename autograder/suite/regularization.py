@@ -12,6 +12,7 @@ import numpy as np
 
 from ..cases import Call, Case, Close, Property, Raises, Rng
 from ..compare import matches
+from ..sandbox.worker import run_early_stopping as worker_early_stopping
 
 MISTAKES = {
     "dropout-unscaled": "Your output zeroes the dropped units but does not scale the kept ones: "
@@ -366,25 +367,8 @@ def es_simulate(values, monitor, kw, flaw=None):
 
 
 def run_early_stopping(cls, values, monitor, kwargs):
-    """The reference driven exactly as the worker's ``run_early_stopping``."""
-    es = cls(**kwargs)
-    es.on_train_begin()
-    epochs_run = 0
-    for epoch, value in enumerate(values):
-        epochs_run = epoch + 1
-        if es.on_epoch_end(epoch, {monitor: value}, weights=[np.full(2, epoch + 1.0)]):
-            break
-    restored = es.on_train_end()
-    if restored is not None:
-        restored = float(np.asarray(restored[0]).ravel()[0])
-    return {
-        "epochs_run": epochs_run,
-        "stopped_epoch": es.stopped_epoch,
-        "best": None if es.best is None else float(es.best),
-        "best_epoch": es.best_epoch,
-        "wait": es.wait,
-        "restored": restored,
-    }
+    """The reference driven by the worker's own ``run_early_stopping``."""
+    return worker_early_stopping(cls, (list(values), monitor), dict(kwargs))
 
 
 def _walk(rng, pattern, start, up=False):

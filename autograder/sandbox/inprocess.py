@@ -1,0 +1,62 @@
+"""Run a call in THIS process through the sandbox's own wire format (trusted code only).
+
+For the kit's tests, the oracle's self-check and the audit's sanity checks: the reference
+solutions, stubs or a corpus package are called exactly as the worker calls a student's
+(``worker.execute``: the same programs, the same encoding of answers, the same exception
+report) and the answer is decoded exactly as the runner decodes it (``runner.outcome_from``);
+only the separate process, its limits and its isolation are missing. Never use it on a
+student's code.
+"""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+from ..cases import Call
+from . import worker
+from .runner import NpScalar, Outcome, _Encoder, outcome_from
+
+
+def spec_of(call: Call, mutation: bool = True) -> dict:
+    """The JSON the runner writes for ``call`` (arrays as base64)."""
+    enc = _Encoder(None)
+    return {
+        "program": call.program,
+        "target": call.target,
+        "args": enc(list(call.args)),
+        "kwargs": enc(dict(call.kwargs))["$dict"],
+        "mutation": mutation,
+    }
+
+
+def execute(package: ModuleType, call: Call, mutation: bool = True) -> Outcome:
+    """Make ``call`` in ``package`` (e.g. the reference solutions) and decode the answer."""
+
+    def resolve(target: str) -> Any:
+        module, name = target.split(".")
+        return getattr(getattr(package, module), name)
+
+    spec = json.loads(json.dumps(spec_of(call, mutation)))
+    answer = worker.execute(spec, {call.module}, resolve)
+    return outcome_from(json.loads(json.dumps(answer, allow_nan=True)))
+
+
+def wire(value: Any) -> Any:
+    """``value`` as the grader would receive it back from the worker (idempotent)."""
+    encoded = json.loads(json.dumps(worker.Encoder(0)(_unwrap(value)), allow_nan=True))
+    return outcome_from({"status": "ok", "value": encoded}).value
+
+
+def _unwrap(value: Any) -> Any:
+    """Already-decoded numpy scalars back to numpy scalars, so that ``wire`` is idempotent."""
+    if isinstance(value, NpScalar):
+        return value.array[()]
+    if isinstance(value, tuple):
+        return tuple(_unwrap(v) for v in value)
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
