@@ -1,9 +1,9 @@
 """The trusted side of the sandbox: start a worker, feed it calls, collect what comes back.
 
-Only inputs cross into the worker (as ``.npy`` and JSON); results come back the same way and
-are loaded with ``allow_pickle=False``. A call that overruns its time is killed with the whole
-worker (and, with namespaces, every process it started); a fresh worker carries on with the
-next call. The runner never raises for anything the student's code does.
+Only inputs cross into the worker (JSON, arrays as dtype, shape and base64 bytes); results
+come back the same way and are rebuilt only as plain numeric arrays: nothing is unpickled. A
+call that overruns its time is killed with the whole worker (and, with namespaces, every
+process it started); a fresh worker carries on with the next call. The runner never raises for anything the student's code does.
 
 At the ``process-group`` level (no PID namespace) the runner finds the processes a worker
 left behind itself: each worker's environment carries a fresh token, and the grading process
@@ -105,7 +105,7 @@ class _Encoder:
 
 
 def _decode(value: Any, job: Path, depth: int = 0) -> Any:
-    """Rebuild a worker's result from JSON + ``.npy`` files, trusting none of it."""
+    """Rebuild a worker's result from its JSON, trusting none of it."""
     if depth > 25:
         return Unsupported("a structure nested too deeply")
     if isinstance(value, list):
