@@ -3,7 +3,8 @@
 Only inputs cross into the worker (JSON, arrays as dtype, shape and base64 bytes); results
 come back the same way and are rebuilt only as plain numeric arrays: nothing is unpickled. A
 call that overruns its time is killed with the whole worker (and, with namespaces, every
-process it started); a fresh worker carries on with the next call. The runner never raises for anything the student's code does.
+process it started); a fresh worker carries on with the next call. The runner never raises
+for anything the student's code does.
 
 At the ``process-group`` level (no PID namespace) the runner finds the processes a worker
 left behind itself: each worker's environment carries a fresh token, and the grading process
