@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .cases import Case, Close, Property, Raises
-from .sandbox.runner import NpScalar, Outcome, Unsupported, arrays_in, digest
+from .sandbox.runner import NpScalar, Outcome, Unsupported, arrays_in
+from .sandbox.worker import digest
 
 RTOL = 1e-5
 ATOL_SCALE = 1e-5

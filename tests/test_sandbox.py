@@ -16,7 +16,8 @@ import pytest
 from autograder.cases import Call
 from autograder.paths import KIT_ROOT
 from autograder.sandbox.isolation import Limits, detect, landlock_abi
-from autograder.sandbox.runner import Unsupported, digest, run_calls
+from autograder.sandbox.runner import Unsupported, run_calls
+from autograder.sandbox.worker import digest
 
 FAST = Limits(call_timeout=2.0, import_timeout=5.0, submission_timeout=60.0, memory_mb=1024)
 

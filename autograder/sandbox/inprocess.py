@@ -21,7 +21,7 @@ from .runner import NpScalar, Outcome, _Encoder, outcome_from
 
 def spec_of(call: Call, mutation: bool = True) -> dict:
     """The JSON the runner writes for ``call`` (arrays as base64)."""
-    enc = _Encoder(None)
+    enc = _Encoder()
     return {
         "program": call.program,
         "target": call.target,
@@ -45,7 +45,7 @@ def execute(package: ModuleType, call: Call, mutation: bool = True) -> Outcome:
 
 def wire(value: Any) -> Any:
     """``value`` as the grader would receive it back from the worker (idempotent)."""
-    encoded = json.loads(json.dumps(worker.Encoder(0)(_unwrap(value)), allow_nan=True))
+    encoded = json.loads(json.dumps(worker.Encoder()(_unwrap(value)), allow_nan=True))
     return outcome_from({"status": "ok", "value": encoded}).value
 
 

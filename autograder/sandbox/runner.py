@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 import re
@@ -48,6 +47,7 @@ from .isolation import (
     own_process_count,
     preexec,
 )
+from .worker import pack  # one packing for both sides of the wire
 
 WORKER = Path(__file__).with_name("worker.py")
 MAX_JSON = 8 * 1024 * 1024
@@ -85,9 +85,7 @@ class RunReport:
 
 
 class _Encoder:
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.count = 0
+    """Call arguments as the worker's JSON (arrays packed like the worker packs answers)."""
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, np.ndarray):
@@ -105,12 +103,12 @@ class _Encoder:
         return value
 
 
-def _decode(value: Any, job: Path, depth: int = 0) -> Any:
+def _decode(value: Any, depth: int = 0) -> Any:
     """Rebuild a worker's result from its JSON, trusting none of it."""
     if depth > 25:
         return Unsupported("a structure nested too deeply")
     if isinstance(value, list):
-        return [_decode(v, job, depth + 1) for v in value]
+        return [_decode(v, depth + 1) for v in value]
     if isinstance(value, dict):
         if len(value) == 1:
             ((key, inner),) = value.items()
@@ -120,12 +118,12 @@ def _decode(value: Any, job: Path, depth: int = 0) -> Any:
                     return Unsupported("an array the grader could not read")
                 return NpScalar(arr) if key == "$npscalar" else arr
             if key == "$tuple" and isinstance(inner, list):
-                return tuple(_decode(v, job, depth + 1) for v in inner)
+                return tuple(_decode(v, depth + 1) for v in inner)
             if key == "$dict" and isinstance(inner, list):
                 out = {}
                 for pair in inner:
                     if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):
-                        out[pair[0]] = _decode(pair[1], job, depth + 1)
+                        out[pair[0]] = _decode(pair[1], depth + 1)
                 return out
             if key == "$unsupported" and isinstance(inner, str):
                 return Unsupported(inner[:200])
@@ -140,22 +138,6 @@ class NpScalar:
     """A numpy scalar (``np.float64(3.0)``), carried as a 0-d array."""
 
     array: np.ndarray
-
-
-def pack(arr: np.ndarray) -> dict:
-    """A numeric array as JSON: dtype, shape and base64 C-order bytes (as the worker packs)."""
-    arr = np.ascontiguousarray(arr) if arr.ndim else arr
-    return {
-        "dtype": arr.dtype.str,
-        "shape": list(arr.shape),
-        "b64": base64.b64encode(arr.tobytes()).decode("ascii"),
-    }
-
-
-def digest(arr: np.ndarray) -> str:
-    """The worker's fingerprint of an array (dtype, shape, bytes) for the mutation check."""
-    h = hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).hexdigest()
-    return f"{arr.dtype.str}|{tuple(arr.shape)}|{h}"
 
 
 def _unpack(spec: Any) -> np.ndarray | None:
@@ -467,7 +449,6 @@ def _prepare(
     job: Path, package: Path, calls: list[Call], mutation: list[bool], modules, landlock: int = 0
 ) -> None:
     (job / "pkg" / "cnn").mkdir(parents=True)
-    (job / "in").mkdir()
     (job / "out").mkdir()
     for src in sorted(package.glob("*.py")):
         if src.is_file() and not src.is_symlink():
@@ -475,7 +456,7 @@ def _prepare(
     if not (job / "pkg" / "cnn" / "__init__.py").exists():
         (job / "pkg" / "cnn" / "__init__.py").write_text("")
     shutil.copyfile(WORKER, job / "worker.py")
-    enc = _Encoder(job)
+    enc = _Encoder()
     specs = [
         {
             "program": c.program,
@@ -655,17 +636,17 @@ def _read_imports(job: Path) -> dict[str, str]:
 
 
 def _read_outcome(job: Path, index: int) -> Outcome:
-    return outcome_from(_read_json(job / "out" / f"{index}.json"), job)
+    return outcome_from(_read_json(job / "out" / f"{index}.json"))
 
 
-def outcome_from(data: Any, job: Path | None = None) -> Outcome:
+def outcome_from(data: Any) -> Outcome:
     """An :class:`Outcome` from a worker's answer, checking every part of it."""
     if not isinstance(data, dict):
         return Outcome("crashed", detail="the worker's answer could not be read")
     seconds = data.get("seconds")
     seconds = float(seconds) if isinstance(seconds, (int, float)) else 0.0
     if data.get("status") == "ok":
-        value = _decode(data.get("value"), job)
+        value = _decode(data.get("value"))
         after = data.get("inputs_digest")
         inputs_after = None
         if isinstance(after, list):

@@ -115,9 +115,6 @@ def digest(arr):
 class Encoder:
     """Turn a student's return value into JSON (arrays as base64), refusing anything else."""
 
-    def __init__(self, index):
-        self.index = index
-
     def npy(self, arr, key):
         return {key: pack(arr)}
 
@@ -244,7 +241,7 @@ def run_one(index, spec, modules_ok):
 def execute(spec, modules_ok, resolve):
     """Make one call and return its answer as JSON-ready data (never raises)."""
     out = {"status": "ok"}
-    enc = Encoder(0)
+    enc = Encoder()
     module = spec["target"].split(".")[0]
     started = time.perf_counter()
     try:
@@ -356,7 +353,6 @@ def landlock(abi):
     rules = [(p, _FS_READ_FILE | _FS_READ_DIR, file_read) for p in _readable_roots()]
     rules += [
         (os.path.join(JOB, "pkg"), _FS_READ_FILE | _FS_READ_DIR, file_read),
-        (os.path.join(JOB, "in"), _FS_READ_FILE | _FS_READ_DIR, file_read),
         (os.path.join(JOB, "calls.json"), file_read, file_read),
         (os.path.join(JOB, "out"), file_rw | _FS_READ_DIR | _FS_MAKE_REG | _FS_REMOVE_FILE, 0),
         ("/dev/null", file_rw, file_rw),
