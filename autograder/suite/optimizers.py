@@ -13,6 +13,7 @@ import numpy as np
 from ..cases import Call, Case, Close, Raises
 from ..compare import matches
 from ..sandbox.worker import run_optimizer
+from ._layers import plan_of
 
 MISTAKES = {
     "sgd-momentum-ignored": "Your trajectory matches plain SGD (w -= lr*g) although momentum > 0: "
@@ -272,7 +273,7 @@ def _build(ref, rng, group, name, specs, bad):
 
 
 def _lr(rng, lo, hi):
-    return float(np.round(10 ** rng.uniform(np.log10(lo), np.log10(hi)), 5))
+    return float(np.round(10 ** plan_of(rng).uniform(np.log10(lo), np.log10(hi)), 5))
 
 
 SHAPES_A = [(4,), (2, 3)]
@@ -290,7 +291,7 @@ def gen_sgd(ref, rng, group):
             ({"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}, SHAPES_A, 6, 1.0, 1.0),
         ]
         return _build(ref, rng, group, "SGD", specs, [])
-    mu = float(np.round(rng.uniform(0.5, 0.95), 3))
+    mu = float(np.round(plan_of(rng).uniform(0.5, 0.95), 3))
     specs = [
         ({"learning_rate": _lr(rng, 0.01, 0.2)}, SHAPES_C, 5, 1.0, 1.0),
         ({}, SHAPES_B, 5, 1.0, 1.0),
@@ -359,7 +360,10 @@ def gen_rmsprop(ref, rng, group):
         ({}, SHAPES_C, 6, 1e-4, 0.01),
         ({"learning_rate": _lr(rng, 0.005, 0.05), "rho": rho}, SHAPES_A, 6, 1.0, 1.0),
         (
-            {"learning_rate": 0.01, "momentum": float(np.round(rng.uniform(0.5, 0.95), 3))},
+            {
+                "learning_rate": 0.01,
+                "momentum": float(np.round(plan_of(rng).uniform(0.5, 0.95), 3)),
+            },
             SHAPES_B,
             7,
             1.0,
