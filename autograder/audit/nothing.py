@@ -4,8 +4,8 @@ Each is the reference package with every contract function wrapped so that it st
 given code (argument checks raise as before) but returns a constant of the right structure:
 zeros, ones, uniform probabilities (1 / the last axis), or the first array argument echoed back
 when it has the answer's shape. Optimizers never move their parameters; EarlyStopping's
-callbacks do nothing (never stop, or always stop). :func:`one_function_zeroed` zeroes a single
-function of an otherwise correct package: that item must earn 0.
+callbacks do nothing (never stop, or always stop). :func:`functions_zeroed` zeroes some
+functions of an otherwise correct package: those items must earn 0.
 """
 
 from __future__ import annotations
@@ -88,21 +88,21 @@ def _nothing_module(source: str, names: list[str], kind: str) -> str:
     return source + "".join(lines)
 
 
-def nothing_submission(kind: str = "zeros", only: str | None = None) -> Submission:
-    """The reference package computing nothing (``only``: just that item, e.g. 'conv.conv2d')."""
+def nothing_submission(kind: str = "zeros", only: tuple[str, ...] = ()) -> Submission:
+    """The reference package computing nothing (``only``: just those items, e.g. 'conv.conv2d';
+    a class item such as 'optimizers.SGD' idles all its methods)."""
     files = _package_files(SOLUTIONS_DIR)
     for module in MODULES:
-        if only is not None and only.split(".")[0] != module:
+        targets = {item.split(".")[1] for item in only if item.split(".")[0] == module}
+        if only and not targets:
             continue
         source = files[f"{module}.py"].decode("utf-8")
-        names = list(_regions(source))
-        if only is not None:
-            target = only.split(".")[1]
-            names = [n for n in names if n.split(".")[0] == target]
+        names = [n for n in _regions(source) if not only or n.split(".")[0] in targets]
         files[f"{module}.py"] = _nothing_module(source, names, kind).encode("utf-8")
-    student = f"nothing-{kind}" if only is None else f"zeroed-{only}"
-    return Submission(student=student, origin=f"audit:{student}", files=files)
+    student = f"nothing-{kind}" if not only else "zeroed-" + "-".join(sorted(only))
+    return Submission(student=student[:100], origin=f"audit:{student}", files=files)
 
 
-def one_function_zeroed(item: str) -> Submission:
-    return nothing_submission("zeros", only=item)
+def functions_zeroed(*items: str) -> Submission:
+    """An otherwise correct package whose ``items`` answer zeros (optimizers and callbacks idle)."""
+    return nothing_submission("zeros", only=items)

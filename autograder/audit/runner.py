@@ -311,7 +311,7 @@ def run_audit(
 
     def grade(job):
         chosen, sub = job
-        for _attempt in range(2):  # a grader failure is retried once, then reported
+        for attempt in range(3):  # a grader failure is retried, then reported
             try:
                 result = chosen.grade(sub)
             except Exception as exc:  # noqa: BLE001 - reported, never counted as a kill
@@ -321,6 +321,7 @@ def run_audit(
                 )
             if not result.error:
                 break
+            time.sleep(1 + 2 * attempt)  # e.g. a worker that could not start on a busy machine
         if progress:
             progress(1)
         return result

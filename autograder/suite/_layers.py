@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..cases import Call, Case, Close, Property, Raises
-from ..compare import close_arrays, matches
+from ..compare import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays, matches
 
 # Mistake ids used by more than one module (same sentence everywhere).
 SHARED_MISTAKES = {
@@ -132,7 +132,42 @@ def normal(rng: np.random.Generator, shape, scale: float = 1.0, shift: float = 0
     return x.reshape(shape).astype(np.float64)
 
 
-# --- case builders ----------------------------------------------------------------------------
+def margin(got: Any, want: Any) -> float:
+    """How far ``got`` is from passing against ``want``, in units of the float tolerance (0: the
+    same, <= 1: it passes, inf: another structure). A value near 1 means a value accident could
+    decide the case: a generator redraws its values (never its plan) until no known mistake is
+    near the border."""
+    if isinstance(want, dict) and isinstance(got, dict) and got.keys() == want.keys():
+        return max((margin(got[k], want[k]) for k in want), default=0.0)
+    if isinstance(want, list | tuple) and isinstance(got, list | tuple):
+        if len(got) != len(want):
+            return float("inf")
+        return max((margin(g, w) for g, w in zip(got, want, strict=True)), default=0.0)
+    if isinstance(want, np.ndarray | float) and not isinstance(want, bool):
+        w = np.asarray(want, dtype=np.float64)
+        try:
+            g = np.asarray(got, dtype=np.float64)
+        except (TypeError, ValueError):
+            return float("inf")
+        if g.shape != w.shape:
+            return float("inf")
+        if w.size == 0:
+            return 0.0
+        finite = np.abs(w[np.isfinite(w)])
+        tol = max(ATOL_SCALE * (float(finite.max()) if finite.size else 0.0), ATOL_FLOOR)
+        with np.errstate(invalid="ignore", over="ignore"):
+            ratio = np.abs(g - w) / (tol + RTOL * np.abs(w))
+        ratio[g == w] = 0.0
+        return float(np.nan_to_num(ratio, nan=np.inf).max())
+    return 0.0 if got == want else float("inf")
+
+
+def near_border(value: float, low: float = 0.2, high: float = 5.0) -> bool:
+    """A margin that a small change of the values could move across the pass/fail border."""
+    return low < value < high
+
+
+# --- case building -----------------------------------------------------------------------------
 
 
 def _show(value: Any) -> Any:
