@@ -178,8 +178,14 @@ def _cce_case(ref, rng, group, shape, kind, soft=False):
     y = _labels(rng, shape, soft)
     kwargs = {}
     if kind == "logits":
-        p = rng.normal(0.0, float(rng.choice([2.0, 30.0])), shape)
+        scale = float(rng.choice([2.0, 30.0]))
+        p = rng.normal(0.0, scale, shape)
         kwargs = {"from_logits": True}
+        if scale > 2:  # planned: the first sample's true class far below its largest logit
+            # (so clipping softmax(logits) shows in every student's case, never by chance)
+            flat_y, flat_p = y.reshape(-1, shape[-1]), p.reshape(-1, shape[-1])
+            true = int(np.argmax(flat_y[0]))
+            flat_p[0, true] = np.delete(flat_p[0], true).max() - 40.0
     else:
         p = _softmax(rng.normal(0.0, 2.0, shape))
         if kind in ("unnormalised", "saturated"):
