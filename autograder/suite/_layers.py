@@ -143,7 +143,7 @@ def margin(got: Any, want: Any) -> float:
         if len(got) != len(want):
             return float("inf")
         return max((margin(g, w) for g, w in zip(got, want, strict=True)), default=0.0)
-    if isinstance(want, np.ndarray | float) and not isinstance(want, bool):
+    if isinstance(want, np.ndarray | np.generic | float | int) and not isinstance(want, bool):
         w = np.asarray(want, dtype=np.float64)
         try:
             g = np.asarray(got, dtype=np.float64)
@@ -156,8 +156,8 @@ def margin(got: Any, want: Any) -> float:
         finite = np.abs(w[np.isfinite(w)])
         tol = max(ATOL_SCALE * (float(finite.max()) if finite.size else 0.0), ATOL_FLOOR)
         with np.errstate(invalid="ignore", over="ignore"):
-            ratio = np.abs(g - w) / (tol + RTOL * np.abs(w))
-        ratio[g == w] = 0.0
+            ratio = np.atleast_1d(np.abs(g - w) / (tol + RTOL * np.abs(w)))
+        ratio[np.atleast_1d(g == w)] = 0.0
         return float(np.nan_to_num(ratio, nan=np.inf).max())
     return 0.0 if got == want else float("inf")
 

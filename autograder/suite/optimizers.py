@@ -434,9 +434,10 @@ def gen_adam(ref, rng, group):
     # amsgrad matters when the gradients shrink: large steps first, then small ones
     params, grads = _problem(rng, SHAPES_A, 8, 1.0)
     grads = [[g * (3.0 if t < 3 else 0.05) for g in step] for t, step in enumerate(grads)]
-    amsgrad = _case(
-        ref, "Adam", {"learning_rate": 0.01, "amsgrad": True}, params, grads, group, 1.0
-    )
+    # (beta_2 = 0.9: the second moment then falls quickly once the gradients shrink, so keeping
+    # its maximum changes the steps far beyond the tolerance, whatever the values)
+    kwargs = {"learning_rate": 0.01, "beta_2": 0.9, "amsgrad": True}
+    amsgrad = _case(ref, "Adam", kwargs, params, grads, group, 1.0)
     amsgrad.params.pop("_margins")
     cases.insert(5, amsgrad)
     return cases
