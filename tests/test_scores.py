@@ -357,3 +357,28 @@ def test_totals_are_the_rounded_sum_of_the_rounded_parts():
     parts = [99.32759999999999 / 3] * 3
     assert total(parts) == points(sum(points(p) for p in parts))
     assert repr(total([33.1092, 33.1092, 33.1092])) == "99.3276"
+
+
+def test_gradescope_shows_the_same_before_the_due_date_for_code_differing_on_hidden_cases():
+    """End to end (sandbox included): a receptive_field that is wrong only for an empty stack
+    (a hidden case; the public stacks are never empty) against the reference."""
+    from autograder.audit.corpus import _package_files
+    from autograder.paths import SOLUTIONS_DIR
+
+    cfg = Config(secret="scores-test-secret")
+    cfg.points = {item: (p if item.startswith("shapes.") else 0) for item, p in cfg.points.items()}
+    grader = Grader.create(cfg)
+    right = _package_files(SOLUTIONS_DIR)
+    wrong = dict(right)
+    source = right["shapes.py"].decode()
+    marker = "    rf, jump = 1, 1\n"
+    assert source.count(marker) == 1
+    wrong["shapes.py"] = source.replace(
+        marker, "    if not pairs:\n        return 0\n" + marker
+    ).encode()
+    results = [
+        json.loads(json.dumps(to_gradescope(grader.grade(Submission("s", "o", files)))))
+        for files in (right, wrong)
+    ]
+    assert results[0]["score"] > results[1]["score"]
+    assert student_view(results[0]) == student_view(results[1])
