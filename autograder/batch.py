@@ -1,8 +1,11 @@
 """``grade run``: grade every submission found, in parallel, resumably, then the gradebook.
 
 A student is done when ``OUT/<student>/results.json`` exists with the fingerprint of the same
-submission, config and kit; a rerun skips those (``force`` regrades). Files are written
-atomically, so a batch killed at any point resumes where it stopped.
+submission, config and kit (a digest of everything that decides a score) and was graded; a rerun
+skips those (``force`` regrades). A student the grader failed on (a worker that could not start,
+an internal error) is "not graded": the report says why, the run's exit status says so, and the
+next run retries it. Files are written atomically, so a batch killed at any point resumes where
+it stopped.
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ from .config import Config
 from .discover import Submission, discover
 from .engine import Grader
 from .report import csv_text, gradebook_rows, write_atomic, write_submission
-from .results import SubmissionResult
+from .results import GraderFailure, SubmissionResult
 from .summary import write_class_report
+
+try:  # raised by the sandbox when it cannot start a worker (the grader's trouble)
+    from .sandbox.errors import WorkerStartError
+except ImportError:  # pragma: no cover - a sandbox without it
+    WorkerStartError = GraderFailure  # type: ignore[misc, assignment]
 
 
 class BatchError(Exception):
@@ -93,6 +101,7 @@ def grade_batch(
         if (
             not force
             and old is not None
+            and not old["extra_data"].get("error")
             and old["extra_data"].get("fingerprint") == grader.fingerprint(sub)
         ):
             summary.skipped.append(sub.student)
@@ -140,19 +149,25 @@ def collect_results(out: Path) -> list[dict]:
 
 
 def _grade_one(grader: Grader, sub: Submission) -> SubmissionResult:
+    """Grade one submission; a failure of the grader gives a "not graded" result (no fingerprint,
+    so it is never taken for done)."""
     try:
         return grader.grade(sub)
+    except (GraderFailure, WorkerStartError) as exc:
+        error = f"not graded: {exc}; the next run retries it"
     except Exception as exc:  # noqa: BLE001 - one failure must not stop the batch
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         print(f"grade: internal error on {sub.student}: {detail}", file=sys.stderr)
-        return SubmissionResult(
-            sub.student,
-            sub.origin,
-            problems=list(sub.problems),
-            error=f"internal grader error ({type(exc).__name__}); "
-            "regrade this submission with --force",
-            isolation=grader.isolation.level,
+        error = (
+            f"not graded: internal grader error ({type(exc).__name__}); the next run retries it"
         )
+    return SubmissionResult(
+        sub.student,
+        sub.origin,
+        problems=list(sub.problems),
+        error=error,
+        isolation=grader.isolation.level,
+    )
 
 
 def _inside(origin: str, folder: Path) -> bool:

@@ -1,6 +1,7 @@
 """The ``grade`` command line: thin; each command calls one engine function.
 
-User errors are one clear sentence (``ClickException``, exit 1); bad flags exit 2.
+User errors are one clear sentence (``ClickException``, exit 1); bad flags exit 2; ``grade run``
+exits 3 when the grader failed on some submission (it is "not graded" and a rerun retries it).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 import click
 
 from .config import ConfigError, example_config, load_config
+
+EXIT_NOT_GRADED = 3  # grade run: the grader failed on some submission (retried by a rerun)
 
 
 class _Fail(click.ClickException):
@@ -119,10 +122,11 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
         )
     if summary.failed:
         click.echo(
-            f"The grader itself failed on: {', '.join(summary.failed)} "
-            "(their reports say so; rerun with --force).",
+            f"Not graded (the grader failed, not the student): {', '.join(summary.failed)}. "
+            "Their reports say why; run the same command again to retry them.",
             err=True,
         )
+        sys.exit(EXIT_NOT_GRADED)
 
 
 @main.command()

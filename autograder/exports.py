@@ -24,6 +24,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from .results import points
 from .suite import ITEMS, MISTAKES
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -75,7 +76,7 @@ def item_points(result: dict) -> dict[str, tuple[float, float]]:
     scores = result.get("extra_data", {}).get("item_scores", {})
     for item, score in scores.items():
         out.setdefault(item, [0.0, 0.0])[0] = float(score)
-    return {k: (round(v[0], 4), round(v[1], 4)) for k, v in out.items()}
+    return {k: (points(v[0]), points(v[1])) for k, v in out.items()}
 
 
 def item_mistakes(result: dict) -> dict[str, list[str]]:
