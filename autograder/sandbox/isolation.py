@@ -41,6 +41,7 @@ import resource
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -77,7 +78,8 @@ class Limits:
     cpu_seconds: int = 300  # CPU seconds per worker process
     memory_mb: int = 1536  # address space per worker process
     file_mb: int = 64  # largest file a worker may write
-    output_mb: int = 256  # all files in a worker's answer folder (checked 4 times a second)
+    output_mb: int = 64  # all the answers of one submission together (read under this bound)
+    answer_mb: int = 4  # one call's answer
     processes: int = 64  # processes under the worker's uid (enforced when it has its own uid)
     max_timeouts_per_item: int = 2  # after this many, an item's remaining cases are skipped
 
@@ -151,7 +153,7 @@ def detect(force: str | None = None) -> Isolation:
         if force in (None, "namespaces"):
             user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
             if _runs([base[0], *user, *base[1:], "true"]):
-                return Isolation("namespaces", unshare, landlock=landlock_abi())
+                return Isolation("namespaces", unshare, setpriv, landlock=landlock_abi())
     if os.geteuid() == 0 and setpriv and force in (None, "user") and nobody_can_run(setpriv):
         return Isolation("user", setpriv=setpriv, landlock=landlock_abi())
     return Isolation("process-group", landlock=landlock_abi())
@@ -165,86 +167,161 @@ def nobody_can_run(setpriv: str) -> bool:
 
 
 def _as_nobody(setpriv: str) -> list[str]:
-    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs"]
+    return _as_user(setpriv, NOBODY)
+
+
+def _as_user(setpriv: str | None, uid: int | None) -> list[str]:
+    """setpriv's arguments that switch to ``uid`` (its own group, no others, no new privs)."""
+    uid = NOBODY if uid is None else uid
+    return [str(setpriv), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
 
 
 def interpreter_mounts() -> tuple[list[tuple[str, str]], str, list[str]]:
-    """(bind mounts source -> name, interpreter path relative to a mount, site dirs)."""
+    """(bind mounts source -> name, interpreter path relative to a mount, site dirs).
+
+    Only the interpreter's own tree and numpy (with its bundled libraries) are mounted: the
+    site dir inside is a view ``np/`` holding nothing but ``numpy`` and ``numpy.libs``.
+    """
     base = os.path.realpath(sys.base_prefix)
     exe = os.path.realpath(sys.executable)
-    site = str(Path(numpy.__file__).resolve().parent.parent)
+    numpy_dir = str(Path(numpy.__file__).resolve().parent)
     mounts = [(base, "base")]
     if not exe.startswith(base + os.sep):
         mounts.append((os.path.dirname(exe), "bin"))
         exe_rel = os.path.join("bin", os.path.basename(exe))
     else:
         exe_rel = os.path.join("base", os.path.relpath(exe, base))
-    if site.startswith(base + os.sep):
-        sites = [os.path.join("base", os.path.relpath(site, base))]
-    else:
-        mounts.append((site, "site"))
-        sites = ["site"]
-    return mounts, exe_rel, sites
+    mounts.append((numpy_dir, "np/numpy"))
+    if os.path.isdir(numpy_dir + ".libs"):
+        mounts.append((numpy_dir + ".libs", "np/numpy.libs"))
+    return mounts, exe_rel, ["np"]
+
+
+def package_dirs() -> list[str]:
+    """Every folder of installed packages this interpreter knows (site-packages, dist-packages,
+    PYTHONPATH entries, .pth additions): covered inside the namespaces, so TensorFlow and
+    everything else the instructor installed is absent, not just banned."""
+    import site
+    import sysconfig
+
+    std = {
+        os.path.realpath(p)
+        for k in ("stdlib", "platstdlib")
+        if (p := sysconfig.get_paths().get(k))
+    }
+    found = []
+    extra = [*site.getsitepackages(), site.getusersitepackages()]
+    for entry in [*sys.path, *extra]:
+        if not entry or not os.path.isdir(entry):
+            continue
+        real = os.path.realpath(entry)
+        if real in std or (real.startswith(tuple(s + os.sep for s in std)) and not _is_site(real)):
+            continue  # the standard library and lib-dynload stay
+        if real.count(os.sep) < 2:
+            continue  # never "/" or "/usr"
+        found.append(real)
+    base = os.path.realpath(sys.base_prefix)
+    for lib in ("lib", "lib64", "local/lib"):
+        for sub in _listdir(os.path.join(base, lib)):
+            for name in ("site-packages", "dist-packages"):
+                path = os.path.join(base, lib, sub, name)
+                if os.path.isdir(path):
+                    found.append(os.path.realpath(path))
+    return list(dict.fromkeys(found))
+
+
+def _is_site(path: str) -> bool:
+    return os.path.basename(path) in ("site-packages", "dist-packages")
 
 
 def command(
-    iso: Isolation, job: Path, worker_args: list[str], hide: list[Path], pass_fd: int = -1
+    iso: Isolation,
+    job: Path,
+    worker_args: list[str],
+    hide: list[Path],
+    keep_fds: tuple[int, ...] = (),
+    uid: int | None = None,
 ) -> tuple[list[str], list[str], str]:
     """The argv that starts the worker, the site dirs it must add, and its job folder path.
 
     ``worker_args`` may contain ``{job}``, replaced by the job folder as the worker sees it
     (``JOB_INSIDE`` inside the namespaces). ``hide`` are folders covered by an empty tmpfs
-    inside the namespace (the kit, the output, the submissions). ``pass_fd`` is a descriptor
-    the worker inherits (the shell must not reuse its number).
+    inside the namespace (the kit, the output, the submissions). ``keep_fds`` are descriptors
+    the worker inherits (the shell must not reuse their numbers). ``uid`` is the worker's own
+    uid (from :mod:`slots`) at the levels that switch user.
+
+    With namespaces, ``/bin/sh`` is PID 1 of the new PID namespace: it mounts, then runs the
+    worker as its child and waits. It is trusted, keeps its credentials, and carries
+    ``unshare --kill-child``'s parent-death signal; ``unshare`` carries the grader's. So when
+    the grader or ``unshare`` dies, or the grader kills ``unshare``, the namespace's init
+    dies and the kernel kills every process in the namespace, whatever they did.
     """
+    # No capabilities left (inside a user namespace root could otherwise undo the mounts).
+    drop = [iso.setpriv, "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"]
+    if not iso.setpriv:
+        drop = []
     if not iso.namespaces:
         site = str(Path(numpy.__file__).resolve().parent.parent)
         args = [a.replace("{job}", str(job)) for a in worker_args]
         python = [sys.executable, "-I", "-S", "-B", *args]
         if iso.level == "user":
-            python = [*_as_nobody(iso.setpriv), *python]
+            python = [*_as_user(iso.setpriv, uid), *python]
         return python, [site], str(job)
     mounts, exe_rel, sites = interpreter_mounts()
     ro = job / "ro"
     q = shlex.quote
     script = ["set -e", "mount --make-rprivate /"]
+    # Every mount read-only first (the worker writes nowhere but its private temp folders).
+    script.append(
+        "for m in $(awk '{print $5}' /proc/self/mountinfo); do case $m in "
+        "/proc*|/sys*|/dev*) ;; *) mount -o remount,bind,ro \"$(printf '%b' \"$m\")\" "
+        "2>/dev/null || true;; esac; done"
+    )
     for source, name in mounts:
         (ro / name).mkdir(parents=True, exist_ok=True)
         script.append(f"mount --bind {q(source)} {q(str(ro / name))}")
         script.append(f"mount -o remount,bind,ro {q(str(ro / name))}")
     # Keep a handle on the job folder (it may live under /tmp), give the shared temp folders
-    # private tmpfs mounts, then put the job folder back at a fixed path.
-    hold = next(n for n in (9, 8, 7, 6) if n != pass_fd)
+    # private tmpfs mounts, then put the job folder back at a fixed path, read-only.
+    hold = next(n for n in (9, 8, 7, 6, 5) if n not in keep_fds)
     script.append(f"exec {hold}<{q(str(job))}")
     for path, size in PRIVATE_TMP.items():
         if os.path.isdir(path) and not os.path.islink(path):
-            script.append(f"mount -t tmpfs -o size={size},mode=1777,nosuid,nodev tmpfs {q(path)}")
+            script.append(
+                f"mount -t tmpfs -o size={size},nr_inodes=4k,mode=1777,nosuid,nodev tmpfs {q(path)}"
+            )
     script.append(f"mkdir -p {q(JOB_INSIDE)}")
     script.append(f"mount --rbind /proc/self/fd/{hold} {q(JOB_INSIDE)}")
+    script.append(f"mount -o remount,bind,ro {q(JOB_INSIDE)}")
     script.append(f"exec {hold}<&-")
     home = os.path.expanduser("~")
-    covered = [str(KIT_ROOT), *map(str, hide)]
+    covered = [str(KIT_ROOT), *map(str, hide), *package_dirs()]
     if home not in ("/", ""):
         covered.append(home)
     covered = [os.path.realpath(p) for p in covered]
+    keep = [str(job), os.path.realpath(sys.base_prefix), os.path.realpath(sys.executable)]
     for path in dict.fromkeys(covered):
         if any(_under(path, t) for t in PRIVATE_TMP) or any(
             _under(path, c) and path != c for c in covered
         ):
             continue  # already behind a fresh tmpfs
-        if os.path.isdir(path) and not str(job).startswith(path.rstrip("/") + "/"):
-            script.append(f"mount -t tmpfs -o size=64k,mode=0755 tmpfs {q(path)}")
+        if any(_under(k, path) for k in keep) and not _is_site(path):
+            continue  # would hide what the worker needs
+        if os.path.isdir(path):
+            script.append(f"mount -t tmpfs -o size=64k,mode=0755,ro tmpfs {q(path)}")
     inner = Path(JOB_INSIDE)
     args = [a.replace("{job}", JOB_INSIDE) for a in worker_args]
     python = [str(inner / "ro" / exe_rel), "-I", "-S", "-B", *args]
     if iso.own_uid:
-        python = [*_as_nobody(iso.setpriv), *python]
+        drop += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    python = [*drop, *python]
     libdir = os.path.join(os.path.realpath(sys.base_prefix), "lib")
     if any(n.startswith("libpython") for n in _listdir(libdir)):
         # An interpreter built with a shared libpython (pyenv's) finds it through its old path,
         # which may now be covered (e.g. /root): point the loader at the read-only mount.
         script.append(f"export LD_LIBRARY_PATH={q(str(inner / 'ro' / 'base' / 'lib'))}")
-    script.append("exec " + shlex.join(python))
+    # Not exec: this shell stays PID 1 (trusted) and the worker is its child.
+    script += ["set +e", shlex.join(python), "exit $?"]
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     argv = [
         iso.unshare,
@@ -292,6 +369,15 @@ def own_process_count() -> int:
     return count
 
 
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: the kernel kills this child when the grader's thread dies."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
 def preexec(limits: Limits, own_uid: bool, nproc: int | None = None):
     """A ``preexec_fn`` that applies the resource limits in the child before it starts.
 
@@ -301,6 +387,7 @@ def preexec(limits: Limits, own_uid: bool, nproc: int | None = None):
 
     def apply() -> None:
         os.setsid()
+        _die_with_parent()
         mb = 1024 * 1024
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
