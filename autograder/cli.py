@@ -69,7 +69,7 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
 
     Example: grade run examples/sample-class --out grades --jobs 2
     """
-    from .batch import BatchError, grade_batch, parse_shard
+    from .batch import BatchError, BatchInterrupted, grade_batch, parse_shard
     from .discover import DiscoveryError
 
     cfg = _config(config_path)
@@ -95,6 +95,12 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
         )
     except (DiscoveryError, BatchError) as exc:
         raise _Fail(str(exc)) from None
+    except BatchInterrupted as stop:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+            bar = None
+        _say_interrupted(stop, out)
+        sys.exit(128 + stop.signum)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -123,6 +129,19 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
             "(their reports say so; rerun with --force).",
             err=True,
         )
+
+
+def _say_interrupted(stop, out: Path) -> None:
+    """The console line after SIGTERM/SIGINT/SIGHUP (the terminal may be gone: never fail)."""
+    text = (
+        f"Interrupted by {stop}: graded {stop.graded} submission(s) in this run "
+        f"({stop.total_done} graded in {out} in all); every sandbox worker was stopped. "
+        "Rerun the same command to resume: graded students are skipped."
+    )
+    try:
+        click.echo(text, err=True)
+    except OSError:
+        pass
 
 
 @main.command()

@@ -220,13 +220,17 @@ def package_dirs() -> list[str]:
         if real.count(os.sep) < 2:
             continue  # never "/" or "/usr"
         found.append(real)
-    base = os.path.realpath(sys.base_prefix)
-    for lib in ("lib", "lib64", "local/lib"):
-        for sub in _listdir(os.path.join(base, lib)):
-            for name in ("site-packages", "dist-packages"):
-                path = os.path.join(base, lib, sub, name)
-                if os.path.isdir(path):
-                    found.append(os.path.realpath(path))
+    # The interpreter's own tree and the usual system-wide places of other Pythons.
+    roots = [os.path.realpath(sys.base_prefix), "/usr", "/usr/local"]
+    for root in roots:
+        for lib in ("lib", "lib64", "local/lib"):
+            for sub in _listdir(os.path.join(root, lib)):
+                if not sub.startswith("python"):
+                    continue
+                for name in ("site-packages", "dist-packages"):
+                    path = os.path.join(root, lib, sub, name)
+                    if os.path.isdir(path):
+                        found.append(os.path.realpath(path))
     return list(dict.fromkeys(found))
 
 
@@ -281,6 +285,12 @@ def command(
         (ro / name).mkdir(parents=True, exist_ok=True)
         script.append(f"mount --bind {q(source)} {q(str(ro / name))}")
         script.append(f"mount -o remount,bind,ro {q(str(ro / name))}")
+    packages = package_dirs()
+    for source, name in mounts:  # the package folders inside the interpreter's own tree
+        for path in packages:
+            if path.startswith(os.path.realpath(source) + os.sep):
+                inner_path = ro / name / os.path.relpath(path, os.path.realpath(source))
+                script.append(f"mount -t tmpfs -o size=4k,mode=0555,ro tmpfs {q(str(inner_path))}")
     # Keep a handle on the job folder (it may live under /tmp), give the shared temp folders
     # private tmpfs mounts, then put the job folder back at a fixed path, read-only.
     hold = next(n for n in (9, 8, 7, 6, 5) if n not in keep_fds)
@@ -295,7 +305,7 @@ def command(
     script.append(f"mount -o remount,bind,ro {q(JOB_INSIDE)}")
     script.append(f"exec {hold}<&-")
     home = os.path.expanduser("~")
-    covered = [str(KIT_ROOT), *map(str, hide), *package_dirs()]
+    covered = [str(KIT_ROOT), *map(str, hide), *packages]
     if home not in ("/", ""):
         covered.append(home)
     covered = [os.path.realpath(p) for p in covered]

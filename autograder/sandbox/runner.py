@@ -121,6 +121,11 @@ def stopping() -> bool:
     return _stopping.is_set()
 
 
+def reset_stop() -> None:
+    """Allow new workers again (after a stop, once every worker thread is done)."""
+    _stopping.clear()
+
+
 class _Worker:
     """One worker process and the protocol on its status pipe."""
 
@@ -246,6 +251,8 @@ class _Worker:
 
     def send_kill(self) -> None:
         """SIGKILL the worker's root process (and so, with namespaces, its whole namespace)."""
+        if self.proc.returncode is not None:
+            return  # already collected: its pid may belong to someone else now
         if self.init is not None and not reap.is_gone(*self.init):
             try:
                 os.kill(self.init[0], signal.SIGKILL)
