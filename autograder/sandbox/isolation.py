@@ -197,6 +197,7 @@ def interpreter_mounts() -> tuple[list[tuple[str, str]], str, list[str]]:
     return mounts, exe_rel, ["np"]
 
 
+@cache
 def package_dirs() -> list[str]:
     """Every folder of installed packages this interpreter knows (site-packages, dist-packages,
     PYTHONPATH entries, .pth additions): covered inside the namespaces, so TensorFlow and
@@ -285,7 +286,7 @@ def command(
         (ro / name).mkdir(parents=True, exist_ok=True)
         script.append(f"mount --bind {q(source)} {q(str(ro / name))}")
         script.append(f"mount -o remount,bind,ro {q(str(ro / name))}")
-    packages = package_dirs()
+    packages = list(package_dirs())
     for source, name in mounts:  # the package folders inside the interpreter's own tree
         for path in packages:
             if path.startswith(os.path.realpath(source) + os.sep):

@@ -143,6 +143,7 @@ class InputBlob:
         except (AttributeError, OSError):
             pass
         self.view = mmap.mmap(fd, self.size)  # the grader's own view of the worker's writes
+        self.buffer = bytearray()  # not needed any more
         return fd
 
     def after(self, index: int, memory: Any = None) -> list[str]:
