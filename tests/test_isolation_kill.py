@@ -16,11 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from autograder.config import DEFAULT_POINTS
-from autograder.paths import SOLUTIONS_DIR
-from autograder.sandbox import slots
-
 from _isolation_env import (
     HOSTILE,
     THROWAWAY_UID,
@@ -29,6 +24,10 @@ from _isolation_env import (
     marked_processes,
     run_as,
 )
+
+from autograder.config import DEFAULT_POINTS
+from autograder.paths import SOLUTIONS_DIR
+from autograder.sandbox import slots
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
@@ -84,8 +83,9 @@ def test_a_fork_bomb_stops_at_the_process_limit(workdir, level, uid, expected):
 def test_foreign_nobody_processes_do_not_use_up_the_workers_limit(workdir):
     """Issue #10: 70 processes of uid 65534 (another service) change nothing."""
     sleepers = [
-        subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                          "sleep", "120"])
+        subprocess.Popen(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "120"]
+        )
         for _ in range(70)
     ]
     try:
@@ -104,8 +104,15 @@ def test_worker_uids_are_leased_one_per_worker_and_killed_by_uid():
     try:
         assert a.uid != b.uid and a.uid >= slots.UID_BASE and b.uid >= slots.UID_BASE
         sleeper = subprocess.Popen(
-            ["setpriv", f"--reuid={a.uid}", f"--regid={a.uid}", "--clear-groups",
-             "/bin/sh", "-c", "trap '' TERM HUP INT; (setsid sleep 300 &); sleep 300"]
+            [
+                "setpriv",
+                f"--reuid={a.uid}",
+                f"--regid={a.uid}",
+                "--clear-groups",
+                "/bin/sh",
+                "-c",
+                "trap '' TERM HUP INT; (setsid sleep 300 &); sleep 300",
+            ]
         )
         time.sleep(0.3)
         assert len(slots.processes_of(a.uid)) >= 2
@@ -126,6 +133,7 @@ def _zombie(pid: int) -> bool:
 
 
 # ----------------------------------------------------------------- grade run and signals
+
 
 def _class(root: Path) -> tuple[Path, Path, Path]:
     subs = root / "class"
@@ -152,8 +160,19 @@ def _class(root: Path) -> tuple[Path, Path, Path]:
 
 
 def _grade(subs: Path, out: Path, cfg: Path, uid, background=False):
-    argv = [sys.executable, "-m", "autograder", "run", str(subs), "--out", str(out),
-            "--config", str(cfg), "--jobs", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "run",
+        str(subs),
+        "--out",
+        str(out),
+        "--config",
+        str(cfg),
+        "--jobs",
+        "2",
+    ]
     return run_as(argv, None, uid, cwd=subs.parent, background=background)
 
 

@@ -328,8 +328,12 @@ def test_a_disk_bomb_is_bounded_by_the_kernel(tmp_path, level):
     places = [".", "/tmp/cnn-job", "/tmp", "/dev/shm", "/var/tmp", str(tmp_path), "pkg/cnn"]
     free = os.statvfs("/dev/shm").f_bavail * os.statvfs("/dev/shm").f_frsize
     limits = Limits(call_timeout=30.0, import_timeout=10.0, memory_mb=1024)
-    report = run(pkg, [Call("call", "conv.bomb", (places,)), Call("call", "conv.ok")],
-                 limits=limits, isolation=iso)
+    report = run(
+        pkg,
+        [Call("call", "conv.bomb", (places,)), Call("call", "conv.ok")],
+        limits=limits,
+        isolation=iso,
+    )
     written = report.outcomes[0].value
     assert report.outcomes[0].status == "ok", report.outcomes[0]
     # Private, size-limited tmpfs mounts (32 + 8 MB) at most; with Landlock nothing at all.

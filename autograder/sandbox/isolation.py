@@ -206,9 +206,7 @@ def package_dirs() -> list[str]:
     import sysconfig
 
     std = {
-        os.path.realpath(p)
-        for k in ("stdlib", "platstdlib")
-        if (p := sysconfig.get_paths().get(k))
+        os.path.realpath(p) for k in ("stdlib", "platstdlib") if (p := sysconfig.get_paths().get(k))
     }
     found = []
     extra = [*site.getsitepackages(), site.getusersitepackages()]
@@ -279,7 +277,7 @@ def command(
     # Every mount read-only first (the worker writes nowhere but its private temp folders).
     script.append(
         "for m in $(awk '{print $5}' /proc/self/mountinfo); do case $m in "
-        "/proc*|/sys*|/dev*) ;; *) mount -o remount,bind,ro \"$(printf '%b' \"$m\")\" "
+        '/proc*|/sys*|/dev*) ;; *) mount -o remount,bind,ro "$(printf \'%b\' "$m")" '
         "2>/dev/null || true;; esac; done"
     )
     for source, name in mounts:

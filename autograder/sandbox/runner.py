@@ -418,9 +418,7 @@ class _Run:
     def _one_worker(self, start: int, skip_modules: list[str]) -> int:
         """Run one worker from call ``start``; return where the next one starts."""
         limits, n = self.limits, self.n
-        worker = _Worker(
-            self.job, start, self.iso, limits, self.hide, self.fd, self.uid
-        )
+        worker = _Worker(self.job, start, self.iso, limits, self.hide, self.fd, self.uid)
         self.report.worker_starts += 1
         try:
             return self._drive(worker, start, skip_modules)
