@@ -15,6 +15,7 @@ import pytest
 
 from autograder.cases import Call
 from autograder.paths import KIT_ROOT
+from autograder.sandbox import runner
 from autograder.sandbox.isolation import Limits, detect, landlock_abi
 from autograder.sandbox.runner import Unsupported, run_calls
 from autograder.sandbox.wire import digest
@@ -364,3 +365,117 @@ def test_counters_kept_as_numpy_integers_are_counts(tmp_path):
     value = report.outcomes[0].value
     assert value["iterations"] == [1, 2] and all(type(i) is int for i in value["iterations"])
     np.testing.assert_allclose(value["params"][0], [[0.9, 0.9], [0.8, 0.8]])
+
+
+HUGE_ANSWERS = """
+    import os, sys
+    def _raw(index, value):  # straight onto the status pipe, past the worker's own encoder
+        data = b'{"status": "ok", "seconds": 1, "value": ' + value + b"}"
+        os.write(int(sys.argv[3]), b"done %d %d\\n" % (index, len(data)) + data)
+        return 0
+    def many():  # 3 MB of [{}, {}, ...]: a million Python objects if parsed naively
+        return _raw(0, b"[" + b"{}," * 1_000_000 + b"{}]")
+    def deep():
+        return _raw(1, b"[" * 60_000 + b"]" * 60_000)
+    def long_int():
+        return _raw(2, b"1" + b"0" * 400)
+    def long_seconds():
+        data = b'{"status": "ok", "seconds": 1' + b"0" * 400 + b', "value": 1}'
+        os.write(int(sys.argv[3]), b"done 3 %d\\n" % len(data) + data)
+        return 0
+    def big():  # 6 MB of float64: over the 4 MB answer limit
+        import numpy as np
+        return np.zeros(750_000)
+    def encoded_int():
+        return 10 ** 400
+    def ok(): return 5
+"""
+
+
+def test_answers_are_read_under_hard_bounds(tmp_path):
+    pkg = make_package(tmp_path, conv=HUGE_ANSWERS)
+    names = ["many", "deep", "long_int", "long_seconds", "big", "encoded_int", "ok"]
+    slow = dataclasses.replace(FAST, call_timeout=30.0)
+    report = run(pkg, [Call("call", f"conv.{n}") for n in names], limits=slow)
+    got = dict(zip(names, report.outcomes, strict=True))
+    assert got["many"].status == "crashed"
+    assert "more than 100000 values" in got["many"].detail
+    assert got["deep"].status == "crashed"
+    assert "nested too deeply" in got["deep"].detail
+    assert isinstance(got["long_int"].value, Unsupported), got["long_int"]
+    assert "too large" in got["long_int"].value.type_name
+    assert got["long_seconds"].status == "ok" and got["long_seconds"].seconds == 0.0
+    assert got["big"].status == "crashed"
+    assert "larger than 4 MB" in got["big"].detail
+    assert isinstance(got["encoded_int"].value, Unsupported)
+    assert got["ok"].value == 5
+
+
+def test_the_trusted_reader_never_raises_on_hostile_bytes():
+    from autograder.sandbox.wire import MAX_VALUES, AnswerError, parse_answer
+
+    hostile = [
+        b"[" * 50_000 + b"]" * 50_000,  # deep: RecursionError in a naive reader
+        b"[" + b"{}," * (MAX_VALUES + 5) + b"{}]",  # too many values
+        b'{"status": "ok", "value": ' + b"9" * 5000 + b"}",  # int past the digit limit
+        b"\xff\xfe",
+        b'{"status": "ok", "value": 1e999999}',
+    ]
+    for data in hostile:
+        try:
+            parsed = parse_answer(data)
+        except AnswerError as exc:
+            assert str(exc).startswith("its answer"), exc
+            continue
+        outcome = runner.outcome_from(parsed)
+        assert outcome.status in ("ok", "crashed")
+        if outcome.status == "ok":
+            assert not isinstance(outcome.value, int) or abs(outcome.value) < 2**64
+
+
+def test_mutation_is_judged_from_the_grader_side(tmp_path):
+    """The worker reports nothing about inputs: the grader reads the shared blob after the
+    call, so code that changes its input and then rewrites the worker cannot hide it."""
+    pkg = make_package(
+        tmp_path,
+        conv="""
+        import sys
+        def sneaky(x):
+            out = x.sum()
+            x[...] = 0.0
+            main = sys.modules["__main__"]
+            for name in ("digest", "arrays_in", "pack", "execute", "decode"):
+                setattr(main, name, lambda *a, **k: [])
+            return out
+        def careful(x):
+            saved = x.copy()
+            x += 1.0
+            result = float(x.sum())
+            x[...] = saved  # restored before returning: the caller sees no change
+            return result
+        def honest(x):
+            return x * 2
+    """,
+    )
+    x = np.arange(6.0).reshape(2, 3)
+    # sneaky last: it rewrites the worker's code for the rest of that worker's life
+    calls = [Call("call", f"conv.{n}", (x,)) for n in ("careful", "honest", "sneaky")]
+    report = run(pkg, calls, mutation=[True, True, True])
+    want = digest(x)
+    careful, honest, sneaky = report.outcomes
+    assert sneaky.status == "ok" and sneaky.inputs_after != [want]
+    assert careful.inputs_after == [want]
+    assert honest.inputs_after == [want]
+    np.testing.assert_array_equal(x, np.arange(6.0).reshape(2, 3))  # the grader's copy
+
+
+def test_a_worker_that_cannot_start_is_the_graders_error_not_the_students(tmp_path, monkeypatch):
+    from autograder.sandbox import WorkerStartError
+
+    pkg = make_package(tmp_path, conv="def f(): return 1\n")
+    monkeypatch.setattr(runner, "command", lambda *a, **k: (["/bin/sh", "-c", "exit 126"], [], ""))
+    with pytest.raises(WorkerStartError, match="could not start the sandbox worker"):
+        run(pkg, [Call("call", "conv.f")])
+    monkeypatch.setattr(runner, "command", lambda *a, **k: (["/nonexistent/unshare"], [], ""))
+    with pytest.raises(WorkerStartError, match="could not start"):
+        run(pkg, [Call("call", "conv.f")])

@@ -239,6 +239,16 @@ class _Worker:
         del self.buffer[:size]
         return data
 
+    def skip(self, size: int, deadline: float) -> bool:
+        """Drop ``size`` bytes of the pipe (reading them in pieces)."""
+        while size:
+            if not self.buffer and not self._fill(deadline):
+                return False
+            n = min(size, len(self.buffer))
+            del self.buffer[:n]
+            size -= n
+        return True
+
     def timed_out(self, deadline: float) -> bool:
         return time.monotonic() >= deadline and not self.eof
 
@@ -481,7 +491,12 @@ class _Run:
                 if len(parts) != 3 or not all(p.isdigit() for p in parts[1:]):
                     continue
                 done, size = int(parts[1]), int(parts[2])
-                if done != index:
+                if done != index:  # not the call we wait for: skip its bytes, stay in step
+                    if size > limits.answer_mb * 1024 * 1024 or not worker.skip(size, deadline):
+                        self.outcomes[index] = Outcome(
+                            "crashed", detail="the worker's answers were out of order"
+                        )
+                        return _next_pending(self.outcomes, index + 1)
                     continue
                 problem = self._answer(worker, index, size, deadline)
                 if problem:  # the rest of this worker's pipe cannot be trusted: a new one
@@ -513,6 +528,8 @@ class _Run:
             return "the worker died while sending its answer"
         self.answer_bytes += size
         values = count_values(data)
+        if values > MAX_VALUES:
+            return f"its answer holds more than {MAX_VALUES} values (the worker was stopped)"
         if self.answer_values + values > MAX_TOTAL_VALUES:
             return (
                 f"the answers of this submission held more than {MAX_TOTAL_VALUES} values "
