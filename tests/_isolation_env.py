@@ -19,7 +19,7 @@ from pathlib import Path
 from autograder.paths import KIT_ROOT
 
 THROWAWAY_UID = 1987654321  # no passwd entry, outside the worker uid range
-MARK = "cnnorphan"  # the process name (comm) every hostile child sets
+MARK = f"cnnorph{os.getpid() % 100000}"  # the name (comm) every hostile child sets
 
 # A hostile module: children that leave the session, double-fork, ignore every catchable
 # signal, name themselves MARK and live for a minute; a fork bomb; a hang.

@@ -3,29 +3,32 @@
 Levels, strongest first (``detect()`` picks one once per grading run):
 
 ``namespaces+user``  (the grader runs as root, ``unshare`` and ``setpriv`` exist: CI, Gradescope)
-    new mount, network, PID, IPC and UTS namespaces; the kit, the output folder, the
-    submissions and ``/root`` are covered by empty tmpfs mounts; ``/tmp``, ``/var/tmp``,
+    new mount, network, PID, IPC and UTS namespaces; every mount read-only; the kit, the
+    output folder, the submissions, ``/root`` and every package folder (site-packages,
+    dist-packages, PYTHONPATH) are covered by empty tmpfs mounts; ``/tmp``, ``/var/tmp``,
     ``/dev/shm`` and ``/run/lock`` are fresh, size-limited tmpfs mounts private to the worker
-    (nothing written there outlives it); the job folder is bind-mounted at ``JOB_INSIDE`` and
-    the interpreter and numpy read-only into it; student code runs as the unprivileged user
-    ``nobody`` (uid 65534); no network; when the worker is killed the kernel kills every
-    process it started.
+    (nothing written there outlives it); the job folder is bind-mounted read-only at
+    ``JOB_INSIDE``, the interpreter and a numpy-only package view read-only into it; student
+    code runs without capabilities as a uid of its own (``slots.lease``), no network. PID 1
+    of the namespace is a trusted shell whose death (the grader's or ``unshare``'s death, or
+    a kill) makes the kernel kill every process in the namespace.
 ``namespaces``  (not root, unprivileged user namespaces allowed: most Linux desktops)
-    the same namespaces inside a user namespace; student code keeps the instructor's uid
-    outside it, but the kit, the output folder, the home folder and the shared temp folders
-    are covered.
+    the same inside a user namespace; student code keeps the instructor's uid outside it
+    (without capabilities, on read-only mounts), and its process limit counts only the
+    namespace's processes.
 ``user``  (the grader runs as root but namespaces are refused: e.g. a container whose seccomp
     profile blocks ``unshare``)
-    student code runs as ``nobody`` through ``setpriv`` (when the interpreter is reachable by
-    that user), with the limits and the process tracking of ``process-group`` below.
+    student code runs as a uid of its own through ``setpriv`` (when the interpreter is
+    reachable by other users), with the limits; every process of that uid is killed with the
+    worker (``slots.kill_uid``).
 ``process-group``  (anything else: macOS, containers without user namespaces)
     a new session and resource limits; student code runs as the instructor's user. Every
     process it starts is tracked (a token in its environment, its session, and the grader as
-    child subreaper) and killed with the worker. Reports say "weaker isolation".
+    child subreaper) and killed with the worker (``reap.py``). Reports say "weaker isolation".
 
 At every level, when the kernel offers Landlock (Linux >= 5.13; ``landlock_abi()``), the worker
 restricts itself before importing student code: read access only to the standard library,
-numpy and its own job folder, write access only to ``out/``, no ``execve``, no TCP (ABI >= 4),
+numpy and its own job folder, no write access, no ``execve``, no TCP (ABI >= 4),
 no signals or abstract sockets outside itself (ABI >= 6). At the ``process-group`` level this
 is what keeps the kit, ``~`` and the shared temp folders out of reach.
 
@@ -53,16 +56,17 @@ import numpy
 from ..paths import KIT_ROOT
 
 NOBODY = 65534
+PROBE_UID = int(os.environ.get("CNN_GRADE_UID_BASE", "2100000000")) + 4096  # see slots.py
 JOB_INSIDE = "/tmp/cnn-job"  # where the job folder appears inside the namespaces
 # Shared, world-writable folders that get a private, size-limited tmpfs inside the namespaces.
 PRIVATE_TMP = {"/tmp": "32m", "/var/tmp": "8m", "/dev/shm": "8m", "/run/lock": "1m"}
 TOKEN_ENV = "CNN_SANDBOX_TOKEN"  # every worker's environment carries a per-worker token
 
 LEVEL_TEXT = {
-    "namespaces+user": "separate user (nobody), no network, own PID and mount namespaces; "
+    "namespaces+user": "a user of its own, no network, own PID and mount namespaces; "
     "kit and results hidden",
     "namespaces": "no network, own PID and mount namespaces; kit and results hidden",
-    "user": "separate user (nobody), resource limits; no namespaces on this machine",
+    "user": "a user of its own, resource limits; no namespaces on this machine",
     "process-group": "WEAKER ISOLATION: resource limits only; student code ran as the grader's "
     "user and could read what that user can (no user namespaces on this machine)",
 }
@@ -146,9 +150,7 @@ def detect(force: str | None = None) -> Isolation:
     if sys.platform.startswith("linux") and unshare and force != "process-group":
         base = [unshare, "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
         if os.geteuid() == 0 and setpriv and force in (None, "namespaces+user"):
-            if _runs(
-                [*base, setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "true"]
-            ):
+            if _runs([*base, *_as_user(setpriv, PROBE_UID), "true"]):
                 return Isolation("namespaces+user", unshare, setpriv, landlock=landlock_abi())
         if force in (None, "namespaces"):
             user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
@@ -160,14 +162,17 @@ def detect(force: str | None = None) -> Isolation:
 
 
 def nobody_can_run(setpriv: str) -> bool:
-    """Whether ``nobody`` can start this interpreter and import numpy (not from ``/root``)."""
+    """Whether another user can start this interpreter and import numpy (not from ``/root``).
+
+    Probed as a uid past the workers' range, never as the shared ``nobody`` (whose process
+    limit other processes on the machine may have used up)."""
     site = str(Path(numpy.__file__).resolve().parent.parent)
     probe = f"import sys; sys.path.append({site!r}); import numpy"
     return _runs([*_as_nobody(setpriv), sys.executable, "-I", "-S", "-c", probe])
 
 
 def _as_nobody(setpriv: str) -> list[str]:
-    return _as_user(setpriv, NOBODY)
+    return _as_user(setpriv, PROBE_UID)
 
 
 def _as_user(setpriv: str | None, uid: int | None) -> list[str]:

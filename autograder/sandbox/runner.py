@@ -302,6 +302,7 @@ class _Worker:
             reap.live_pids.discard(self.proc.pid)
         if self.iso.level == "user" and self.uid is not None:
             slots.kill_uid(self.uid)
+            slots.remove_files_of(self.uid)
         elif not self.iso.namespaces:
             reap.reap(self.proc.pid, self.token)
         with _workers_lock:
@@ -336,7 +337,7 @@ def run_calls(
     try:
         if iso.own_uid:
             try:
-                slot = slots.lease()
+                slot = slots.lease(kill_leftovers=not iso.namespaces)
             except OSError as exc:
                 raise WorkerStartError(f"the grader could not lease a worker uid ({exc})") from None
         blob = InputBlob(calls)

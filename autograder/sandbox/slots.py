@@ -75,8 +75,9 @@ def _in_passwd(uid: int) -> bool:
         return False
 
 
-def lease() -> Slot:
-    """A uid no other worker on this machine uses now (its leftovers, if any, killed)."""
+def lease(kill_leftovers: bool = True) -> Slot:
+    """A uid no other worker on this machine uses now (its leftovers, if any, killed: a
+    grader SIGKILLed at the ``user`` level leaves its workers' children behind)."""
     folder = _slot_dir()
     for uid in range(UID_BASE, UID_BASE + UID_COUNT):
         with _lock:
@@ -93,7 +94,8 @@ def lease() -> Slot:
                 os.close(fd)
                 continue
             _held[uid] = fd
-        kill_uid(uid)  # a grader killed at the user level may have left some
+        if kill_leftovers:
+            kill_uid(uid)
         return Slot(uid, fd)
     raise OSError(f"all {UID_COUNT} worker uids from {UID_BASE} are in use")
 
@@ -137,3 +139,37 @@ def processes_of(uid: int) -> list[int]:
             except (OSError, ValueError):
                 pass
     return found
+
+
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+
+
+def remove_files_of(uid: int, places: tuple[str, ...] = SHARED_TMP) -> int:
+    """Remove what ``uid`` left in the shared temp folders (the ``user`` level has no private
+    mounts; Landlock, where present, already refused those writes). Returns the count."""
+    import stat
+
+    from .scratch import _remove
+
+    removed = 0
+    for place in places:
+        try:
+            entries = list(os.scandir(place))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_uid != uid:
+                continue
+            try:
+                if stat.S_ISDIR(st.st_mode):
+                    _remove(Path(entry.path))
+                else:
+                    os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
