@@ -479,3 +479,22 @@ def test_a_worker_that_cannot_start_is_the_graders_error_not_the_students(tmp_pa
     monkeypatch.setattr(runner, "command", lambda *a, **k: (["/nonexistent/unshare"], [], ""))
     with pytest.raises(WorkerStartError, match="could not start"):
         run(pkg, [Call("call", "conv.f")])
+
+
+def test_status_lines_from_student_code_buy_no_time(tmp_path):
+    pkg = make_package(
+        tmp_path,
+        conv="""
+        import os, sys, time
+        def spam():
+            fd = int(sys.argv[3])
+            while True:  # "ready" and "import" lines once reset the call's deadline
+                os.write(fd, b"ready\\nimport conv\\ndone 99 0\\n")
+                time.sleep(0.2)
+        def ok(): return 1
+    """,
+    )
+    started = time.monotonic()
+    report = run(pkg, [Call("call", "conv.spam"), Call("call", "conv.ok")])
+    assert [o.status for o in report.outcomes] == ["timeout", "ok"]
+    assert time.monotonic() - started < 30

@@ -73,6 +73,8 @@ def _gradebook_lists(batch, students: set[str]) -> None:
 
 
 def _contained(batch) -> None:
+    drops = {k: v >> 20 for k, v in batch.space_drop.items()}
+    print(f"\n[{batch.root.name}] grader peak {batch.peak_kb >> 10} MB, free space drop MB {drops}")
     assert batch.survivors == [], "processes a submission started outlived grade run"
     assert batch.peak_kb and batch.peak_kb < 1024 * 1024, f"grader peak {batch.peak_kb} kB"
     for place, drop in batch.space_drop.items():
@@ -215,3 +217,4 @@ def test_the_fallback_level_still_holds_against_host_attacks(fallback_batch):
     assert [line for line in solution_lines() if skeleton(line) in skeleton(joined)] == []
     assert "Your code ran with resource limits only" in fallback_batch.results("honest")["output"]
     assert fallback_batch.survivors == [], "processes outlived grade run at the fallback level"
+    _contained(fallback_batch)
