@@ -309,11 +309,14 @@ def command(
     script.append(f"mount -o remount,bind,ro {q(JOB_INSIDE)}")
     script.append(f"exec {hold}<&-")
     home = os.path.expanduser("~")
-    covered = [str(KIT_ROOT), *map(str, hide), *packages]
+    # The scratch base holds the other workers' job folders (other students' code and inputs)
+    # when it is not under a private temp folder: the own job is already at JOB_INSIDE.
+    scratch_base = str(job.parent.parent) if job.parent.name.startswith("run-") else ""
+    covered = [str(KIT_ROOT), *map(str, hide), *packages, *([scratch_base] if scratch_base else [])]
     if home not in ("/", ""):
         covered.append(home)
     covered = [os.path.realpath(p) for p in covered]
-    keep = [str(job), os.path.realpath(sys.base_prefix), os.path.realpath(sys.executable)]
+    keep = [os.path.realpath(sys.base_prefix), os.path.realpath(sys.executable)]
     for path in dict.fromkeys(covered):
         if any(_under(path, t) for t in PRIVATE_TMP) or any(
             _under(path, c) and path != c for c in covered
