@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -33,8 +34,16 @@ from typing import Any
 from ..cases import Call
 from . import reap, scratch, slots
 from .errors import GradingStopped, WorkerStartError
-from .isolation import TOKEN_ENV, Isolation, Limits, command, detect, new_token, preexec
-from .isolation import own_process_count as own_process_count
+from .isolation import (
+    TOKEN_ENV,
+    Isolation,
+    Limits,
+    command,
+    detect,
+    new_token,
+    own_process_count,
+    preexec,
+)
 from .wire import (  # noqa: F401 - re-exported: the suite and the tests import them from here
     MAX_TOTAL_VALUES,
     MAX_VALUES,
@@ -53,9 +62,7 @@ WORKER = Path(__file__).with_name("worker.py")
 MAX_LINE = 64 * 1024  # a status line longer than this is a flood
 MAX_IMPORTS = 256 * 1024  # bytes of the import report
 MAX_MESSAGE = 500  # characters of a student's exception message that reach the feedback
-_CONTROL = __import__("re").compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass
