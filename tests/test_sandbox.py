@@ -498,3 +498,13 @@ def test_status_lines_from_student_code_buy_no_time(tmp_path):
     report = run(pkg, [Call("call", "conv.spam"), Call("call", "conv.ok")])
     assert [o.status for o in report.outcomes] == ["timeout", "ok"]
     assert time.monotonic() - started < 30
+
+
+def test_zero_d_and_strided_arguments_keep_their_shape(tmp_path):
+    pkg = make_package(tmp_path, conv="def shape(x):\n    return list(x.shape)\n")
+    zero_d, strided = np.array(2.5), np.arange(12.0).reshape(3, 4)[:, ::2]
+    calls = [Call("call", "conv.shape", (a,)) for a in (zero_d, strided)]
+    report = run(pkg, calls, mutation=[True, True])
+    assert [o.value for o in report.outcomes] == [[], [3, 2]]
+    assert report.outcomes[0].inputs_after == [digest(zero_d)]
+    assert report.outcomes[1].inputs_after == [digest(strided)]

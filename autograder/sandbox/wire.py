@@ -90,7 +90,8 @@ class InputBlob:
 
             def enc(value: Any, regions=regions) -> Any:
                 if isinstance(value, np.ndarray):
-                    arr = np.ascontiguousarray(value)
+                    # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+                    arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
                     offset = self.size
                     self.size += -(-max(arr.nbytes, 1) // ALIGN) * ALIGN
                     chunks.append((offset, arr))
