@@ -72,7 +72,7 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
 
     Example: grade run examples/sample-class --out grades --jobs 2
     """
-    from .batch import BatchError, grade_batch, parse_shard
+    from .batch import BatchError, BatchInterrupted, grade_batch, parse_shard
     from .discover import DiscoveryError
 
     cfg = _config(config_path)
@@ -98,6 +98,12 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
         )
     except (DiscoveryError, BatchError) as exc:
         raise _Fail(str(exc)) from None
+    except BatchInterrupted as stop:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+            bar = None
+        _say_interrupted(stop, out)
+        sys.exit(128 + stop.signum)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -127,6 +133,19 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
             err=True,
         )
         sys.exit(EXIT_NOT_GRADED)
+
+
+def _say_interrupted(stop, out: Path) -> None:
+    """The console line after SIGTERM/SIGINT/SIGHUP (the terminal may be gone: never fail)."""
+    text = (
+        f"Interrupted by {stop}: graded {stop.graded} submission(s) in this run "
+        f"({stop.total_done} graded in {out} in all); every sandbox worker was stopped. "
+        "Rerun the same command to resume: graded students are skipped."
+    )
+    try:
+        click.echo(text, err=True)
+    except OSError:
+        pass
 
 
 @main.command()

@@ -54,6 +54,9 @@ _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.py")
 _RENAMED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?: ?\((\d+)\)|-(\d+)| copy(?: (\d+))?)\.py")
 _CANVAS = re.compile(r"(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<fid>\d+)_(?P<rest>.+)")
 _CANVAS_RESUBMITTED = re.compile(r"(?P<stem>.+?)-(?P<n>\d+)(?P<ext>\.[^.]+)")
+# Names the kit writes in the output folder next to the student folders: a student id equal to
+# one of them (ignoring case) is renamed, so OUT/<student>/ never takes the place of a report.
+RESERVED_IDS = frozenset({"gradebook.csv", "summary.html", "mistakes.csv"})
 _ID_BAD = re.compile(r"[^A-Za-z0-9._@+-]+")
 _ATTEMPT_SUFFIXES = frozenset(
     {"py", "pyc", "pyw", "txt", "py.txt", "bak", "py.bak", "py.orig", "py~", "rtf", "doc", "docx"}
@@ -973,6 +976,12 @@ def _finalise(found: list[Submission]) -> list[Submission]:
     for sub in found:
         sub.student = _safe_id(sub.student)
         sub.origin = _show(sub.origin, 4096)
+        if sub.student.lower() in RESERVED_IDS:
+            sub.problems.append(
+                f"the student id {sub.student} is the name of one of the grader's own output "
+                f"files; this submission is graded as student-{sub.student}."
+            )
+            sub.student = f"student-{sub.student}"
     found.sort(key=lambda s: (s.student.lower(), s.student, s.origin))
     groups: dict[str, list[Submission]] = {}
     for sub in found:
