@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import DEV_SECRET, Config
 from ..paths import KIT_ROOT, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
+from .public_cases import public_cases_json
 
 
 class HandoutError(Exception):
@@ -149,6 +150,7 @@ def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
     for src in sorted(PUBLIC_TESTS_DIR.glob("*.py")):
         shutil.copyfile(src, out / "tests" / src.name)
     (out / "tests" / "points.json").write_text(_points_json(config), encoding="utf-8")
+    (out / "tests" / "public_cases.json").write_text(public_cases_json(config), encoding="utf-8")
     shutil.copyfile(PUBLIC_TESTS_DIR.parent / "pytest.ini", out / "pytest.ini")
     (out / "README.md").write_text(readme(config), encoding="utf-8")
     problems = leaks(out, config.secret)
