@@ -12,9 +12,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 import _judge
+import pytest
 
 CASES_FILE = Path(__file__).with_name("public_cases.json")
 
