@@ -117,8 +117,9 @@ def test_the_handout_copy_of_the_rules_agrees_with_the_grader(got, want, exact):
 def test_every_public_case_can_be_judged_in_the_handout():
     data = public_cases(Config())
     kinds = [c["expect"]["kind"] for c in data["cases"]]
-    assert "grader-only" not in kinds, [c["name"] for c in data["cases"] if c["expect"]["kind"]
-                                         == "grader-only"]
+    assert "grader-only" not in kinds, [
+        c["name"] for c in data["cases"] if c["expect"]["kind"] == "grader-only"
+    ]
     assert len(kinds) == sum(len(pub) for pub, _ in _grader().shared_cases().values())
 
 
@@ -142,8 +143,16 @@ def _import_package(root: Path):
     try:
         import cnn  # noqa: F401
 
-        for module in ("shapes", "conv", "pooling", "activations", "optimizers",
-                       "regularization", "training", "model"):
+        for module in (
+            "shapes",
+            "conv",
+            "pooling",
+            "activations",
+            "optimizers",
+            "regularization",
+            "training",
+            "model",
+        ):
             try:
                 importlib.import_module(f"cnn.{module}")
             except Exception:  # noqa: BLE001, S110 - the grader counts it as failing
@@ -222,8 +231,11 @@ def test_local_public_points_equal_the_graders_on_the_audits_mutants_and_correct
         keep = None if module is None else {module, "model"}
         local = _local_points(root, data, keep)
         graded = _grader_points_in_process(grader, root, sub.files, keep)
-        bad = {i: (local[i], graded.get(i, 0.0)) for i in local if
-               abs(local[i] - graded.get(i, 0.0)) > 1e-3}
+        bad = {
+            i: (local[i], graded.get(i, 0.0))
+            for i in local
+            if abs(local[i] - graded.get(i, 0.0)) > 1e-3
+        }
         if bad:
             differ.append((sub.student, bad))
     assert not differ, differ[:5]

@@ -168,8 +168,9 @@ def compare(got: Any, want: Any, where: str = "", exact: bool = False, equal_nan
                 kind = "integers" if want.dtype.kind in "iu" else "values"
                 if got.dtype.kind == "f" and want.dtype.kind in "iu" and np.array_equal(got, want):
                     raise Mismatch(f"{where}returned floats ({got.dtype}); expected {kind}.")
-                raise Mismatch(f"{where}the {kind} are not the expected ones "
-                               f"(expected {want.tolist()}).")
+                raise Mismatch(
+                    f"{where}the {kind} are not the expected ones (expected {want.tolist()})."
+                )
             return
         if got.dtype.kind not in "biuf":
             raise Mismatch(f"{where}returned an array of dtype {got.dtype}; expected floats.")
@@ -400,9 +401,10 @@ def _failed_call(exc: dict) -> str:
     if exc.get("not_implemented"):
         return "not implemented yet (it raised NotImplementedError)."
     where = f" at {exc['where']}" if exc.get("where") else ""
-    return f"raised {exc.get('type', 'an exception')}{where}: {exc.get('message', '')}".rstrip(
-        ": "
-    ) + "."
+    return (
+        f"raised {exc.get('type', 'an exception')}{where}: {exc.get('message', '')}".rstrip(": ")
+        + "."
+    )
 
 
 # --- the metamorphic checks of the public cases -----------------------------------------------
@@ -529,7 +531,6 @@ def judge(case: dict, outcome: Outcome) -> Verdict:
                 return Verdict(False, str(mismatch), text)
         return Verdict(False, str(mismatch))
     return Verdict(True)
-
 
 
 # For the hand-written tests: never stricter than the grader.

@@ -45,8 +45,14 @@ def _param(index: int, case: dict):
 
 
 @pytest.mark.parametrize(
-    "case", [_param(i, c) for i, c in enumerate(CASES)] or [pytest.param(None, marks=[
-        pytest.mark.skip(reason="public_cases.json is missing: rebuild the handout")])]
+    "case",
+    [_param(i, c) for i, c in enumerate(CASES)]
+    or [
+        pytest.param(
+            None,
+            marks=[pytest.mark.skip(reason="public_cases.json is missing: rebuild the handout")],
+        )
+    ],
 )
 def test_grader_public_case(case):
     if _TIMEOUTS[case["item"]] >= LIMITS.get("max_timeouts_per_item", 2):
