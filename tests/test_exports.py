@@ -228,6 +228,8 @@ def test_grade_export_commands_write_their_files(tmp_path):
             str(tmp_path / "c.csv"),
             "--roster",
             str(roster),
+            "--assignment",
+            "CNN exercises",
         ],
     )
     assert out.exit_code == 0, out.output
