@@ -27,13 +27,9 @@ def test_sigmoid_values_and_symmetry():
     x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
     y = act.sigmoid(x)
     assert isinstance(y, np.ndarray) and y.shape == x.shape
-    assert_allclose(
-        y, 1 / (1 + np.exp(-x)), rtol=1e-12, err_msg="sigmoid(x) = 1/(1+e^-x)"
-    )
+    assert_allclose(y, 1 / (1 + np.exp(-x)), rtol=1e-12, err_msg="sigmoid(x) = 1/(1+e^-x)")
     assert y[2] == 0.5, "sigmoid(0) must be exactly 0.5"
-    assert_allclose(
-        act.sigmoid(-x), 1 - y, atol=1e-15, err_msg="sigmoid(-x) = 1 - sigmoid(x)"
-    )
+    assert_allclose(act.sigmoid(-x), 1 - y, atol=1e-15, err_msg="sigmoid(-x) = 1 - sigmoid(x)")
 
 
 @pytest.mark.item("activations.sigmoid")

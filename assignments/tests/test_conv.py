@@ -172,6 +172,39 @@ def test_conv1d_multichannel_matches_the_formula(n, k, stride, dilation, pads):
 # conv2d: the lecture's "X" example
 
 
+# A first small step: one window of one channel (conv2d_one_window, your own helper)
+
+
+@pytest.mark.item("conv.conv2d")
+@pytest.mark.parametrize(
+    "row,col,kernel_name,expected",
+    [
+        (0, 0, "DIAGONAL", 2.0),  # top-left patch holds a '\\' stroke
+        (0, 6, "DIAGONAL", 1.0),  # top-right patch holds a '/' stroke
+        (3, 3, "CROSS", 5.0),  # the centre: the whole X matches
+        (0, 0, "CORNER", 1.0),  # asymmetric: a flipped kernel gives 2 here
+    ],
+)
+def test_one_window_of_the_lecture_x_image(row, col, kernel_name, expected):
+    kernel = {"DIAGONAL": DIAGONAL, "CROSS": CROSS, "CORNER": CORNER}[kernel_name]
+    patch = X_IMAGE[row : row + 3, col : col + 3]
+    got = conv.conv2d_one_window(patch, kernel)
+    assert type(got) is float, f"return a Python float (float(...)), not {type(got).__name__}"
+    assert got == pytest.approx(expected), (
+        f"patch at ({row}, {col}) with the {kernel_name} kernel: sum(patch * kernel) = "
+        f"{expected:g}, you returned {got:g}"
+        + (" (the flipped kernel's response: do not flip)" if kernel_name == "CORNER" else "")
+    )
+
+
+@pytest.mark.item("conv.conv2d", given=True)
+def test_one_window_checks_its_arguments():
+    with pytest.raises(ValueError):
+        conv.conv2d_one_window(np.ones((3, 3)), np.ones((2, 3)))
+    with pytest.raises(ValueError):
+        conv.conv2d_one_window(np.ones((3, 3, 1)), np.ones((3, 3, 1)))
+
+
 @pytest.mark.item("conv.conv2d")
 def test_lecture_x_image_diagonal_kernel():
     y = conv.conv2d(_as_conv2d_input(X_IMAGE), _as_kernel(DIAGONAL))

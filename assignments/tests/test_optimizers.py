@@ -26,9 +26,7 @@ def test_sgd_plain_step_updates_in_place_and_counts():
     sgd = opt.SGD(learning_rate=0.1)
     assert sgd.iterations == 0
     sgd.step([w], [np.array([0.5, 1.0])])
-    assert_allclose(
-        w, [0.95, -2.1], err_msg="w -= lr * g, applied to params[i] IN PLACE"
-    )
+    assert_allclose(w, [0.95, -2.1], err_msg="w -= lr * g, applied to params[i] IN PLACE")
     sgd.step([w], [np.array([0.5, 1.0])])
     assert sgd.iterations == 2 and isinstance(sgd.iterations, int), "iterations counts steps (int)"
 
@@ -37,9 +35,7 @@ def test_sgd_plain_step_updates_in_place_and_counts():
 def test_sgd_momentum_two_steps_by_hand():
     # m1 = -0.1, w1 = 1 - 0.1;  m2 = 0.9*(-0.1) - 0.1 = -0.19, w2 = w1 - 0.19
     w = run(opt.SGD(learning_rate=0.1, momentum=0.9), [1.0], [[1.0], [1.0]])
-    assert_allclose(
-        w, [1.0 - 0.1 - 0.19], err_msg="classical momentum: m = mu*m - lr*g; w += m"
-    )
+    assert_allclose(w, [1.0 - 0.1 - 0.19], err_msg="classical momentum: m = mu*m - lr*g; w += m")
 
 
 @pytest.mark.item("optimizers.SGD")

@@ -32,6 +32,22 @@ def _loop_pool2d(x, pool, stride, reduce):
     return y
 
 
+# A first small step: one window of one channel (pool2d_one_window, your own helper)
+
+
+@pytest.mark.item("pooling.max_pool2d", "pooling.avg_pool2d")
+def test_one_window_max_and_average():
+    window = np.array([[1.0, -2.0], [3.0, 0.5]])
+    got = pooling.pool2d_one_window(window)
+    assert type(got) is float, f"return a Python float (float(...)), not {type(got).__name__}"
+    assert got == pytest.approx(3.0), f"max of [[1, -2], [3, 0.5]] is 3, you returned {got:g}"
+    got = pooling.pool2d_one_window(window, mode="avg")
+    assert got == pytest.approx(0.625), f"mean of [[1, -2], [3, 0.5]] is 0.625, got {got:g}"
+    padded = np.array([[-np.inf, -5.0], [-np.inf, -7.0]])  # a 'same' window: -inf padding
+    got = pooling.pool2d_one_window(padded)
+    assert got == pytest.approx(-5.0), f"-inf padding never wins a max: -5 expected, got {got:g}"
+
+
 @pytest.mark.item("pooling.max_pool2d")
 def test_max_pool2d_hand_example():
     y = pooling.max_pool2d(_image(GRID))

@@ -30,9 +30,7 @@ def test_dropout_with_the_lectures_mask_scales_the_kept_units():
         "example [1.3, 0, 0, 1.5, 3.2, 0] leaves out this scaling",
     )
     y = reg.dropout(x, 0.2, training=True, mask=keep.astype(int))
-    assert_allclose(
-        y, np.where(keep, x / 0.8, 0.0), err_msg="a 0/1 mask means mask != 0"
-    )
+    assert_allclose(y, np.where(keep, x / 0.8, 0.0), err_msg="a 0/1 mask means mask != 0")
 
 
 @pytest.mark.item("regularization.dropout")
@@ -42,9 +40,7 @@ def test_dropout_random_draw_statistics():
     y = reg.dropout(x, rate, training=True, rng=np.random.default_rng(2))
     assert y.shape == x.shape
     kept = y != 0
-    assert_allclose(
-        y[kept], x[kept] / (1 - rate), rtol=1e-12, err_msg="kept: x/(1-rate)"
-    )
+    assert_allclose(y[kept], x[kept] / (1 - rate), rtol=1e-12, err_msg="kept: x/(1-rate)")
     sigma = math.sqrt(rate * (1 - rate) / n)
     frac = kept.mean()
     assert abs(frac - (1 - rate)) < 4 * sigma, (

@@ -89,9 +89,7 @@ def test_dense_by_hand_and_on_any_rank():
     x = np.array([[1.0, 2.0]])
     k = np.array([[1.0, 0.0, -1.0], [0.5, 2.0, 1.0]])  # (in=2, units=3)
     b = np.array([0.1, 0.2, 0.3])
-    assert_allclose(
-        tr.dense(x, k, b), [[2.1, 4.2, 1.3]], err_msg="y = x @ kernel + bias"
-    )
+    assert_allclose(tr.dense(x, k, b), [[2.1, 4.2, 1.3]], err_msg="y = x @ kernel + bias")
     assert_allclose(tr.dense(x, k), [[2.0, 4.0, 1.0]], err_msg="bias=None: no bias")
     x3 = np.random.default_rng(0).normal(size=(4, 5, 2))
     y3 = tr.dense(x3, k, b)

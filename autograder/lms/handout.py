@@ -38,7 +38,8 @@ CONVENTIONS = [
     "**Leaky ReLU's default slope is 0.2** (`keras.activations.leaky_relu`).",
     "**Dropout is inverted:** the identity unless `training`; kept units are scaled by "
     "1/(1 - rate).",
-    "**The L2 penalty has no 1/2:** `l2 * sum(w**2)`, and its gradient is `2 * l2 * w`.",
+    "**The L2 penalty has no 1/2:** `l2 * sum(w**2)` as in `keras.regularizers.L2`, so nothing "
+    "cancels the factor its gradient gets from the square.",
     "**EarlyStopping follows `keras.callbacks.EarlyStopping`:** `wait` grows before the "
     "improvement test, so `patience=0` stops like `patience=1`; ties are not improvements and "
     "`min_delta` is measured from the last best; `mode='auto'` is min for losses and max for "
