@@ -229,7 +229,9 @@ def hardest_section(results: list[dict]) -> list[str]:
 
 EXTRA_CSS = (
     ".meta{color:#444}.scroll{overflow-x:auto}"
-    "table.matrix{border-collapse:collapse;font-size:10px}#hardest code{white-space:normal;overflow-wrap:anywhere}#hardest td:nth-child(2){white-space:nowrap}"
+    "table.matrix{border-collapse:collapse;font-size:10px}"
+    "#hardest code{white-space:normal;overflow-wrap:anywhere}"
+    "#hardest td:nth-child(2){white-space:nowrap}"
     "table.matrix td.m{width:22px;min-width:22px;text-align:center;padding:2px 0;"
     "border:1px solid #fff}"
     "table.matrix th.fn{height:120px;vertical-align:bottom;padding:0;width:22px;"

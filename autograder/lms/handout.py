@@ -74,7 +74,7 @@ def readme(config: Config) -> str:
         "",
         "You need Python >= 3.10. On Debian 12, Ubuntu 24.04 and other recent Linux systems `pip` "
         "refuses to install outside a virtual environment (PEP 668, "
-        "\"externally-managed-environment\"), so make one first (once; about a minute):",
+        '"externally-managed-environment"), so make one first (once; about a minute):',
         "",
         "```bash",
         "python3 -m venv .venv && . .venv/bin/activate   # Windows: .venv\\Scripts\\activate",
