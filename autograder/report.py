@@ -196,6 +196,11 @@ def _fn(item: str) -> str:
     return f"{name} (cnn/{module}.py)"
 
 
+def _pts(value: float) -> str:
+    """Points as people read them: at most two decimals."""
+    return f"{round(value, 2):g}"
+
+
 def feedback_markdown(result: SubmissionResult, after_due: bool = True) -> str:
     """The student's feedback page, grouped by function: what is done, what is not started
     (one line each), and for each function that fails, its first failing case in full with
@@ -204,7 +209,7 @@ def feedback_markdown(result: SubmissionResult, after_due: bool = True) -> str:
     lines = [
         f"# Feedback for {md_escape(result.student)}",
         "",
-        f"**Score: {result.score:g} / {result.max_score:g}**",
+        f"**Score: {_pts(result.score)} / {_pts(result.max_score)}**",
         "",
     ]
     if result.problems or result.error:
@@ -230,7 +235,7 @@ def feedback_markdown(result: SubmissionResult, after_due: bool = True) -> str:
             else "see below"
         )
         lines.append(
-            f"| `{ls.item}` | {ls.score:g} | {ls.max_score:g} | {ls.public[0]}/{ls.public[1]} "
+            f"| `{ls.item}` | {_pts(ls.score)} | {ls.max_score:g} | {ls.public[0]}/{ls.public[1]} "
             f"| {ls.hidden[0]}/{ls.hidden[1]} | {status} |"
         )
     lines.append("")
@@ -243,7 +248,7 @@ def feedback_markdown(result: SubmissionResult, after_due: bool = True) -> str:
     if failing:
         lines += ["## What to fix", ""]
     for ls in failing:
-        lines += [f"### `{_fn(ls.item)}`: {ls.score:g} / {ls.max_score:g}", ""]
+        lines += [f"### `{_fn(ls.item)}`: {_pts(ls.score)} / {ls.max_score:g}", ""]
         if ls.zero_reason:
             lines += [f"**No points:** {md_escape(ls.zero_reason)}.", ""]
         for m in ls.mistakes:
@@ -288,7 +293,7 @@ def feedback_html(result: SubmissionResult) -> str:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Feedback for {e(result.student)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>Feedback for {e(result.student)}</h1>",
-        f"<p><strong>Score: {result.score:g} / {result.max_score:g}</strong></p>",
+        f"<p><strong>Score: {_pts(result.score)} / {_pts(result.max_score)}</strong></p>",
     ]
     if result.problems or result.error:
         h.append("<h2>Problems with the submission</h2><ul>")
@@ -310,7 +315,7 @@ def feedback_html(result: SubmissionResult) -> str:
         else:
             status = f"<a href='#{e(ls.item)}'>see below</a>"
         h.append(
-            f"<tr><td><code>{e(ls.item)}</code></td><td class='n'>{ls.score:g}</td>"
+            f"<tr><td><code>{e(ls.item)}</code></td><td class='n'>{_pts(ls.score)}</td>"
             f"<td class='n'>{ls.max_score:g}</td><td class='n'>{ls.public[0]}/{ls.public[1]}</td>"
             f"<td class='n'>{ls.hidden[0]}/{ls.hidden[1]}</td><td>{status}</td></tr>"
         )
@@ -329,7 +334,7 @@ def feedback_html(result: SubmissionResult) -> str:
     for ls in failing:
         h.append(
             f"<h3 id='{e(ls.item)}'><code>{e(_fn(ls.item))}</code>: "
-            f"{ls.score:g} / {ls.max_score:g}</h3>"
+            f"{_pts(ls.score)} / {ls.max_score:g}</h3>"
         )
         if ls.zero_reason:
             h.append(f"<p><strong>No points:</strong> {e(ls.zero_reason)}.</p>")
