@@ -172,7 +172,7 @@ def grade_batch(
     # The gradebook lists every student graded into this folder, by this run or an earlier one.
     everyone = collect_results(out)
     write_gradebook(out, everyone, grader.items)
-    write_class_report(out, everyone, grader.items)
+    write_class_report(out, everyone, grader.items, config)
     return summary
 
 
@@ -286,7 +286,7 @@ def merge_outputs(shards: list[Path], out: Path, items: list[str]) -> int:
             seen[folder.name] = shard
             results.append(data)
             if shard.resolve() != out:
-                for name in ("feedback.md", "results.json"):
+                for name in ("feedback.md", "feedback.html", "results.json"):
                     src = folder / name
                     if src.is_file():
                         write_atomic(out / folder.name / name, src.read_text(encoding="utf-8"))

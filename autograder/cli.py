@@ -28,6 +28,15 @@ def _config(path: Path | None):
         raise _Fail(str(exc)) from None
 
 
+def _check_out(out: Path) -> None:
+    from .outpath import OutPathError, check_out_folder
+
+    try:
+        check_out_folder(out)
+    except OutPathError as exc:
+        raise _Fail(str(exc)) from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cnn-exercise-kit")
 def main() -> None:
@@ -76,6 +85,7 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
     from .discover import DiscoveryError
 
     cfg = _config(config_path)
+    _check_out(out)
     bar = None
     try:
         shard_kn = parse_shard(shard)
@@ -107,13 +117,7 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    scores = [r["score"] for r in summary.results]
-    mean = sum(scores) / len(scores) if scores else 0.0
-    click.echo(
-        f"Graded {len(summary.graded)} submission(s), skipped {len(summary.skipped)} "
-        f"already graded (use --force to regrade); mean score {mean:.1f} / "
-        f"{cfg.total:g}. Gradebook: {Path(out) / 'gradebook.csv'}"
-    )
+    _echo_batch(Path(out), summary, cfg.total)
     if cfg.secret_is_default:
         click.echo(
             "Note: no instructor secret set (CNN_GRADE_SECRET or [grading] secret); "
@@ -148,6 +152,35 @@ def _say_interrupted(stop, out: Path) -> None:
         pass
 
 
+def not_graded(extra: dict) -> bool:
+    """A student the grader itself could not grade (its status, or the older error field)."""
+    status = str(extra.get("status", "")).lower().replace("_", " ").replace("-", " ")
+    return status == "not graded" or bool(extra.get("error"))
+
+
+def _echo_batch(out: Path, summary, total: float) -> None:
+    """What happened: counts for this run, the whole gradebook's mean, where the report is."""
+    from .batch import collect_results
+
+    everyone = collect_results(out.resolve())
+    extras = [r.get("extra_data", {}) for r in everyone]
+    graded = [r for r, e in zip(everyone, extras, strict=True) if not not_graded(e)]
+    mean = sum(r["score"] for r in graded) / len(graded) if graded else 0.0
+    with_problems = sum(1 for e in extras if e.get("problems"))
+    missing = [e.get("student", "?") for e in extras if not_graded(e)]
+    click.echo(
+        f"Graded {len(summary.graded)} submission(s), skipped {len(summary.skipped)} "
+        "already graded (use --force to regrade)."
+    )
+    click.echo(
+        f"All {len(everyone)} student(s) in {out}: mean score {mean:.1f} / {total:g}"
+        + (f" over the {len(graded)} graded" if missing else "")
+        + f"; {with_problems} with problems in their submission, "
+        f"{len(missing)} not graded{': ' + ', '.join(missing[:10]) if missing else ''}."
+    )
+    click.echo(f"Gradebook: {out / 'gradebook.csv'}; class report: {out / 'summary.html'}")
+
+
 @main.command()
 @click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -171,6 +204,7 @@ def merge(shards, out, config_path) -> None:
     from .batch import BatchError, merge_outputs
 
     cfg = _config(config_path)
+    _check_out(out)
     items = [item for item, points in cfg.points.items() if points > 0]
     try:
         count = merge_outputs(list(shards), out, items)

@@ -93,6 +93,10 @@ def load_config(path: Path | None = None) -> Config:
     data: dict = {}
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(
+                f"--config {path} is a folder; expected a TOML file (see `grade config`)."
+            )
         if not path.is_file():
             raise ConfigError(f"No such config file: {path}.")
         try:
@@ -149,6 +153,11 @@ def load_config(path: Path | None = None) -> Config:
         if number < 0:
             raise ConfigError(f"points.{key} must be >= 0; received {value}.")
         cfg.points[key] = number
+    if not any(points > 0 for points in cfg.points.values()):
+        raise ConfigError(
+            f"Every item in {path} has 0 points, so nothing would be graded: give at least "
+            "one item points > 0 in [points]."
+        )
     cfg.secret = cfg.secret or os.environ.get(SECRET_ENV, "") or DEV_SECRET
     return cfg
 

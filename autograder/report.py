@@ -11,6 +11,7 @@ import io
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .results import CaseResult, SubmissionResult, TestResult, total
@@ -27,7 +28,11 @@ MAX_CASES_SHOWN = 12
 
 
 def md_escape(text: str) -> str:
-    """Escape student-controlled text for Markdown (and the HTML a renderer may allow)."""
+    """Escape student-controlled text for Markdown (and the HTML a renderer may allow).
+
+    Only what could start markup is escaped (``\\ ` * _ [ ] | ~``, ``<``, ``>``, ``&``, a
+    leading ``#`` and a ``(`` right after ``]``), so that ordinary text such as
+    ``(conv.py, line 157)`` or ``3.97e+03`` reads as it is, also in the raw file."""
     text = (
         text.replace("&", "&amp;")
         .replace("<", "&lt;")
@@ -36,8 +41,8 @@ def md_escape(text: str) -> str:
         .replace("\n", " ")
     )
     out = []
-    for ch in text:
-        if ch in "\\`*_{}[]()#+!|~":
+    for i, ch in enumerate(text):
+        if ch in "\\`*_[]|~" or (ch == "#" and i == 0) or (ch == "(" and text[i - 1 : i] == "]"):
             out.append("\\" + ch)
         else:
             out.append(ch)
@@ -138,12 +143,91 @@ def to_gradescope(result: SubmissionResult) -> dict:
     }
 
 
+@dataclass
+class _ItemLesson:
+    """What the feedback says about one graded function."""
+
+    item: str
+    score: float
+    max_score: float
+    public: tuple[int, int]  # (passed, cases)
+    hidden: tuple[int, int]
+    unfinished: bool
+    zero_reason: str
+    mistakes: list[str]  # mistake ids named on its failing cases
+    first: CaseResult | None  # the first failing case (a public one when there is one)
+    more: dict[str, int]  # group -> further failing cases
+
+    @property
+    def done(self) -> bool:
+        return self.first is None and not self.zero_reason
+
+
+def _lessons(result: SubmissionResult) -> list[_ItemLesson]:
+    by_item: dict[str, list[TestResult]] = {}
+    for t in result.tests:
+        by_item.setdefault(t.item, []).append(t)
+    out = []
+    for item, tests in by_item.items():
+        cases = [c for t in tests for c in t.cases]
+        failed = [c for c in cases if not c.passed]
+        failed.sort(key=lambda c: c.group != "public")  # public first: it shows the values
+        unfinished = (
+            bool(failed)
+            and all(c.message.startswith("not implemented yet") for c in failed)
+            and not any(c.passed for c in cases)
+        )
+        counts = {
+            g: (sum(c.passed for c in cases if c.group == g), sum(1 for c in cases if c.group == g))
+            for g in ("public", "hidden")
+        }
+        more: dict[str, int] = {}
+        for c in failed[1:]:
+            more[c.group] = more.get(c.group, 0) + 1
+        out.append(
+            _ItemLesson(
+                item,
+                round(sum(t.score for t in tests), 4),
+                round(sum(t.max_score for t in tests), 4),
+                counts["public"],
+                counts["hidden"],
+                unfinished,
+                next((t.zero_reason for t in tests if t.zero_reason), ""),
+                sorted({c.mistake for c in failed if c.mistake}),
+                failed[0] if failed else None,
+                more,
+            )
+        )
+    return out
+
+
+def _more_text(more: dict[str, int]) -> str:
+    total = sum(more.values())
+    if not total:
+        return ""
+    parts = [f"{n} {g}" for g, n in sorted(more.items(), reverse=True)]
+    return f"{total} more failing case{'s' if total > 1 else ''} ({', '.join(parts)})."
+
+
+def _fn(item: str) -> str:
+    module, name = item.split(".")
+    return f"{name} (cnn/{module}.py)"
+
+
+def _pts(value: float) -> str:
+    """Points as people read them: at most two decimals."""
+    return f"{round(value, 2):g}"
+
+
 def feedback_markdown(result: SubmissionResult, after_due: bool = True) -> str:
-    """The student's feedback page (all tests: the instructor's copy is after the due date)."""
+    """The student's feedback page, grouped by function: what is done, what is not started
+    (one line each), and for each function that fails, its first failing case in full with
+    the likely mistake, the other failures counted. (The instructor's copy: hidden cases too.)"""
+    lessons = _lessons(result)
     lines = [
         f"# Feedback for {md_escape(result.student)}",
         "",
-        f"**Score: {result.score:g} / {result.max_score:g}**",
+        f"**Score: {_pts(result.score)} / {_pts(result.max_score)}**",
         "",
     ]
     if result.problems or result.hidden_problems or result.error:
@@ -155,26 +239,140 @@ def feedback_markdown(result: SubmissionResult, after_due: bool = True) -> str:
     lines += [
         "## Scores by function",
         "",
-        "| function | score | max | mistakes |",
-        "|---|---:|---:|---|",
+        "| function | score | max | public cases | hidden cases | status |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    items: dict[str, list[TestResult]] = {}
-    for t in result.tests:
-        items.setdefault(t.item, []).append(t)
-    for item, tests in items.items():
-        score = sum(t.score for t in tests)
-        top = sum(t.max_score for t in tests)
-        mistakes = sorted({m for t in tests for m in t.mistakes})
-        lines.append(f"| `{item}` | {score:g} | {top:g} | {', '.join(mistakes) or '-'} |")
+    for ls in lessons:
+        status = (
+            "not implemented yet"
+            if ls.unfinished
+            else "no points"
+            if ls.zero_reason
+            else "done"
+            if ls.done
+            else "see below"
+        )
+        lines.append(
+            f"| `{ls.item}` | {_pts(ls.score)} | {ls.max_score:g} | {ls.public[0]}/{ls.public[1]} "
+            f"| {ls.hidden[0]}/{ls.hidden[1]} | {status} |"
+        )
     lines.append("")
-    for t in result.tests:
-        if t.score == t.max_score and t.group == "hidden":
-            continue
-        lines += [f"### {t.title}: {t.score:g} / {t.max_score:g}", "", test_output(t), ""]
+    unfinished = [ls for ls in lessons if ls.unfinished]
+    if unfinished:
+        lines += ["## Not implemented yet", ""]
+        lines += [f"- `{_fn(ls.item)}`: {ls.max_score:g} points waiting" for ls in unfinished]
+        lines.append("")
+    failing = [ls for ls in lessons if not ls.unfinished and not ls.done]
+    if failing:
+        lines += ["## What to fix", ""]
+    for ls in failing:
+        lines += [f"### `{_fn(ls.item)}`: {_pts(ls.score)} / {ls.max_score:g}", ""]
+        if ls.zero_reason:
+            lines += [f"**No points:** {md_escape(ls.zero_reason)}.", ""]
+        for m in ls.mistakes:
+            lines += [f"**Likely mistake:** {md_escape(MISTAKES.get(m, m))}", ""]
+        if ls.first is not None:
+            c = ls.first
+            where = " (checked against Keras)" if c.oracle == "keras" else ""
+            lines += [
+                f"First failing case ({c.group}{where}): `{c.name.replace('`', chr(39))}`",
+                "",
+                f"> {md_escape(c.message) or 'wrong answer.'}",
+                "",
+            ]
+            more = _more_text(ls.more)
+            if more:
+                lines += [more, ""]
+    done = [ls for ls in lessons if ls.done]
+    if done and len(done) < len(lessons):
+        lines += [f"Done: {', '.join(f'`{ls.item}`' for ls in done)}.", ""]
     note = ISOLATION_NOTE.get(result.isolation)
     if note:
         lines += ["---", note]
     return "\n".join(lines) + "\n"
+
+
+_STYLE = (
+    "body{font:15px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;"
+    "color:#1b1b1b}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}"
+    "td.n{text-align:right}.todo{color:#666}.ok{color:#1a7f37}.bad{color:#b3261e}"
+    "blockquote{margin:.5em 0;padding:.4em .8em;background:#f6f6f6;border-left:3px solid #b3261e}"
+    "code{background:#f2f2f2;padding:0 .2em}.muted{color:#666}"
+)
+
+
+def feedback_html(result: SubmissionResult) -> str:
+    """The same feedback as :func:`feedback_markdown`, as a self-contained HTML page (every
+    text escaped, no script, no outside resource)."""
+    from html import escape as e
+
+    lessons = _lessons(result)
+    h = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Feedback for {e(result.student)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>Feedback for {e(result.student)}</h1>",
+        f"<p><strong>Score: {_pts(result.score)} / {_pts(result.max_score)}</strong></p>",
+    ]
+    if result.problems or result.error:
+        h.append("<h2>Problems with the submission</h2><ul>")
+        h += [f"<li>{e(p)}</li>" for p in result.problems]
+        if result.error:
+            h.append(f"<li>The grader failed on this submission: {e(result.error)}</li>")
+        h.append("</ul>")
+    h.append(
+        "<h2>Scores by function</h2><table><tr><th>function</th><th>score</th><th>max</th>"
+        "<th>public cases</th><th>hidden cases</th><th>status</th></tr>"
+    )
+    for ls in lessons:
+        if ls.unfinished:
+            status = "<span class='todo'>not implemented yet</span>"
+        elif ls.zero_reason:
+            status = "<span class='bad'>no points</span>"
+        elif ls.done:
+            status = "<span class='ok'>done</span>"
+        else:
+            status = f"<a href='#{e(ls.item)}'>see below</a>"
+        h.append(
+            f"<tr><td><code>{e(ls.item)}</code></td><td class='n'>{_pts(ls.score)}</td>"
+            f"<td class='n'>{ls.max_score:g}</td><td class='n'>{ls.public[0]}/{ls.public[1]}</td>"
+            f"<td class='n'>{ls.hidden[0]}/{ls.hidden[1]}</td><td>{status}</td></tr>"
+        )
+    h.append("</table>")
+    unfinished = [ls for ls in lessons if ls.unfinished]
+    if unfinished:
+        h.append("<h2>Not implemented yet</h2><ul>")
+        h += [
+            f"<li><code>{e(_fn(ls.item))}</code>: {ls.max_score:g} points waiting</li>"
+            for ls in unfinished
+        ]
+        h.append("</ul>")
+    failing = [ls for ls in lessons if not ls.unfinished and not ls.done]
+    if failing:
+        h.append("<h2>What to fix</h2>")
+    for ls in failing:
+        h.append(
+            f"<h3 id='{e(ls.item)}'><code>{e(_fn(ls.item))}</code>: "
+            f"{_pts(ls.score)} / {ls.max_score:g}</h3>"
+        )
+        if ls.zero_reason:
+            h.append(f"<p><strong>No points:</strong> {e(ls.zero_reason)}.</p>")
+        for m in ls.mistakes:
+            h.append(f"<p><strong>Likely mistake:</strong> {e(MISTAKES.get(m, m))}</p>")
+        if ls.first is not None:
+            c = ls.first
+            where = " (checked against Keras)" if c.oracle == "keras" else ""
+            h.append(
+                f"<p>First failing case ({e(c.group)}{where}): <code>{e(c.name)}</code></p>"
+                f"<blockquote>{e(c.message) or 'wrong answer.'}</blockquote>"
+            )
+            more = _more_text(ls.more)
+            if more:
+                h.append(f"<p class='muted'>{e(more)}</p>")
+    note = ISOLATION_NOTE.get(result.isolation)
+    if note:
+        h.append(f"<hr><p class='muted'>{e(note)}</p>")
+    h.append("</body></html>")
+    return "\n".join(h) + "\n"
 
 
 def gradebook_rows(results: list[dict], items: list[str]) -> list[list]:
@@ -243,9 +441,11 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_submission(out: Path, result: SubmissionResult) -> dict:
-    """Write ``out/<student>/results.json`` and ``feedback.md``; return the results dict."""
+    """Write ``out/<student>/results.json``, ``feedback.md`` and ``feedback.html``; return the
+    results dict."""
     folder = out / result.student
     data = to_gradescope(result)
     write_atomic(folder / "feedback.md", feedback_markdown(result))
+    write_atomic(folder / "feedback.html", feedback_html(result))
     write_atomic(folder / "results.json", json.dumps(data, indent=1, allow_nan=False) + "\n")
     return data

@@ -22,6 +22,15 @@ from .exports import grader_failed, item_mistakes, item_points, student_of
 from .report import csv_text, write_atomic
 from .sandbox.isolation import LEVEL_TEXT
 from .suite import MISTAKES
+from .summary_extra import (
+    EXTRA_CSS,
+    hardest_section,
+    matrix_section,
+    read_run_info,
+    run_section,
+    split_fractions,
+    write_run_info,
+)
 
 TOP_MISTAKES = 15
 
@@ -95,6 +104,7 @@ def item_stats(results: list[dict], items: list[str]) -> list[dict]:
                 "points": top,
                 "mean": statistics.fmean(scores) if scores else 0.0,
                 "full": sum(top > 0 and s >= top - 1e-9 for s in scores),
+                "none": sum(s <= 1e-9 for s in scores),
                 "students": len(scores),
                 "mistakes": counts.most_common(),
             }
@@ -157,20 +167,27 @@ def histogram_png(scores: list[float], top: float) -> str:
 
 
 def items_png(stats: list[dict]) -> str:
+    """Per function, how the class splits: full points, partial, nothing (the table gives the
+    means; this shows where students stand)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.5, 0.6 + 0.22 * len(stats)))
+    fig = Figure(figsize=(7.5, 0.8 + 0.22 * len(stats)))
     ax = fig.add_subplot()
     labels = [s["item"] for s in stats][::-1]
-    means = [100 * s["mean"] / s["points"] if s["points"] else 0.0 for s in stats][::-1]
-    full = [100 * s["full"] / s["students"] if s["students"] else 0.0 for s in stats][::-1]
-    ys = range(len(stats))
-    ax.barh([y + 0.2 for y in ys], means, height=0.4, color="#3b6fb6", label="mean score %")
-    ax.barh([y - 0.2 for y in ys], full, height=0.4, color="#9bbbe0", label="full points %")
-    ax.set_yticks(list(ys), labels, fontsize=8)
+    n = [max(s["students"], 1) for s in stats][::-1]
+    full = [100 * s["full"] / k for s, k in zip(stats[::-1], n, strict=True)]
+    none = [100 * s.get("none", 0) / k for s, k in zip(stats[::-1], n, strict=True)]
+    partial = [max(0.0, 100 - f - z) for f, z in zip(full, none, strict=True)]
+    ys = list(range(len(stats)))
+    ax.barh(ys, full, height=0.7, color="#2e7d32", label="full points")
+    ax.barh(ys, partial, left=full, height=0.7, color="#f2c14e", label="partial")
+    left = [f + p for f, p in zip(full, partial, strict=True)]
+    ax.barh(ys, none, left=left, height=0.7, color="#c62828", label="no points")
+    ax.set_yticks(ys, labels, fontsize=8)
     ax.set_xlim(0, 100)
+    ax.set_xlabel("% of students", fontsize=8)
     ax.set_ylim(-0.6, len(stats) - 0.4)
-    ax.legend(loc="lower right", fontsize=8, frameon=False, bbox_to_anchor=(1.0, 1.0), ncol=2)
+    ax.legend(loc="lower right", fontsize=8, frameon=False, bbox_to_anchor=(1.0, 1.0), ncol=3)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
@@ -202,7 +219,13 @@ def _mistake_label(mistake: str) -> str:
     return f"<code{title}>{_e(mistake)}</code>"
 
 
-def class_report_html(results: list[dict], items: list[str], title: str = "Class report") -> str:
+def class_report_html(
+    results: list[dict],
+    items: list[str],
+    title: str = "Class report",
+    run_info: dict | None = None,
+    feedback: str = "feedback.html",
+) -> str:
     """The class report as one self-contained HTML page."""
     results = sorted(results, key=student_of)
     ok = [r for r in results if not grader_failed(r)]
@@ -210,7 +233,7 @@ def class_report_html(results: list[dict], items: list[str], title: str = "Class
     scores = [float(r.get("score", 0.0)) for r in ok]
     top = max((float(r.get("extra_data", {}).get("max_score", 0.0)) for r in ok), default=0.0)
     stats = item_stats(ok, items)
-    parts: list[str] = [f"<h1>{_e(title)}</h1>"]
+    parts: list[str] = [f"<h1>{_e(title)}</h1>", *run_section(run_info or {})]
 
     cards = [("students", str(len(results)))]
     if scores:
@@ -246,9 +269,11 @@ def class_report_html(results: list[dict], items: list[str], title: str = "Class
                 lambda: histogram_png(scores, top),
             )
         )
-        parts += _items_section(stats)
+        parts += _items_section(stats, split_fractions(ok, items))
         parts += _mistakes_section(ok)
-    parts += _students_section(results, stats)
+        parts += hardest_section(ok)
+    parts += _students_section(results, stats, feedback)
+    parts += matrix_section(results, items, feedback)
     parts += _problems_section(results)
     digest = base64.b64encode(hashlib.sha256(_JS.encode()).digest()).decode()
     csp = (
@@ -259,7 +284,7 @@ def class_report_html(results: list[dict], items: list[str], title: str = "Class
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<title>{_e(title)}</title>\n<style>{_CSS}{EXTRA_CSS}</style>\n</head>\n<body>\n"
         + "\n".join(parts)
         + f"\n<script>{_JS}</script>\n</body>\n</html>\n"
     )
@@ -281,9 +306,14 @@ def _isolation_section(results: list[dict]) -> list[str]:
     return ["<h2>Isolation</h2>", "<p>How student code was run:</p>", "<ul>", *lines, "</ul>"]
 
 
-def _items_section(stats: list[dict]) -> list[str]:
+def _items_section(
+    stats: list[dict], splits: dict[str, tuple[float, float]] | None = None
+) -> list[str]:
     rows = []
+    splits = splits or {}
     for s in stats:
+        pub, hid = splits.get(s["item"], (0.0, 0.0))
+        gap = ' class="warn"' if pub - hid > 0.25 else ""
         mean_frac = s["mean"] / s["points"] if s["points"] else 0.0
         full_frac = s["full"] / s["students"] if s["students"] else 0.0
         mistakes = ", ".join(f"{_mistake_label(m)}&nbsp;({n})" for m, n in s["mistakes"])
@@ -294,18 +324,22 @@ def _items_section(stats: list[dict]) -> list[str]:
             f'<span class="pc">{100 * mean_frac:.0f}%</span></td>'
             f'<td class="n" data-v="{full_frac:.6g}">{100 * full_frac:.0f}% '
             f'<span class="muted">({s["full"]}/{s["students"]})</span></td>'
+            f'<td class="n" data-v="{pub:.6g}">{100 * pub:.0f}%</td>'
+            f'<td class="n" data-v="{hid:.6g}"><span{gap}>{100 * hid:.0f}%</span></td>'
             f"<td>{mistakes or '-'}</td></tr>"
         )
     return [
         "<h2>By function</h2>",
         _img(
             "items-plot",
-            "mean score and share of full points per function",
+            "share of students with full, partial and no points per function",
             lambda: items_png(stats),
         ),
         '<table id="items" class="sortable"><thead><tr><th>function</th><th class="n">points'
         '</th><th class="n">mean score</th><th class="n">mean %</th><th class="n">full points'
-        "</th><th>named mistakes (students)</th></tr></thead><tbody>",
+        '</th><th class="n" title="mean share of the points of the public cases">public</th>'
+        '<th class="n" title="mean share of the points of the hidden cases (red: 25 points '
+        'below public)">hidden</th><th>named mistakes (students)</th></tr></thead><tbody>',
         *rows,
         "</tbody></table>",
     ]
@@ -331,7 +365,9 @@ def _mistakes_section(results: list[dict]) -> list[str]:
     ]
 
 
-def _students_section(results: list[dict], stats: list[dict]) -> list[str]:
+def _students_section(
+    results: list[dict], stats: list[dict], feedback: str = "feedback.html"
+) -> list[str]:
     full_points = {s["item"]: s["points"] for s in stats}
     rows = []
     for r in results:
@@ -345,7 +381,7 @@ def _students_section(results: list[dict], stats: list[dict]) -> list[str]:
         )
         mistakes = sorted({m for ids in item_mistakes(r).values() for m in ids})
         problems = len(extra.get("problems") or []) + bool(extra.get("error"))
-        link = f"{quote(student, safe='')}/feedback.md"
+        link = f"{quote(student, safe='')}/{feedback}"
         status = '<span class="warn">grader failed</span>' if grader_failed(r) else ""
         rows.append(
             f'<tr><td><a href="{_e(link)}">{_e(student)}</a> {status}</td>'
@@ -391,10 +427,19 @@ def _problems_section(results: list[dict]) -> list[str]:
     ]
 
 
-def write_class_report(out: Path, results: list[dict], items: list[str]) -> Path:
-    """Write ``out/summary.html`` and ``out/mistakes.csv``; return the path of the page."""
+def write_class_report(out: Path, results: list[dict], items: list[str], config=None) -> Path:
+    """Write ``out/summary.html`` and ``out/mistakes.csv``; return the path of the page.
+
+    With ``config`` (``grade run``), also ``out/run.json`` (assignment, date, config digest);
+    without (``grade report``), the run.json already there is used."""
     out = Path(out)
+    if config is not None:
+        write_run_info(out, config)
+    info = read_run_info(out)
+    html_feedback = any((out / student_of(r) / "feedback.html").is_file() for r in results)
+    feedback = "feedback.html" if html_feedback or not results else "feedback.md"
+    title = f"Class report: {info['assignment']}" if info.get("assignment") else "Class report"
     write_atomic(out / "mistakes.csv", csv_text(mistake_rows(results, items)))
     path = out / "summary.html"
-    write_atomic(path, class_report_html(results, items))
+    write_atomic(path, class_report_html(results, items, title, info, feedback))
     return path

@@ -68,6 +68,10 @@ def test_the_batch_is_graded_and_exits_zero(graded):
     assert result.exit_code == 0, result.output
     assert "Graded 4 submission(s)" in result.output
     book = gradebook(out)
+    mean = sum(float(r["score"]) for r in book.values()) / len(book)
+    assert f"All 4 student(s) in {out}: mean score {mean:.1f} / 100" in result.output
+    assert f"class report: {out / 'summary.html'}" in result.output
+    assert "with problems in their submission, 0 not graded." in result.output
     assert set(book) == {"perfect", "empty", "flipped", "broken"}
     assert list(next(iter(book.values())))[:3] == ["student", "score", "max_score"]
     assert list(next(iter(book.values())))[3:] == list(DEFAULT_POINTS)

@@ -228,6 +228,8 @@ def test_grade_export_commands_write_their_files(tmp_path):
             str(tmp_path / "c.csv"),
             "--roster",
             str(roster),
+            "--assignment",
+            "CNN exercises",
         ],
     )
     assert out.exit_code == 0, out.output
@@ -270,3 +272,16 @@ def test_grade_export_errors_are_one_sentence(tmp_path, args, message):
     out = CliRunner().invoke(main, ["export", *[a.format(**names) for a in args]])
     assert out.exit_code == 1, out.output
     assert message in out.output and out.output.count("\n") == 1 and "Traceback" not in out.output
+
+
+def test_canvas_default_assignment_is_the_configs(tmp_path):
+    grades = tmp_path / "grades"
+    write_class(grades)
+    cfg = tmp_path / "grade.toml"
+    cfg.write_text('[grading]\nassignment = "cnn-week-7"\n')
+    for extra, name in (([], "cnn-lecture"), (["--config", str(cfg)], "cnn-week-7")):
+        out = CliRunner().invoke(
+            main, ["export", "canvas", str(grades), "-o", str(tmp_path / "c.csv"), *extra]
+        )
+        assert out.exit_code == 0, out.output
+        assert parse((tmp_path / "c.csv").read_text(encoding="utf-8"))[0][5] == name

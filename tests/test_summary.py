@@ -77,8 +77,8 @@ def test_every_student_controlled_string_is_escaped():
     assert not [a for _, attrs in dom.elements for a in attrs if a.startswith("on")]
     hrefs = [a["href"] for a in dom.tags("a")]
     assert all(not h.lower().startswith("javascript") for h in hrefs)
-    hostile_href = [h for h in hrefs if unquote(h) == f"{HOSTILE}/feedback.md"]
-    assert hostile_href and "<" not in hostile_href[0] and "/" not in hostile_href[0][:-12]
+    hostile_href = [h for h in hrefs if unquote(h) == f"{HOSTILE}/feedback.html"]
+    assert hostile_href and "<" not in hostile_href[0] and "/" not in hostile_href[0][:-14]
 
 
 def test_page_is_self_contained_and_restricted_by_csp():
@@ -169,8 +169,8 @@ def test_grade_report_command_writes_summary_with_working_feedback_links(tmp_pat
     out = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert out.exit_code == 0, out.output
     page = (tmp_path / "summary.html").read_text(encoding="utf-8")
-    links = [a["href"] for a in Dom(page).tags("a") if a.get("href", "").endswith("feedback.md")]
-    assert len(links) == len(klass())
+    links = {a["href"] for a in Dom(page).tags("a") if a.get("href", "").endswith("feedback.html")}
+    assert len(links) == len(klass())  # the students table and the matrix link the same pages
     assert all((tmp_path / unquote(h)).is_file() for h in links)
     assert any(unquote(h).startswith(HOSTILE_DIR) for h in links)
     assert (tmp_path / "mistakes.csv").is_file()

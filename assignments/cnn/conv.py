@@ -45,6 +45,36 @@ def pad2d(x: np.ndarray, pads, value: float = 0.0) -> np.ndarray:
     # END STUDENT CODE
 
 
+def conv2d_one_window(patch: np.ndarray, kernel: np.ndarray) -> float:
+    """A first small step towards ``conv2d``: one kernel at one position, one channel.
+
+    The lecture's "element-wise multiplication and sum for every local patch", for a single
+    patch: ``patch`` and ``kernel`` are both ``(KH, KW)`` and the response is one number. The
+    kernel is used as it is, **never flipped** (Keras computes cross-correlation).
+
+    This helper is yours, not graded: ``tests/test_conv.py`` checks it on the lecture's X image,
+    and ``conv2d`` can first be written with it (loops over positions, filters and channels),
+    then made faster.
+
+    Args:
+        patch: the ``(KH, KW)`` window of one input channel.
+        kernel: the ``(KH, KW)`` weights of one filter for that channel.
+
+    Returns:
+        A Python float.
+
+    Raises:
+        ValueError: not 2-D, or the two shapes differ.
+    """
+    patch = _checks.as_array(patch, "patch", ndim=2)
+    kernel = _checks.as_array(kernel, "kernel", ndim=2)
+    _checks.same_shape(patch, kernel, "patch", "kernel")
+    # BEGIN STUDENT CODE
+    # TODO: multiply elementwise, then add everything up
+    raise NotImplementedError("conv2d_one_window is not implemented yet (cnn/conv.py)")
+    # END STUDENT CODE
+
+
 def conv1d(
     x: np.ndarray,
     kernel: np.ndarray,
@@ -92,7 +122,7 @@ def conv1d(
     if padding == "valid":
         _checks.window_fits(x.shape[1], (kernel.shape[0] - 1) * d + 1, "length")
     # BEGIN STUDENT CODE
-    # TODO: pad for 'same'; for each tap a: y += (strided slice of x_pad) @ kernel[a]
+    # TODO: pad for 'same' (cnn.shapes.same_padding), then the formula above
     raise NotImplementedError("conv1d is not implemented yet (cnn/conv.py)")
     # END STUDENT CODE
 
@@ -150,6 +180,6 @@ def conv2d(
         _checks.window_fits(x.shape[1], (kernel.shape[0] - 1) * dh + 1, "height")
         _checks.window_fits(x.shape[2], (kernel.shape[1] - 1) * dw + 1, "width")
     # BEGIN STUDENT CODE
-    # TODO: pad for 'same'; per offset (a, b): y += strided slice @ kernel[a, b]
+    # TODO: pad for 'same', then the formula; conv2d_one_window is a first step
     raise NotImplementedError("conv2d is not implemented yet (cnn/conv.py)")
     # END STUDENT CODE

@@ -59,6 +59,11 @@ def lecture_model_forward(
     ``softmax`` (already imported here). Keras: ``model.predict(x)`` of the lecture's
     ``Sequential`` model (dropout is off at inference).
 
+    What decides the grade beyond your layers: Flatten reads ``(N, 5, 5, 64)`` in C order,
+    channels last (a channels-first flatten, as in PyTorch, gives probabilities of the right
+    shape but the wrong values), and with ``training=False`` nothing is random. Hint: check the
+    spatial size after every layer against the lecture's 28 -> 26 -> 13 -> 11 -> 5.
+
     Args:
         x: a batch of 28x28 grey-scale images, ``(N, 28, 28, 1)``, channels-last.
         weights: ``model.get_weights()``: the 6 arrays ``[k1, b1, k2, b2, k3, b3]`` with the

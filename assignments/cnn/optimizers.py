@@ -63,16 +63,18 @@ class _Optimizer:
 class SGD(_Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum: ``keras.optimizers.SGD``.
 
-    Update of every parameter ``w`` with gradient ``g`` (``m`` starts at 0, one per parameter):
-    ```
-    momentum == 0:  w -= lr * g
-    otherwise:      m = momentum * m - lr * g
-                    w += m                              # classical momentum
-                    w += momentum * m - lr * g          # nesterov=True: uses the NEW m
-    ```
+    Keras's rule for a parameter ``w`` with gradient ``g``, learning rate ``lr`` and momentum
+    ``mu``: without momentum ``w <- w - lr g``. With momentum, a velocity ``m`` (0 at the start,
+    one per parameter) becomes ``m <- mu m - lr g`` at every step, and the parameter moves by
+    the new ``m`` (classical) or, with ``nesterov=True``, by ``mu m - lr g`` (again the new
+    ``m``: a look-ahead, not the classical step).
+
     The lecture's momentum (``v = alpha*v - lr*g``) is the classical form; its slide writes
     ``w_{t+1} = w_t - lr*g + v_t``, but ``v_t`` already contains ``-lr*g``: the gradient enters
     once, as in Keras. Nesterov momentum is not the classical form (28-44 % apart after 10 steps).
+
+    Hint: the state lives between calls; the update must change the arrays in ``params``
+    themselves (in place), not rebind local names.
 
     Args:
         learning_rate: step size lr >= 0. Defaults to `0.01`.
@@ -105,11 +107,10 @@ class SGD(_Optimizer):
 class Adagrad(_Optimizer):
     """AdaGrad: step sizes from the running sum of squared gradients (``keras.optimizers.Adagrad``).
 
-    Update of every parameter ``w`` with gradient ``g``:
-    ```
-    a += g**2                                  # a starts at initial_accumulator_value (0.1)
-    w -= lr * g / sqrt(a + epsilon)            # epsilon INSIDE the square root
-    ```
+    Keras's rule: an accumulator ``a`` per parameter adds up the squared gradients of every
+    step, and the step is ``lr g / sqrt(a + epsilon)`` with the accumulator already updated and
+    **epsilon inside the square root**.
+
     **The accumulator starts at 0.1, not 0.** The lecture starts the sum ``r`` at 0; Keras
     (which is graded) starts it at ``initial_accumulator_value=0.1``. With r0 = 0 the first
     step is ``lr * sign(g)``; with r0 = 0.1 and a small gradient it is about ``lr * g / 0.316``.
@@ -149,22 +150,12 @@ class Adagrad(_Optimizer):
 class RMSprop(_Optimizer):
     """RMSprop: divide by a moving root-mean-square of the gradients: ``keras.optimizers.RMSprop``.
 
-    Update of every parameter ``w`` with gradient ``g`` (``v``, ``mg``, ``mom`` start at 0):
-    ```
-    v = rho * v + (1 - rho) * g**2
-    if centered:
-        mg = rho * mg + (1 - rho) * g
-        den = v - mg**2 + epsilon
-    else:
-        den = v + epsilon                      # epsilon INSIDE the square root
-    inc = lr * g / sqrt(den)
-    if momentum > 0:
-        mom = momentum * mom + inc
-        w -= mom
-    else:
-        w -= inc
-    ```
-    With the defaults this is exactly the lecture's RMSprop.
+    Keras's rule: ``v`` is a moving average of ``g**2`` with weight ``rho`` on the past
+    (``v <- rho v + (1 - rho) g**2``, 0 at the start) and the step is ``lr g / sqrt(v + epsilon)``
+    (**epsilon inside** the square root). ``centered=True`` also keeps the moving average ``mg``
+    of ``g`` itself and uses ``v - mg**2`` in place of ``v`` (a variance). With ``momentum > 0``
+    the steps are not applied directly: they feed a velocity ``mom <- momentum mom + step``
+    and ``w`` moves by ``-mom``. With the defaults this is exactly the lecture's RMSprop.
 
     Args:
         learning_rate: step size lr >= 0. Defaults to `0.001`.
@@ -207,19 +198,16 @@ class RMSprop(_Optimizer):
 class Adam(_Optimizer):
     """Adam: moving averages of the gradient and its square: ``keras.optimizers.Adam``.
 
-    Update of every parameter ``w`` with gradient ``g`` at step ``t = 1, 2, ...``
-    (``m``, ``v``, ``vhat`` start at 0):
-    ```
-    m = beta_1 * m + (1 - beta_1) * g          # stays UNcorrected
-    v = beta_2 * v + (1 - beta_2) * g**2       # stays UNcorrected
-    alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)
-    if amsgrad: vhat = max(vhat, v); use vhat instead of v below
-    w -= alpha * m / (sqrt(v) + epsilon)       # epsilon OUTSIDE the square root
-    ```
-    The bias correction is applied only in the update (through ``alpha``), never fed back into
-    ``m`` and ``v``. **The lecture's Adam divides m and r by (1 - beta**(t+1)) inside the
+    Keras's rule at step ``t = 1, 2, ...``: the moments ``m`` (of ``g``, weight ``beta_1`` on the
+    past) and ``v`` (of ``g**2``, weight ``beta_2``) are moving averages that start at 0 and
+    **stay uncorrected**; the bias correction goes into the step size only,
+    ``alpha_t = lr sqrt(1 - beta_2**t) / (1 - beta_1**t)``, and ``w`` moves by
+    ``-alpha_t m / (sqrt(v) + epsilon)`` (**epsilon outside** the square root). ``amsgrad=True``
+    divides by the running maximum of ``v`` instead of ``v``.
+
+    **The lecture's Adam divides m and r by (1 - beta**(t+1)) inside the
     recursion; the correction then compounds and the steps collapse (1e-3 -> 5e-11 in 10
-    steps). Keras's form above is graded.** It equals the textbook
+    steps). Keras's form is graded.** It equals the textbook
     ``lr * mhat / (sqrt(vhat) + epsilon)`` only with ``epsilon / sqrt(1 - beta_2**t)`` in place
     of ``epsilon``, a difference that shows for small gradients (|g| <= 1e-3). On the first
     step ``w`` moves by about ``lr * sign(g)``.

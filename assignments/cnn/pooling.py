@@ -48,7 +48,7 @@ def max_pool1d(
     if padding == "valid":
         _checks.window_fits(x.shape[1], p, "length", what="pool")
     # BEGIN STUDENT CODE
-    # TODO: pad with -inf for 'same'; np.maximum over the pool_size strided slices
+    # TODO: pad with -inf for 'same'; the max of every window
     raise NotImplementedError("max_pool1d is not implemented yet (cnn/pooling.py)")
     # END STUDENT CODE
 
@@ -88,8 +88,40 @@ def avg_pool1d(
     if padding == "valid":
         _checks.window_fits(x.shape[1], p, "length", what="pool")
     # BEGIN STUDENT CODE
-    # TODO: sum strided slices of the zero-padded x; divide by the real-cell count
+    # TODO: the mean of the real (unpadded) cells of every window
     raise NotImplementedError("avg_pool1d is not implemented yet (cnn/pooling.py)")
+    # END STUDENT CODE
+
+
+def pool2d_one_window(window: np.ndarray, mode: str = "max") -> float:
+    """A first small step towards the 2-D pooling layers: one window of one channel.
+
+    ``mode="max"`` gives the largest value of the ``(PH, PW)`` window, ``mode="avg"`` its mean.
+    In a 'same' layer the padded cells are not real inputs: for max pooling they hold ``-inf``
+    (they never win), and for average pooling only the real cells count, so pass only those.
+
+    This helper is yours, not graded: ``tests/test_pooling.py`` checks it, and
+    ``max_pool2d`` / ``avg_pool2d`` can first be written with it (loops over positions and
+    channels), then made faster.
+
+    Args:
+        window: the ``(PH, PW)`` cells of one channel that one output looks at (at least one).
+        mode: ``"max"`` or ``"avg"``. Defaults to ``"max"``.
+
+    Returns:
+        A Python float.
+
+    Raises:
+        ValueError: ``window`` not 2-D or empty, or an unknown ``mode``.
+    """
+    window = _checks.as_array(window, "window", ndim=2)
+    if window.size == 0:
+        raise ValueError("`window` must hold at least one cell. Received: an empty window.")
+    if mode not in ("max", "avg"):
+        raise ValueError(f"`mode` must be 'max' or 'avg'. Received: mode={mode!r}.")
+    # BEGIN STUDENT CODE
+    # TODO: one numpy reduction, chosen by mode
+    raise NotImplementedError("pool2d_one_window is not implemented yet (cnn/pooling.py)")
     # END STUDENT CODE
 
 
@@ -132,7 +164,7 @@ def max_pool2d(
         _checks.window_fits(x.shape[1], ph, "height", what="pool")
         _checks.window_fits(x.shape[2], pw, "width", what="pool")
     # BEGIN STUDENT CODE
-    # TODO: pad with -inf for 'same'; np.maximum over the ph*pw strided slices
+    # TODO: pad with -inf for 'same'; pool2d_one_window is a first step
     raise NotImplementedError("max_pool2d is not implemented yet (cnn/pooling.py)")
     # END STUDENT CODE
 
@@ -176,7 +208,7 @@ def avg_pool2d(
         _checks.window_fits(x.shape[1], ph, "height", what="pool")
         _checks.window_fits(x.shape[2], pw, "width", what="pool")
     # BEGIN STUDENT CODE
-    # TODO: sum strided slices of the zero-padded x; divide by the real-cell count
+    # TODO: the mean of the real (unpadded) cells of every window
     raise NotImplementedError("avg_pool2d is not implemented yet (cnn/pooling.py)")
     # END STUDENT CODE
 

@@ -84,17 +84,20 @@ def l2_penalty(weights, l2: float = 0.01) -> float:
 
 
 def l2_grad(w: np.ndarray, l2: float = 0.01) -> np.ndarray:
-    """Gradient of ``l2 * sum(w**2)`` with respect to ``w``: ``2 * l2 * w``.
+    """Gradient of the L2 penalty ``l2 * sum(w**2)`` (:func:`l2_penalty`) with respect to ``w``.
 
-    ```
-    d/dw (l2 * sum(w**2)) = 2 * l2 * w          # the lecture's "2 lambda w" term
-    ```
-    Keras: the gradient of ``keras.regularizers.L2(l2)(w)``. Defaults to `l2=0.01`.
+    The gradient of ``keras.regularizers.L2(l2)(w)``: an array of the shape of ``w``, whose
+    element ``[i]`` is the derivative of the penalty with respect to ``w[i]``. Keras's penalty has
+    **no 1/2** in front, so nothing cancels the factor that the derivative of a square brings
+    (the lecture's weight-decay term). Defaults to `l2=0.01`.
+
+    Hint: only one term of the sum depends on ``w[i]``; check your answer against a finite
+    difference of :func:`l2_penalty`.
     """
     w = _checks.as_array(w, "w")
     l2 = _checks.non_negative_number(l2, "l2")
     # BEGIN STUDENT CODE
-    # TODO: one line
+    # TODO: one line of numpy
     raise NotImplementedError("l2_grad is not implemented yet (cnn/regularization.py)")
     # END STUDENT CODE
 
@@ -137,31 +140,27 @@ class EarlyStopping:
                 break                                  # epochs run: es.stopped_epoch + 1
         best = es.on_train_end()                       # weights to restore, or None
 
-    Keras's exact algorithm (``epoch`` is 0-based):
-    ```
-    on_train_begin:  wait = 0; best = None; best_weights = None; best_epoch = 0; stopped_epoch = 0
-    on_epoch_end(epoch, logs, weights):
-        cur = logs.get(monitor)
-        if cur is None or epoch < start_from_epoch: return False        # ignored entirely
-        if restore_best_weights and best_weights is None: best_weights = copy(weights)
-        wait += 1                                        # BEFORE the improvement test
-        if improves(cur, best):
-            best = cur; best_epoch = epoch
-            if restore_best_weights: best_weights = copy(weights)
-            if baseline is None or improves(cur, baseline): wait = 0
-            return False                                 # an improving epoch never stops
-        if wait >= patience and epoch > 0:
-            stopped_epoch = epoch; return True
-        return False
-    on_train_end:  return best_weights if restore_best_weights (and not None), else None
-    improves(cur, ref):  ref is None                     -> True
-                         mode 'min': cur + |min_delta| <  ref     (strict: ties do not improve)
-                         mode 'max': cur - |min_delta| >  ref
-    ```
-    Consequences: ``patience=0`` behaves like ``patience=1`` (stop at the first epoch without
-    improvement); ``min_delta`` is measured from the last accepted best, so tiny gains do not
-    add up; with ``restore_best_weights`` the best weights are returned by ``on_train_end`` even
-    when training ran all its epochs without stopping early (Keras 3 restores them then too).
+    The rules that decide the grade (Keras's; ``epoch`` is 0-based):
+
+    - **Monitored epochs.** An epoch whose ``logs`` lack ``monitor``, or with
+      ``epoch < start_from_epoch``, is ignored entirely: no state changes, never a stop.
+    - **Improvement** is strict and relative to the last accepted ``best``: in mode 'min' the
+      value must be below ``best`` by more than ``|min_delta|`` ('max': above by more). Ties are
+      not improvements; the first monitored epoch always improves. So tiny gains do not add up.
+    - **wait** counts the monitored epochs since the last reset, and **grows before the
+      improvement test**; an improving epoch records ``best`` / ``best_epoch`` and resets
+      ``wait`` to 0, but only if it also beats ``baseline`` (when one is given). An improving
+      epoch never stops training.
+    - **Stopping:** a monitored epoch that does not improve stops training (returns True and sets
+      ``stopped_epoch``) once ``wait >= patience``, except at epoch 0. Hence ``patience=0``
+      behaves like ``patience=1``.
+    - **restore_best_weights:** keep copies of the weights of the best epoch (from the first
+      monitored epoch on); ``on_train_end`` returns them whether or not training stopped early
+      (Keras 3 restores them then too), and None without that option or when no epoch was
+      monitored.
+
+    Hint: write the improvement test as a small function of (value, reference) first; then the
+    order of the steps in ``on_epoch_end`` is what the rules above decide.
 
     Args:
         monitor: the key of ``logs`` to watch. Defaults to `"val_loss"`.
@@ -233,7 +232,7 @@ class EarlyStopping:
                 f"`logs` must be a dict of metric values. Received: type {type(logs).__name__}."
             )
         # BEGIN STUDENT CODE
-        # TODO: follow the algorithm in the class docstring line by line
+        # TODO: the rules in the class docstring, in the order they give
         raise NotImplementedError("EarlyStopping.on_epoch_end is not implemented yet (cnn/regularization.py)")
         # END STUDENT CODE
 

@@ -1,18 +1,22 @@
-"""Makes `import cnn` find the package next to this folder (your handout's `cnn/`), and prints
-how many points the public tests are worth and how many of them you would earn.
+"""Makes `import cnn` find the package next to this folder (your handout's `cnn/`), keeps the
+output of a `pytest` run short, and prints your public points at the end.
+
+- A function you have not written yet gets one line in the table at the end, not one
+  traceback per test.
+- For each function, the first failing test is shown in full; the others are counted
+  (`pytest --all-failures` shows every one).
+- The points are the grader's public points: `test_public_cases.py` runs the grader's own
+  public cases with its rules, and each graded function earns its public points (`public_share`
+  of its points in points.json) times the fraction of those cases it passes.
 
 Set CNN_PACKAGE_ROOT to the folder that holds another `cnn/` to test that one instead.
-
-The summary at the end of a `pytest` run uses the grader's scoring for the public part: each
-graded function (an "item") has points, a share of them (`public_share` in points.json) is
-earned on public cases, and partial credit is the fraction of the item's public tests passed.
-Each test names its item(s) with `@pytest.mark.item("conv.conv2d")`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -20,12 +24,16 @@ import pytest
 
 ROOT = Path(os.environ.get("CNN_PACKAGE_ROOT", Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 POINTS_FILE = Path(__file__).with_name("points.json")
+UNFINISHED = re.compile(r"^(?P<name>[\w.]+) is not implemented yet \((?P<file>[\w/.]+)\)")
 
-# nodeid -> (the items the test counts for, does it test given code only?); nodeid -> passed?
-_ITEMS: dict[str, tuple[list[str], bool]] = {}
+# nodeid -> (items, given code only?, a grader case?); nodeid -> passed?
+_ITEMS: dict[str, tuple[list[str], bool, bool]] = {}
 _PASSED: dict[str, bool] = {}
+_UNFINISHED: dict[str, set[str]] = {}  # "conv2d (cnn/conv.py)" -> nodeids waiting for it
+_FAILED: dict[str, list[str]] = {}  # item (or test file) -> nodeids of failing tests
 
 
 def load_points(path: Path = POINTS_FILE) -> tuple[dict[str, float], float]:
@@ -38,32 +46,31 @@ def load_points(path: Path = POINTS_FILE) -> tuple[dict[str, float], float]:
         return {}, 0.0
 
 
-def items_of(item: pytest.Item) -> tuple[list[str], bool]:
-    """The graded items a collected test counts for (from its ``item`` markers), and whether it
-    tests given code only (``given=True``: argument checks, signatures)."""
+def items_of(item: pytest.Item) -> tuple[list[str], bool, bool]:
+    """The graded items a collected test is about (its ``item`` markers), whether it tests
+    given code only (``given=True``: argument checks) and whether it is a grader case."""
     found: list[str] = []
-    given = False
+    given = case = False
     for mark in item.iter_markers("item"):
         given = given or bool(mark.kwargs.get("given"))
+        case = case or bool(mark.kwargs.get("case"))
         found += [str(a) for a in mark.args]
         by_id = mark.kwargs.get("by_id")
         callspec = getattr(item, "callspec", None)
         if by_id and callspec is not None:
-            for part in callspec.id.split("-"):
-                if part in by_id:
-                    found.append(by_id[part])
-    return list(dict.fromkeys(found)), given
+            found += [by_id[part] for part in callspec.id.split("-") if part in by_id]
+    return list(dict.fromkeys(found)), given, case
 
 
 def public_scores(
     results: list[tuple[list[str], bool, bool]], points: dict[str, float], share: float
 ) -> dict[str, tuple[int, int, float, float]]:
-    """item -> (tests passed, tests run, points earned, public points).
+    """item -> (cases passed, cases run, points earned, public points).
 
-    ``results`` holds (items, given, passed) per test run. An item's public points are
-    ``share * points``; it earns them times the fraction of its public tests that passed (a
-    test naming several items counts for each of them). As in the grader, a test of given code
-    (``given``) counts as passed only for an item that passes one of its other tests.
+    ``results`` holds (items, given, passed) per grader case run. An item's public points are
+    ``share * points``; it earns them times the fraction of its public cases that passed. As in
+    the grader, a case of given code (``given``: an argument check) counts as passed only for
+    an item that passes one of its other cases.
     """
     working = {i for items, given, passed in results if passed and not given for i in items}
     tally: dict[str, list[int]] = {item: [0, 0] for item in points}
@@ -80,15 +87,54 @@ def public_scores(
     return out
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all-failures",
+        action="store_true",
+        help="show every failing test in full, not only the first one per function",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "item(*names, by_id=None): the graded item(s) a public test counts for"
+        "markers",
+        "item(*names, given=False, case=False, by_id=None): the graded item(s) a test is about",
     )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         _ITEMS[item.nodeid] = items_of(item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "call" or call.excinfo is None:
+        return
+    if call.excinfo.errisinstance(NotImplementedError):
+        m = UNFINISHED.match(str(call.excinfo.value))
+        if m:
+            key = f"{m['name']} ({m['file']})"
+            _UNFINISHED.setdefault(key, set()).add(item.nodeid)
+            report.unfinished = key
+            return
+    if report.failed and not item.config.getoption("all_failures"):
+        items, _, _ = _ITEMS.get(item.nodeid, ([], False, False))
+        key = items[0] if items else item.nodeid.split("::")[0]
+        seen = _FAILED.setdefault(key, [])
+        seen.append(item.nodeid)
+        if len(seen) > 1:
+            report.repeated = True
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    if report.when == "call" and getattr(report, "unfinished", None):
+        return "unfinished", "u", "UNFINISHED"
+    if report.when == "call" and getattr(report, "repeated", False):
+        return "more failed", "F", "FAILED"
+    return None
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -98,28 +144,49 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _PASSED[report.nodeid] = False
 
 
+def _function_of(item: str) -> str:
+    return item.split(".", 1)[1]
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    points, share = load_points()
-    if not points or not _PASSED:
-        return
-    results = [(*_ITEMS.get(nid, ([], False)), ok) for nid, ok in _PASSED.items()]
-    scores = public_scores(results, points, share)
     tr = terminalreporter
-    tr.section("public points (the same scoring as the grader, for the public part)")
-    width = max(len(i) for i in scores)
-    earned_total = worth_total = 0.0
+    points, share = load_points()
+    results = [
+        (_ITEMS[nid][0], _ITEMS[nid][1], ok)
+        for nid, ok in _PASSED.items()
+        if nid in _ITEMS and _ITEMS[nid][2]
+    ]
+    scores = public_scores(results, points, share) if points else {}
+    unfinished = {key.split(" ")[0].split(".")[0]: key for key in _UNFINISHED}
+    tr.section("your functions and public points")
+    width = max([len(i) for i in scores] + [8])
+    shown: set[str] = set()
     for item, (passed, run, earned, worth) in scores.items():
-        worth_total += worth
-        earned_total += earned
-        tests = f"{passed}/{run} tests" if run else "not run"
-        tr.write_line(f"{item:<{width}}  {tests:>12}  {earned:6.2f} / {worth:5.2f}")
-    total = sum(points.values())
-    tr.write_line(
-        f"Public part: {earned_total:.2f} / {worth_total:.2f} points "
-        f"({share:.0%} of each item's points; the other {total - worth_total:.2f} of "
-        f"{total:g} come from the grader's hidden cases)."
-    )
-    tr.write_line(
-        "The grader runs its own public cases, of the same kind as these tests, so its score "
-        "can differ a little from this one."
-    )
+        name = _function_of(item)
+        failing = len(_FAILED.get(item, []))
+        if name in unfinished and passed == 0:
+            status = "not implemented yet"
+            shown.add(unfinished[name])
+        elif run and passed == run and not failing:
+            status = "done"
+        else:
+            status = f"{passed}/{run} grader cases pass" if run else "no grader cases"
+            if failing:
+                status += f"; {failing} test(s) fail"
+        tr.write_line(f"{item:<{width}}  {earned:5.2f} / {worth:4.2f}  {status}")
+    for key in sorted(set(_UNFINISHED) - shown):  # helpers of your own, not graded
+        tr.write_line(f"{key}: not implemented yet (a helper of yours, no points of its own)")
+    worth_total = sum(s[3] for s in scores.values())
+    earned_total = sum(s[2] for s in scores.values())
+    if _FAILED and not config.getoption("all_failures"):
+        tr.write_line(
+            "Only the first failing test of each function is shown above; "
+            "`pytest --all-failures` shows all."
+        )
+    if scores:
+        total = sum(points.values())
+        tr.write_line(
+            f"Public points: {earned_total:.2f} / {worth_total:.2f}, the grader's public points "
+            f"for this code ({share:.0%} of each function's points; the other "
+            f"{total - worth_total:.2f} of {total:g} come from hidden cases)."
+        )

@@ -5,6 +5,7 @@ The expected probabilities are computed by a short, independent numpy forward pa
 
 import numpy as np
 import pytest
+from _judge import assert_allclose
 from cnn import model
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -48,8 +49,8 @@ def test_forward_matches_an_independent_computation():
     w = random_weights()
     p = model.lecture_model_forward(x, w)
     assert isinstance(p, np.ndarray) and p.shape == (3, 10), "(N, 28, 28, 1) -> (N, 10)"
-    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5, err_msg="softmax rows sum to 1")
-    np.testing.assert_allclose(
+    assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5, err_msg="softmax rows sum to 1")
+    assert_allclose(
         p,
         reference_forward(x, w),
         rtol=1e-5,  # float32 answers are fine (Keras computes in float32)
@@ -82,7 +83,7 @@ def test_training_mode_applies_dropout_reproducibly():
     p1 = model.lecture_model_forward(x, w, training=True, rng=np.random.default_rng(5))
     p2 = model.lecture_model_forward(x, w, training=True, rng=np.random.default_rng(5))
     np.testing.assert_array_equal(p1, p2, err_msg="training=True draws the dropout mask from rng")
-    np.testing.assert_allclose(p1.sum(axis=1), 1.0, rtol=1e-5)
+    assert_allclose(p1.sum(axis=1), 1.0, rtol=1e-5)
     assert not np.allclose(p1, p_eval), "training=True applies Dropout(0.5) before the dense layer"
 
 

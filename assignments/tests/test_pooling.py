@@ -8,6 +8,7 @@ import inspect
 
 import numpy as np
 import pytest
+from _judge import assert_allclose
 from cnn import pooling
 
 # The classic 4x4 example: 2x2 windows, stride 2.
@@ -31,6 +32,22 @@ def _loop_pool2d(x, pool, stride, reduce):
     return y
 
 
+# A first small step: one window of one channel (pool2d_one_window, your own helper)
+
+
+@pytest.mark.item("pooling.max_pool2d", "pooling.avg_pool2d")
+def test_one_window_max_and_average():
+    window = np.array([[1.0, -2.0], [3.0, 0.5]])
+    got = pooling.pool2d_one_window(window)
+    assert type(got) is float, f"return a Python float (float(...)), not {type(got).__name__}"
+    assert got == pytest.approx(3.0), f"max of [[1, -2], [3, 0.5]] is 3, you returned {got:g}"
+    got = pooling.pool2d_one_window(window, mode="avg")
+    assert got == pytest.approx(0.625), f"mean of [[1, -2], [3, 0.5]] is 0.625, got {got:g}"
+    padded = np.array([[-np.inf, -5.0], [-np.inf, -7.0]])  # a 'same' window: -inf padding
+    got = pooling.pool2d_one_window(padded)
+    assert got == pytest.approx(-5.0), f"-inf padding never wins a max: -5 expected, got {got:g}"
+
+
 @pytest.mark.item("pooling.max_pool2d")
 def test_max_pool2d_hand_example():
     y = pooling.max_pool2d(_image(GRID))
@@ -41,7 +58,7 @@ def test_max_pool2d_hand_example():
 @pytest.mark.item("pooling.avg_pool2d")
 def test_avg_pool2d_hand_example():
     y = pooling.avg_pool2d(_image(GRID), 2)
-    np.testing.assert_allclose(y[0, :, :, 0], [[3.25, 5.25], [2.0, 2.0]])
+    assert_allclose(y[0, :, :, 0], [[3.25, 5.25], [2.0, 2.0]])
 
 
 @pytest.mark.item("pooling.max_pool2d")
@@ -72,12 +89,12 @@ def test_pool2d_matches_the_loop(pool, stride):
     x = np.random.default_rng(1).normal(size=(2, 7, 8, 2))
     p = pool if isinstance(pool, tuple) else (pool, pool)
     s = p if stride is None else (stride if isinstance(stride, tuple) else (stride, stride))
-    np.testing.assert_allclose(
+    assert_allclose(
         pooling.max_pool2d(x, pool, stride=stride),
         _loop_pool2d(x, p, s, np.max),
         err_msg=f"max_pool2d pool {pool} stride {stride} (None means stride = pool_size)",
     )
-    np.testing.assert_allclose(
+    assert_allclose(
         pooling.avg_pool2d(x, pool, stride=stride),
         _loop_pool2d(x, p, s, np.mean),
         atol=1e-12,
@@ -106,7 +123,7 @@ def test_same_max_pooling_pads_with_minus_infinity():
 def test_same_avg_pooling_divides_by_the_real_cells():
     x = np.array([1.0, 2.0, 3.0]).reshape(1, 3, 1)
     y = pooling.avg_pool1d(x, 3, stride=1, padding="same")
-    np.testing.assert_allclose(
+    assert_allclose(
         y[0, :, 0],
         [1.5, 2.0, 2.5],
         err_msg="'same' average pooling divides by the number of REAL cells in the window "
@@ -116,7 +133,7 @@ def test_same_avg_pooling_divides_by_the_real_cells():
     y2 = pooling.avg_pool2d(x2, 3, stride=1, padding="same")
     assert y2[0, 0, 0, 0] == pytest.approx(2.0), "corner = (0 + 1 + 3 + 4) / 4, not 8 / 9"
     ones = pooling.avg_pool2d(np.ones((1, 5, 5, 1)), 3, stride=2, padding="same")
-    np.testing.assert_allclose(ones, 1.0, err_msg="the average of ones is 1, even at the border")
+    assert_allclose(ones, 1.0, err_msg="the average of ones is 1, even at the border")
 
 
 @pytest.mark.item("pooling.avg_pool1d", "pooling.max_pool1d")
@@ -124,7 +141,7 @@ def test_pool1d_hand_examples():
     x = np.array([3.0, 1, 4, 1, 5, 9, 2]).reshape(1, 7, 1)
     np.testing.assert_array_equal(pooling.max_pool1d(x)[0, :, 0], [3, 4, 9])
     np.testing.assert_array_equal(pooling.max_pool1d(x, 3, stride=2)[0, :, 0], [4, 5, 9])
-    np.testing.assert_allclose(pooling.avg_pool1d(x, 2)[0, :, 0], [2, 2.5, 7])
+    assert_allclose(pooling.avg_pool1d(x, 2)[0, :, 0], [2, 2.5, 7])
     np.testing.assert_array_equal(
         pooling.max_pool1d(x, padding="same")[0, :, 0], [3, 4, 9, 2], err_msg="ceil(7/2) = 4"
     )

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from _judge import assert_allclose
 from cnn import regularization as reg
 
 
@@ -22,16 +23,14 @@ def test_dropout_with_the_lectures_mask_scales_the_kept_units():
     x = np.array([1.3, 0.4, 0.5, 1.5, 3.2, 0.9])
     keep = np.array([True, False, False, True, True, False])  # the lecture's example
     y = reg.dropout(x, 0.5, training=True, mask=keep)
-    np.testing.assert_allclose(
+    assert_allclose(
         y,
         [2.6, 0, 0, 3.0, 6.4, 0],
         err_msg="inverted dropout (Keras): kept units are divided by (1 - rate); the lecture's "
         "example [1.3, 0, 0, 1.5, 3.2, 0] leaves out this scaling",
     )
     y = reg.dropout(x, 0.2, training=True, mask=keep.astype(int))
-    np.testing.assert_allclose(
-        y, np.where(keep, x / 0.8, 0.0), err_msg="a 0/1 mask means mask != 0"
-    )
+    assert_allclose(y, np.where(keep, x / 0.8, 0.0), err_msg="a 0/1 mask means mask != 0")
 
 
 @pytest.mark.item("regularization.dropout")
@@ -41,9 +40,7 @@ def test_dropout_random_draw_statistics():
     y = reg.dropout(x, rate, training=True, rng=np.random.default_rng(2))
     assert y.shape == x.shape
     kept = y != 0
-    np.testing.assert_allclose(
-        y[kept], x[kept] / (1 - rate), rtol=1e-12, err_msg="kept: x/(1-rate)"
-    )
+    assert_allclose(y[kept], x[kept] / (1 - rate), rtol=1e-12, err_msg="kept: x/(1-rate)")
     sigma = math.sqrt(rate * (1 - rate) / n)
     frac = kept.mean()
     assert abs(frac - (1 - rate)) < 4 * sigma, (
@@ -84,8 +81,8 @@ def test_l2_penalty_has_no_one_half():
 @pytest.mark.item("regularization.l2_grad")
 def test_l2_grad_is_two_l2_w():
     w = np.array([[1.0, -2.0], [0.0, 4.0]])
-    np.testing.assert_allclose(reg.l2_grad(w), 0.02 * w, err_msg="d/dw l2*sum(w**2) = 2*l2*w")
-    np.testing.assert_allclose(reg.l2_grad(w, l2=0.5), w)
+    assert_allclose(reg.l2_grad(w), 0.02 * w, err_msg="d/dw l2*sum(w**2) = 2*l2*w")
+    assert_allclose(reg.l2_grad(w, l2=0.5), w)
     h = 1e-6
     e = np.zeros_like(w)
     e[1, 1] = h

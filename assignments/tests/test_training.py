@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from _judge import assert_allclose
 from cnn import training as tr
 
 
@@ -42,7 +43,7 @@ def test_cce_on_probabilities_by_hand():
     p = np.array([[0.2, 0.7, 0.1], [0.5, 0.25, 0.25]])
     loss = tr.categorical_crossentropy(y, p)
     assert loss.shape == (2,), "one loss per sample, shape (N,)"
-    np.testing.assert_allclose(loss, [-math.log(0.7), -math.log(0.5)], rtol=1e-6)
+    assert_allclose(loss, [-math.log(0.7), -math.log(0.5)], rtol=1e-6)
 
 
 @pytest.mark.item("training.categorical_crossentropy")
@@ -88,11 +89,9 @@ def test_dense_by_hand_and_on_any_rank():
     x = np.array([[1.0, 2.0]])
     k = np.array([[1.0, 0.0, -1.0], [0.5, 2.0, 1.0]])  # (in=2, units=3)
     b = np.array([0.1, 0.2, 0.3])
-    np.testing.assert_allclose(
-        tr.dense(x, k, b), [[2.1, 4.2, 1.3]], err_msg="y = x @ kernel + bias"
-    )
-    np.testing.assert_allclose(tr.dense(x, k), [[2.0, 4.0, 1.0]], err_msg="bias=None: no bias")
+    assert_allclose(tr.dense(x, k, b), [[2.1, 4.2, 1.3]], err_msg="y = x @ kernel + bias")
+    assert_allclose(tr.dense(x, k), [[2.0, 4.0, 1.0]], err_msg="bias=None: no bias")
     x3 = np.random.default_rng(0).normal(size=(4, 5, 2))
     y3 = tr.dense(x3, k, b)
     assert y3.shape == (4, 5, 3), "Dense acts on the last axis of an input of any rank"
-    np.testing.assert_allclose(y3[2, 3], x3[2, 3] @ k + b, rtol=1e-12)
+    assert_allclose(y3[2, 3], x3[2, 3] @ k + b, rtol=1e-12)

@@ -53,9 +53,15 @@ def register(group: click.Group) -> None:
     @_OUT
     @click.option(
         "--assignment",
-        default="CNN exercises",
-        show_default=True,
-        help="The Canvas assignment: its name, or 'Name (id)' as in Canvas's export.",
+        default=None,
+        help="The Canvas assignment: its name, or 'Name (id)' as in Canvas's export "
+        "(default: the config's [grading] assignment).",
+    )
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        help="The config the folder was graded with (for the default assignment name).",
     )
     @click.option(
         "--roster",
@@ -70,7 +76,7 @@ def register(group: click.Group) -> None:
         show_default=True,
         help="Where a student id that is not a Canvas user id (and not in the roster) goes.",
     )
-    def canvas(grades, out, assignment, roster, id_column) -> None:
+    def canvas(grades, out, assignment, config_path, roster, id_column) -> None:
         """Write a CSV that Canvas's gradebook import accepts (Grades > Import).
 
         Canvas downloads carry each student's Canvas user id; other student ids go to
@@ -78,8 +84,15 @@ def register(group: click.Group) -> None:
 
         Example: grade export canvas grades --out canvas.csv --roster canvas-export.csv
         """
+        from ..config import ConfigError, load_config
         from ..exports import ExportError, canvas_rows, read_roster
         from ..report import csv_text
+
+        if assignment is None:
+            try:
+                assignment = load_config(config_path).assignment
+            except ConfigError as exc:
+                raise _Fail(str(exc)) from None
 
         results = _results(grades)
         table = None

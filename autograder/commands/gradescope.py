@@ -49,10 +49,12 @@ def gradescope(out, config_path, secret, otter) -> None:
     """
     from ..config import DEV_SECRET, ConfigError, load_config
     from ..lms.gradescope import BundleError, build_bundle
+    from ..outpath import OutPathError, check_out_file
 
     try:
         cfg = load_config(config_path)
-    except ConfigError as exc:
+        check_out_file(out)
+    except (ConfigError, OutPathError) as exc:
         raise click.ClickException(str(exc)) from None
     if secret:
         cfg.secret = secret

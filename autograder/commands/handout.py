@@ -35,11 +35,13 @@ def handout(out, make_zip, config_path) -> None:
     """
     from ..config import ConfigError, load_config
     from ..lms.handout import HandoutError, build_handout
+    from ..outpath import OutPathError, check_out_folder
 
     try:
         cfg = load_config(config_path)
+        check_out_folder(out)
         folder = build_handout(out, cfg, make_zip)
-    except (ConfigError, HandoutError) as exc:
+    except (ConfigError, HandoutError, OutPathError) as exc:
         raise click.ClickException(str(exc)) from None
     extra = f" and {folder.name}.zip" if make_zip else ""
     click.echo(

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import DEV_SECRET, Config
 from ..paths import KIT_ROOT, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
+from .public_cases import public_cases_json
 
 
 class HandoutError(Exception):
@@ -37,7 +38,8 @@ CONVENTIONS = [
     "**Leaky ReLU's default slope is 0.2** (`keras.activations.leaky_relu`).",
     "**Dropout is inverted:** the identity unless `training`; kept units are scaled by "
     "1/(1 - rate).",
-    "**The L2 penalty has no 1/2:** `l2 * sum(w**2)`, and its gradient is `2 * l2 * w`.",
+    "**The L2 penalty has no 1/2:** `l2 * sum(w**2)` as in `keras.regularizers.L2`, so nothing "
+    "cancels the factor its gradient gets from the square.",
     "**EarlyStopping follows `keras.callbacks.EarlyStopping`:** `wait` grows before the "
     "improvement test, so `patience=0` stops like `patience=1`; ties are not improvements and "
     "`min_delta` is measured from the last best; `mode='auto'` is min for losses and max for "
@@ -70,23 +72,56 @@ def readme(config: Config) -> str:
         "",
         "## Running the public tests",
         "",
+        "You need Python >= 3.10. On Debian 12, Ubuntu 24.04 and other recent Linux systems `pip` "
+        "refuses to install outside a virtual environment (PEP 668, "
+        '"externally-managed-environment"), so make one first (once; about a minute):',
+        "",
         "```bash",
+        "python3 -m venv .venv && . .venv/bin/activate   # Windows: .venv\\Scripts\\activate",
         "python3 -m pip install numpy pytest",
-        "pytest                      # from this folder: every public test",
+        "pytest                      # from this folder: every public test (about 15 s)",
         "pytest tests/test_conv.py   # one module",
+        "pytest --all-failures       # every failing test in full, not only the first per function",
         "```",
         "",
-        "At the end pytest prints **public points**: each graded function's public points and "
-        "how many of them you earn now, with the grader's scoring for the public part (the "
-        "points times the fraction of that function's public tests you pass).",
+        "The first run fits on a screen: a function you have not written yet is one line in the "
+        "table at the end; for each function the first failing test is shown in full and the "
+        "others are counted. The table ends with your **public points**.",
+        "",
+        "## What the public tests promise",
+        "",
+        "`tests/test_public_cases.py` runs **the grader's own public cases** (in "
+        "`tests/public_cases.json`) and judges them with a copy of the grader's rules "
+        "(`tests/_judge.py`): the same float32 tolerance "
+        "(`|got - want| <= 1e-5 max|want| + 1e-5 |want|`, so float32 answers pass), the same types "
+        "(an exact `np.ndarray` where an array is expected, a Python `int` for sizes and counts), "
+        "the same shapes, inputs left unchanged, and the same partial credit. So the public "
+        "points pytest prints are the points the grader gives your code for the public part. "
+        "The other test files (`test_conv.py`, ...) are lessons with hand-worked examples, such "
+        "as the lecture's X image; they never judge more strictly than the grader, and they "
+        "count no points of their own.",
+        "",
+        "What can still differ from the grader:",
+        "",
+        "- **Time.** The grader stops a call after its time limit per call (10 s by default) on "
+        "its own machine, and a submission after its total budget; a very slow function may "
+        "pass here and time out there, or the other way round on a slow laptop.",
+        "- **Frameworks.** A module that imports TensorFlow, Keras, PyTorch, JAX, `scipy.signal` "
+        "or `scipy.ndimage` earns nothing from the grader, even where its tests pass here.",
+        "- **Code that ends Python** (`os._exit`, `sys.exit` at import) ends the local pytest "
+        "run; the grader reports it and grades the rest.",
+        "- **Sandbox.** The grader runs your code without network, with limited memory, and "
+        "throws away files it writes.",
+        "- **Hidden cases** are not here: passing every public case is a good sign, not a "
+        "guarantee.",
         "",
         "## How you are graded",
         "",
         f"Each function below is worth the points shown ({total:g} in all). "
         f"{share:.0%} of a function's points are earned on **public cases** and "
         f"{1 - share:.0%} on **hidden cases**; partial credit is the fraction of cases passed. "
-        "The grader's public cases are its own, separate from the tests in this folder but of "
-        "the same kind, and their results are shown at once. The hidden cases are drawn for "
+        "The grader's public cases are the ones in `tests/public_cases.json`, the same for "
+        "everyone, and their results are shown at once. The hidden cases are drawn for "
         "you alone (so copying outputs does not help) and some are checked against real Keras; "
         "they are shown after the due date. Passing every public test here is a good sign, not "
         "a guarantee.",
@@ -149,6 +184,7 @@ def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
     for src in sorted(PUBLIC_TESTS_DIR.glob("*.py")):
         shutil.copyfile(src, out / "tests" / src.name)
     (out / "tests" / "points.json").write_text(_points_json(config), encoding="utf-8")
+    (out / "tests" / "public_cases.json").write_text(public_cases_json(config), encoding="utf-8")
     shutil.copyfile(PUBLIC_TESTS_DIR.parent / "pytest.ini", out / "pytest.ini")
     (out / "README.md").write_text(readme(config), encoding="utf-8")
     problems = leaks(out, config.secret)

@@ -287,7 +287,7 @@ def _optimizers(K: _Keras, spec: Spec) -> Any:
         opt.apply_gradients(zip([K.f32(g) for g in step], variables, strict=True))
         for k, v in enumerate(variables):
             trajectory[k].append(K.out(v.value))
-        iterations.append(int(K.keras.ops.convert_to_numpy(opt.iterations)))
+        iterations.append(int(opt.iterations.value.numpy()))  # not np.array(Variable): deprecated
     return {"params": [np.stack(t) for t in trajectory], "iterations": iterations}
 
 

@@ -46,6 +46,35 @@ def pad2d(x: np.ndarray, pads, value: float = 0.0) -> np.ndarray:
     # END STUDENT CODE
 
 
+def conv2d_one_window(patch: np.ndarray, kernel: np.ndarray) -> float:
+    """A first small step towards ``conv2d``: one kernel at one position, one channel.
+
+    The lecture's "element-wise multiplication and sum for every local patch", for a single
+    patch: ``patch`` and ``kernel`` are both ``(KH, KW)`` and the response is one number. The
+    kernel is used as it is, **never flipped** (Keras computes cross-correlation).
+
+    This helper is yours, not graded: ``tests/test_conv.py`` checks it on the lecture's X image,
+    and ``conv2d`` can first be written with it (loops over positions, filters and channels),
+    then made faster.
+
+    Args:
+        patch: the ``(KH, KW)`` window of one input channel.
+        kernel: the ``(KH, KW)`` weights of one filter for that channel.
+
+    Returns:
+        A Python float.
+
+    Raises:
+        ValueError: not 2-D, or the two shapes differ.
+    """
+    patch = _checks.as_array(patch, "patch", ndim=2)
+    kernel = _checks.as_array(kernel, "kernel", ndim=2)
+    _checks.same_shape(patch, kernel, "patch", "kernel")
+    # BEGIN STUDENT CODE: multiply elementwise, then add everything up
+    return float(np.sum(patch * kernel))
+    # END STUDENT CODE
+
+
 def conv1d(
     x: np.ndarray,
     kernel: np.ndarray,
@@ -92,7 +121,7 @@ def conv1d(
     _checks.stride_and_dilation((s,), (d,))
     if padding == "valid":
         _checks.window_fits(x.shape[1], (kernel.shape[0] - 1) * d + 1, "length")
-    # BEGIN STUDENT CODE: pad for 'same'; for each tap a: y += (strided slice of x_pad) @ kernel[a]
+    # BEGIN STUDENT CODE: pad for 'same' (cnn.shapes.same_padding), then the formula above
     n, length, _ = x.shape
     k, _, filters = kernel.shape
     k_eff = (k - 1) * d + 1
@@ -165,7 +194,7 @@ def conv2d(
     if padding == "valid":
         _checks.window_fits(x.shape[1], (kernel.shape[0] - 1) * dh + 1, "height")
         _checks.window_fits(x.shape[2], (kernel.shape[1] - 1) * dw + 1, "width")
-    # BEGIN STUDENT CODE: pad for 'same'; per offset (a, b): y += strided slice @ kernel[a, b]
+    # BEGIN STUDENT CODE: pad for 'same', then the formula; conv2d_one_window is a first step
     n, h, w, _ = x.shape
     kh, kw, _, filters = kernel.shape
     pads, out_size = [], []

@@ -47,7 +47,7 @@ def max_pool1d(
     padding = _checks.padding_mode(padding)
     if padding == "valid":
         _checks.window_fits(x.shape[1], p, "length", what="pool")
-    # BEGIN STUDENT CODE: pad with -inf for 'same'; np.maximum over the pool_size strided slices
+    # BEGIN STUDENT CODE: pad with -inf for 'same'; the max of every window
     length = x.shape[1]
     if padding == "same":
         out_len = -(-length // s)
@@ -97,7 +97,7 @@ def avg_pool1d(
     padding = _checks.padding_mode(padding)
     if padding == "valid":
         _checks.window_fits(x.shape[1], p, "length", what="pool")
-    # BEGIN STUDENT CODE: sum strided slices of the zero-padded x; divide by the real-cell count
+    # BEGIN STUDENT CODE: the mean of the real (unpadded) cells of every window
     length = x.shape[1]
     ones = np.ones((1, length, 1))  # marks the real cells
     if padding == "same":
@@ -114,6 +114,37 @@ def avg_pool1d(
         total_sum += x[:, a : a + span : s, :]
         count += ones[:, a : a + span : s, :]
     return total_sum / count.astype(total_sum.dtype)
+    # END STUDENT CODE
+
+
+def pool2d_one_window(window: np.ndarray, mode: str = "max") -> float:
+    """A first small step towards the 2-D pooling layers: one window of one channel.
+
+    ``mode="max"`` gives the largest value of the ``(PH, PW)`` window, ``mode="avg"`` its mean.
+    In a 'same' layer the padded cells are not real inputs: for max pooling they hold ``-inf``
+    (they never win), and for average pooling only the real cells count, so pass only those.
+
+    This helper is yours, not graded: ``tests/test_pooling.py`` checks it, and
+    ``max_pool2d`` / ``avg_pool2d`` can first be written with it (loops over positions and
+    channels), then made faster.
+
+    Args:
+        window: the ``(PH, PW)`` cells of one channel that one output looks at (at least one).
+        mode: ``"max"`` or ``"avg"``. Defaults to ``"max"``.
+
+    Returns:
+        A Python float.
+
+    Raises:
+        ValueError: ``window`` not 2-D or empty, or an unknown ``mode``.
+    """
+    window = _checks.as_array(window, "window", ndim=2)
+    if window.size == 0:
+        raise ValueError("`window` must hold at least one cell. Received: an empty window.")
+    if mode not in ("max", "avg"):
+        raise ValueError(f"`mode` must be 'max' or 'avg'. Received: mode={mode!r}.")
+    # BEGIN STUDENT CODE: one numpy reduction, chosen by mode
+    return float(window.max() if mode == "max" else window.mean())
     # END STUDENT CODE
 
 
@@ -155,7 +186,7 @@ def max_pool2d(
     if padding == "valid":
         _checks.window_fits(x.shape[1], ph, "height", what="pool")
         _checks.window_fits(x.shape[2], pw, "width", what="pool")
-    # BEGIN STUDENT CODE: pad with -inf for 'same'; np.maximum over the ph*pw strided slices
+    # BEGIN STUDENT CODE: pad with -inf for 'same'; pool2d_one_window is a first step
     pads, out_size = [], []
     for size, p, s in ((x.shape[1], ph, sh), (x.shape[2], pw, sw)):
         if padding == "same":
@@ -215,7 +246,7 @@ def avg_pool2d(
     if padding == "valid":
         _checks.window_fits(x.shape[1], ph, "height", what="pool")
         _checks.window_fits(x.shape[2], pw, "width", what="pool")
-    # BEGIN STUDENT CODE: sum strided slices of the zero-padded x; divide by the real-cell count
+    # BEGIN STUDENT CODE: the mean of the real (unpadded) cells of every window
     pads, out_size = [], []
     for size, p, s in ((x.shape[1], ph, sh), (x.shape[2], pw, sw)):
         if padding == "same":

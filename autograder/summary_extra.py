@@ -1,0 +1,245 @@
+"""Sections of the class report an instructor acts on: what was graded (assignment, date,
+config digest, the development-secret warning), public versus hidden points per function, a
+student x function matrix and the cases most students fail.
+
+Everything is read from the results.json dicts (and ``DIR/run.json``, written by ``grade run``
+with the config's name and digest), and every string is escaped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+from .config import Config
+from .exports import grader_failed, item_points, student_of
+
+RUN_FILE = "run.json"
+HARDEST = 12
+_TITLE = re.compile(r"^(?P<name>\w+) \((?P<module>\w+)\.py\) - (?P<group>public|hidden) cases$")
+_FAILED = re.compile(r"^- FAILED: `(?P<case>[^`]*)`")
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def config_digest(config: Config) -> str:
+    """A short digest of everything in the config that decides a score, the secret included
+    (as an HMAC-free hash of a hash: the digest reveals nothing about it)."""
+    h = hashlib.sha256()
+    h.update(repr(sorted(config.points.items())).encode())
+    h.update(
+        f"{config.assignment}|{config.public_share}|{config.public_visibility}|"
+        f"{config.hidden_visibility}|{config.limits!r}".encode()
+    )
+    h.update(hashlib.sha256(b"secret:" + config.secret.encode()).digest())
+    return h.hexdigest()[:12]
+
+
+def write_run_info(out: Path, config: Config) -> dict:
+    """``DIR/run.json``: what this folder was graded with (read back by ``grade report``)."""
+    from .report import write_atomic
+
+    info = {
+        "assignment": config.assignment,
+        "graded_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "config_digest": config_digest(config),
+        "development_secret": config.secret_is_default,
+        "points": config.total,
+        "public_share": config.public_share,
+    }
+    write_atomic(Path(out) / RUN_FILE, json.dumps(info, indent=1) + "\n")
+    return info
+
+
+def read_run_info(out: Path) -> dict:
+    try:
+        data = json.loads((Path(out) / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run_section(info: dict) -> list[str]:
+    if not info:
+        return ['<p class="muted">Graded with an unknown config (no run.json in this folder).</p>']
+    parts = [
+        '<p class="meta">'
+        f"Assignment <b>{_e(info.get('assignment', '?'))}</b> &middot; graded "
+        f"{_e(info.get('graded_at', '?'))} &middot; config digest "
+        f"<code>{_e(info.get('config_digest', '?'))}</code> &middot; "
+        f"public share {100 * float(info.get('public_share', 0)):.0f}% of "
+        f"{float(info.get('points', 0)):g} points</p>"
+    ]
+    if info.get("development_secret"):
+        parts.append(
+            '<p class="warn" id="dev-secret"><b>Graded with the kit\'s development secret.</b> '
+            "Anyone with the kit can compute these hidden cases: set CNN_GRADE_SECRET (or "
+            "[grading] secret) and regrade with --force before publishing.</p>"
+        )
+    return parts
+
+
+def split_points(result: dict) -> dict[str, dict[str, tuple[float, float]]]:
+    """item -> group -> (score, max) of one student."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for test in result.get("tests", []):
+        m = _TITLE.match(str(test.get("name", "")))
+        if m:
+            item = f"{m['module']}.{m['name']}"
+            out.setdefault(item, {})[m["group"]] = (
+                float(test.get("score", 0.0)),
+                float(test.get("max_score", 0.0)),
+            )
+    return out
+
+
+def split_fractions(results: list[dict], items: list[str]) -> dict[str, tuple[float, float]]:
+    """item -> (public, hidden) mean share of the points earned on those cases. A large gap
+    means students pass what they can see and fail what they cannot."""
+    ok = [r for r in results if not grader_failed(r)]
+    splits = [split_points(r) for r in ok]
+    out = {}
+    for item in items:
+        fracs = []
+        for group in ("public", "hidden"):
+            got = [s.get(item, {}).get(group, (0.0, 0.0)) for s in splits]
+            top = max((g[1] for g in got), default=0.0)
+            fracs.append(sum(g[0] for g in got) / (top * len(got)) if top and got else 0.0)
+        out[item] = (fracs[0], fracs[1])
+    return out
+
+
+def _cell_color(frac: float) -> str:
+    # red (0) -> yellow (0.5) -> green (1), light enough for black text
+    frac = max(0.0, min(1.0, frac))
+    hue = 120 * frac
+    return f"hsl({hue:.0f},70%,80%)"
+
+
+def matrix_section(results: list[dict], items: list[str], feedback: str) -> list[str]:
+    """One row per student, one column per function: the share of its points earned."""
+    if not results:
+        return []
+    modules: list[tuple[str, int]] = []
+    for item in items:
+        mod = item.split(".")[0]
+        if modules and modules[-1][0] == mod:
+            modules[-1] = (mod, modules[-1][1] + 1)
+        else:
+            modules.append((mod, 1))
+    head1 = "".join(f'<th colspan="{n}" class="mod">{_e(m)}</th>' for m, n in modules)
+    head2 = "".join(
+        f'<th class="fn" title="{_e(i)}"><span>{_e(i.split(".")[1])}</span></th>' for i in items
+    )
+    rows = []
+    for r in results:
+        student = student_of(r)
+        link = f"{quote(student, safe='')}/{feedback}"
+        points = item_points(r)
+        cells = []
+        for item in items:
+            score, top = points.get(item, (0.0, 0.0))
+            frac = score / top if top else 0.0
+            cells.append(
+                f'<td class="m" style="background:{_cell_color(frac)}" '
+                f'title="{_e(student)} / {_e(item)}: {score:g} of {top:g}">{100 * frac:.0f}</td>'
+            )
+        rows.append(
+            f'<tr><th class="st"><a href="{_e(link)}">{_e(student)}</a></th>{"".join(cells)}</tr>'
+        )
+    return [
+        "<h2>Students &times; functions</h2>",
+        '<p class="muted">Percent of each function\'s points; hover a cell for the points.</p>',
+        '<div class="scroll"><table id="matrix" class="matrix"><thead>'
+        f'<tr><th></th>{head1}</tr><tr><th class="st">student</th>{head2}</tr></thead><tbody>',
+        *rows,
+        "</tbody></table></div>",
+    ]
+
+
+def hardest_cases(results: list[dict]) -> list[tuple[str, str, str, int, int]]:
+    """(item, group, case, students failing, students trying) for cases with the same name for
+    several students (public cases and the Keras bank), among students who started the
+    function; most failed first."""
+    failing: Counter[tuple[str, str, str]] = Counter()
+    trying: Counter[str] = Counter()
+    for r in results:
+        if grader_failed(r):
+            continue
+        started: set[str] = set()
+        for test in r.get("tests", []):
+            m = _TITLE.match(str(test.get("name", "")))
+            if not m:
+                continue
+            item = f"{m['module']}.{m['name']}"
+            output = str(test.get("output", ""))
+            if "not implemented yet" in output and float(test.get("score", 0.0)) == 0.0:
+                continue
+            started.add(item)
+            for line in output.splitlines():
+                f = _FAILED.match(line)
+                if f and "not implemented yet" not in line:
+                    failing[item, m["group"], f["case"]] += 1
+        trying.update(started)
+    out = [
+        (item, group, case, n, trying[item])
+        for (item, group, case), n in failing.items()
+        if n >= 2 and trying[item]
+    ]
+    out.sort(key=lambda t: (-t[3] / t[4], -t[3], t[0]))
+    per_item: Counter[str] = Counter()
+    kept = []
+    for row in out:  # at most two cases per function, so that one function cannot fill it
+        per_item[row[0]] += 1
+        if per_item[row[0]] <= 2:
+            kept.append(row)
+    return kept
+
+
+def hardest_section(results: list[dict]) -> list[str]:
+    ranked = hardest_cases(results)
+    if not ranked:
+        return [
+            "<h2>Hardest cases</h2>",
+            "<p>No case was failed by two or more students who started its function.</p>",
+        ]
+    rows = [
+        f"<tr><td><code>{_e(item)}</code></td><td>{_e(group)}</td><td><code>{_e(case)}</code>"
+        f'</td><td class="n">{n}/{tried}</td></tr>'
+        for item, group, case, n, tried in ranked[:HARDEST]
+    ]
+    return [
+        "<h2>Hardest cases</h2>",
+        '<p class="muted">Cases failed by the most students among those who started the '
+        "function (the public cases and the Keras bank are the same for everyone).</p>",
+        '<table id="hardest" class="sortable"><thead><tr><th>function</th><th>group</th>'
+        '<th>case</th><th class="n">students failing</th></tr></thead><tbody>',
+        *rows,
+        "</tbody></table>",
+    ]
+
+
+EXTRA_CSS = (
+    ".meta{color:#444}.scroll{overflow-x:auto}"
+    "table.matrix{border-collapse:collapse;font-size:10px}"
+    "#hardest code{white-space:normal;overflow-wrap:anywhere}"
+    "#hardest td:nth-child(2){white-space:nowrap}"
+    "table.matrix td.m{width:22px;min-width:22px;text-align:center;padding:2px 0;"
+    "border:1px solid #fff}"
+    "table.matrix th.fn{height:120px;vertical-align:bottom;padding:0;width:22px;"
+    "border:none;background:none}"
+    "table.matrix th.fn span{display:inline-block;writing-mode:vertical-rl;"
+    "transform:rotate(180deg);white-space:nowrap;font-weight:normal}"
+    "table.matrix th.mod{font-weight:normal;color:#555;border-bottom:1px solid #999;"
+    "background:none}"
+    "table.matrix th.st{text-align:left;white-space:nowrap;padding-right:8px;"
+    "font-weight:normal;background:none}"
+)
