@@ -166,6 +166,13 @@ def grade_result(submission: Path, student: str, cfg: Config, hide: tuple[Path, 
     return grader.grade(sub)
 
 
+def engine_deadline(cfg: Config) -> float:
+    """Seconds after which the engine's process is stopped from outside (the otter plugin):
+    the per-submission budget, the imports and a margin for starting up."""
+    lim = cfg.limits
+    return lim.submission_timeout + 2 * lim.import_timeout + 60.0
+
+
 def failure_results(reason: str) -> dict:
     """A results.json for when the grader itself failed: score 0 and a visible test saying so."""
     return {
@@ -180,6 +187,7 @@ def failure_results(reason: str) -> dict:
                 "number": "0",
                 "score": 0,
                 "max_score": 0,
+                "status": "failed",
                 "visibility": "visible",
                 "output": f"The grading engine failed: {reason}",
                 "output_format": "md",
