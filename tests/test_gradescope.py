@@ -161,6 +161,9 @@ def test_bundle_grades_like_grade_run(bundle, tmp_path, kind):
     }
     assert {t["visibility"] for t in got["tests"] if "public cases" in t["name"]} == {"visible"}
     assert all(t["output_format"] == "md" for t in got["tests"])
+    assert all(
+        t["status"] == ("passed" if t["score"] == t["max_score"] else "failed") for t in got["tests"]
+    )
     if kind == "correct":
         assert got["score"] == got["extra_data"]["max_score"] == 100
     if kind == "wrong":
@@ -185,6 +188,7 @@ def test_engine_crash_still_writes_a_failed_result(bundle, tmp_path):
     got = _run(root)
     assert got["score"] == 0 and got["tests"][0]["name"] == "Autograder failed"
     assert got["tests"][0]["visibility"] == "visible"
+    assert got["tests"][0]["status"] == "failed"
 
 
 def test_missing_python_still_writes_a_failed_result(bundle, tmp_path):
@@ -193,6 +197,7 @@ def test_missing_python_still_writes_a_failed_result(bundle, tmp_path):
     _prepare(bundle_zip, root, "correct")
     got = _run(root, {"AUTOGRADER_PYTHON": str(tmp_path / "no-python")})
     assert got["score"] == 0 and got["tests"][0]["name"] == "Autograder failed"
+    assert got["tests"][0]["status"] == "failed"
 
 
 def test_bundle_holds_the_engine_and_secret_but_no_tensorflow(bundle):
