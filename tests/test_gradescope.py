@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import zipfile
@@ -223,8 +224,13 @@ def test_bundle_holds_the_engine_and_secret_but_no_tensorflow(bundle):
     assert f'secret = "{SECRET}"' in config and "call_timeout = 8.0" in config
     commands = [line for line in setup.splitlines() if not line.lstrip().startswith("#")]
     assert "tensorflow" not in ("\n".join(commands) + reqs).lower()
-    assert {r.split("==")[0].lower() for r in reqs.split()} == {"numpy", "click", "pyyaml", "tomli"}
-    assert "python3-pip" in setup
+    pins = [line for line in reqs.splitlines() if line and line[0].isalpha()]
+    assert {p.split("==")[0].lower() for p in pins} == {"numpy", "click", "pyyaml", "tomli"}
+    body = "\n".join(line for line in reqs.splitlines() if not line.startswith("#"))
+    blocks = re.split(r"\n(?=[A-Za-z])", body.strip())
+    assert len(blocks) == len(pins) and all("--hash=sha256:" in b for b in blocks)
+    assert "--only-binary=:all:" in setup and "--require-hashes" in setup
+    assert "python3 -m venv" in setup and "pip install" not in setup.replace("-m pip install", "")
     assert modes["run_autograder"] == modes["setup.sh"] == 0o755
 
 

@@ -28,8 +28,10 @@ from .budget import hard_stop_seconds
 TEMPLATES = Path(__file__).with_name("templates")
 CONFIG_NAME = "grade.toml"
 ROOT_ENV = "AUTOGRADER_ROOT"
-# What setup.sh installs with the base image's Python 3.10 (versions that have 3.10 wheels).
-REQUIREMENTS = "numpy==2.2.6\nclick==8.1.8\nPyYAML==6.0.2\ntomli==2.2.1\n"
+# What setup.sh installs into its own venv: pinned wheels with their hashes (templates/).
+HASHED_REQUIREMENTS = TEMPLATES / "requirements.txt"
+# The same versions for otter's environment.yml (conda's pip section takes no hashes).
+REQUIREMENTS = "numpy==2.2.6\nclick==8.1.8\nPyYAML==6.0.3\n"
 FAILED_TEST = "Autograder failed"
 
 
@@ -106,7 +108,7 @@ def build_bundle(out: Path, cfg: Config) -> Path:
         run = (TEMPLATES / "run_autograder").read_text(encoding="utf-8")
         run = run.replace("@HARD_STOP@", str(hard_stop_seconds(cfg)))
         _write(zf, "run_autograder", run.encode(), 0o755)
-        _write(zf, "requirements.txt", REQUIREMENTS.encode())
+        _write(zf, "requirements.txt", HASHED_REQUIREMENTS.read_bytes())
         add_kit(zf, cfg)
     tmp.replace(out)
     return out
