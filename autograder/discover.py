@@ -4,7 +4,8 @@ A PATH is one student's submission (a folder holding ``cnn/``, a zip of one, or 
 files) or a folder of such submissions (one subfolder or zip per student; the student's id is
 that name). Also accepted: a Gradescope export (per-submission folders next to
 ``submission_metadata.yml``) and a Canvas download (files named
-``<name>_<id>_<fileid>_<module>.py``, grouped by student), each as a folder or as a zip.
+``[<name>_][LATE_]<id>_<fileid>_<module>.py``, ``<id>`` the user id or ``anon_<id>`` for
+anonymous grading, grouped by student), each as a folder or as a zip.
 
 Everything a student submits is untrusted. Nothing is extracted to disk: archives are read in
 memory with caps (zip bombs), unsafe member names (zip slip) and symbolic links are skipped,
@@ -52,7 +53,17 @@ MODULE_FILES = tuple(f"{m}.py" for m in MODULES)
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.py")
 # "conv (1).py" (browser re-download), "conv-1.py" (Canvas), "conv copy.py" (macOS Finder).
 _RENAMED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?: ?\((\d+)\)|-(\d+)| copy(?: (\d+))?)\.py")
-_CANVAS = re.compile(r"(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<fid>\d+)_(?P<rest>.+)")
+# A Canvas download names each file [<name>_][LATE_]<id>_<fileid>_<file> (ContentZipper): <name>
+# is the sortable name, lowercased, non-word characters removed, absent when the assignment is
+# anonymous; <id> is the user id, or anon_<anonymous id> (5 base58 characters) for anonymous
+# grading. Older Canvas lowercased the whole name ("late_"), and its anonymous-grading feature
+# left out the name but kept the user id. A name is never "late_..."/"anon_..." or all digits.
+_CANVAS = re.compile(
+    r"(?:(?!(?i:late|anon)_|\d+_)(?P<name>.+?)_)?"
+    r"(?:(?P<late>(?i:late))_)?"
+    r"(?:(?i:anon)_(?P<anon>[A-Za-z0-9]+)|(?P<uid>\d+))_"
+    r"(?P<fid>\d+)_(?P<rest>.+)"
+)
 _CANVAS_RESUBMITTED = re.compile(r"(?P<stem>.+?)-(?P<n>\d+)(?P<ext>\.[^.]+)")
 _ID_BAD = re.compile(r"[^A-Za-z0-9._@+-]+")
 _ATTEMPT_SUFFIXES = frozenset(
@@ -719,7 +730,7 @@ def _class(d) -> list[_Found]:
     for name, kind in sorted(d.children().items()):
         match = _CANVAS.fullmatch(name) if kind in ("file", "link") else None
         if match:
-            canvas.setdefault(match["uid"], []).append((name, match))
+            canvas.setdefault(_canvas_key(match), []).append((name, match))
         elif kind == "link":
             raw_id = _zip_stem(name)
             sentence = f"{_show(name)} {_NOT_FOLLOWED}."
@@ -734,7 +745,7 @@ def _class(d) -> list[_Found]:
                 _guard(stem, d.child_origin(name), lambda n=name, s=stem: _from_zip(s, d, n))
             )
     for uid, items in sorted(canvas.items()):
-        origin = d.child_origin(f"*_{uid}_*")
+        origin = d.child_origin(f"*{uid}_*")
         found.append(_guard(uid, origin, lambda u=uid, i=items: _canvas_student(d, u, i)))
     return found
 
@@ -747,6 +758,11 @@ def _guard(raw_id: str, origin: str, make: Callable[[], _Found]) -> _Found:
         return _unreadable(raw_id, origin, f"could not read the submission: {_reason(exc)}.")
 
 
+def _canvas_key(match: re.Match) -> str:
+    """The student id of a Canvas file: the user id, or anon_<id> for anonymous grading."""
+    return match["uid"] or f"anon_{match['anon']}"
+
+
 def _canvas_student(d, uid: str, items: list[tuple[str, re.Match]]) -> _Found:
     """One student's files in a Canvas download, all named ``<name>_<uid>_<fileid>_<rest>``."""
     with ExitStack() as stack:  # the student's zips stay open until their files are read
@@ -754,13 +770,15 @@ def _canvas_student(d, uid: str, items: list[tuple[str, re.Match]]) -> _Found:
 
 
 def _canvas_student_in(d, uid: str, items: list[tuple[str, re.Match]], stack: ExitStack) -> _Found:
-    origin = d.child_origin(f"*_{uid}_*")
-    names = sorted({m["name"] for _, m in items})
+    origin = d.child_origin(f"*{uid}_*")
+    names = sorted({m["name"] or "" for _, m in items})
+    anonymous = uid.startswith("anon_")
     metadata = {
         "source": "canvas",
-        "canvas_user_id": uid,
+        "canvas_user_id": "" if anonymous else uid,
         "name": names[0],
         "late": any(m["late"] for _, m in items),
+        **({"canvas_anonymous_id": uid[5:]} if anonymous else {}),
         "files": sorted(_show(name) for name, _ in items),
     }
     problems: list[str] = []
