@@ -22,7 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..config import Config
-from ..paths import KIT_ROOT, STUBS_DIR
+from ..paths import PACKAGE_DIR, SOLUTIONS_DIR, STUBS_DIR
 from .budget import hard_stop_seconds
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -68,11 +68,14 @@ def config_toml(cfg: Config) -> str:
 def kit_files() -> dict[str, Path]:
     """Archive name -> file, for everything the engine needs to grade (and nothing else)."""
     files: dict[str, Path] = {}
-    for path in sorted((KIT_ROOT / "autograder").rglob("*")):
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        rel = path.relative_to(PACKAGE_DIR)
+        if rel.parts[0] == "_kit":  # an installed wheel's data: the solutions come below
+            continue
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            files[path.relative_to(KIT_ROOT).as_posix()] = path
-    for path in sorted((KIT_ROOT / "solutions" / "cnn").glob("*.py")):
-        files[path.relative_to(KIT_ROOT).as_posix()] = path
+            files["autograder/" + rel.as_posix()] = path
+    for path in sorted(SOLUTIONS_DIR.glob("*.py")):
+        files[f"solutions/cnn/{path.name}"] = path
     files["assignments/cnn/_checks.py"] = STUBS_DIR / "_checks.py"
     return files
 

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ..config import DEV_SECRET, Config
-from ..paths import KIT_ROOT, PUBLIC_TESTS_DIR, STUBS_DIR
+from ..paths import KIT_ROOT, PACKAGE_DIR, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
 
 
@@ -201,7 +201,7 @@ def leaks(folder: Path, secret: str = "") -> list[str]:
     private = {
         hashlib.sha256(p.read_bytes()).hexdigest()
         for d in ("suite", "oracle")
-        for p in (KIT_ROOT / "autograder" / d).rglob("*")
+        for p in (PACKAGE_DIR / d).rglob("*")
         if p.is_file() and p.name != "__init__.py" and "__pycache__" not in p.parts
     }
     for path in sorted(folder.rglob("*")):

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy
 
-from ..paths import KIT_ROOT
+from ..paths import KIT_ROOT, PACKAGE_DIR
 
 NOBODY = 65534
 JOB_INSIDE = "/tmp/cnn-job"  # where the job folder appears inside the namespaces
@@ -212,6 +212,10 @@ def command(
         (ro / name).mkdir(parents=True, exist_ok=True)
         script.append(f"mount --bind {q(source)} {q(str(ro / name))}")
         script.append(f"mount -o remount,bind,ro {q(str(ro / name))}")
+        if _under(str(PACKAGE_DIR), source) and str(PACKAGE_DIR) != source:
+            # An installed wheel puts the kit next to numpy: cover it in this mount too.
+            kit = ro / name / os.path.relpath(PACKAGE_DIR, source)
+            script.append(f"mount -t tmpfs -o size=64k,mode=0755 tmpfs {q(str(kit))}")
     # Keep a handle on the job folder (it may live under /tmp), give the shared temp folders
     # private tmpfs mounts, then put the job folder back at a fixed path.
     hold = next(n for n in (9, 8, 7, 6) if n != pass_fd)
@@ -223,7 +227,7 @@ def command(
     script.append(f"mount --rbind /proc/self/fd/{hold} {q(JOB_INSIDE)}")
     script.append(f"exec {hold}<&-")
     home = os.path.expanduser("~")
-    covered = [str(KIT_ROOT), *map(str, hide)]
+    covered = [str(KIT_ROOT), str(PACKAGE_DIR), *map(str, hide)]
     if home not in ("/", ""):
         covered.append(home)
     covered = [os.path.realpath(p) for p in covered]
