@@ -428,8 +428,8 @@ def _attempt_note(path: str) -> str | None:
     name = path.rsplit("/", 1)[-1]
     if name.lower().endswith(".ipynb"):
         return (
-            f"found {_show(path)}: notebooks are not graded; "
-            "submit the .py modules of the cnn/ package."
+            f"found {_show(path)}: a notebook is graded only when the upload holds no cnn/ "
+            "package or module files, so it was ignored."
         )
     stem, _, rest = name.partition(".")
     rest = rest.lower()
@@ -594,6 +594,10 @@ def _build(
             names.append(e.path)
     layout = _analyse(names)
     by_path = {e.path: e for e in entries}
+    if layout.folder is None:
+        notebooks = [n for n in names if n.lower().endswith(".ipynb") and not _ignored_path(n)]
+        if notebooks:
+            return _from_notebook(raw_id, origin, by_path, notebooks, problems, metadata)
     contents: dict[str, bytes] = {}
     total = 0
     for key in layout.members:
@@ -634,6 +638,43 @@ def _build(
         contents[key] = data
     flat, more = _assemble(layout, contents)
     return Submission(raw_id, origin, flat, problems + layout.problems + more, metadata)
+
+
+def _ignored_path(path: str) -> bool:
+    parts = _split(path)
+    return parts is None or any(_ignored(p) for p in parts)
+
+
+def _notebook_submission(
+    raw_id: str, origin: str, data: bytes, shown: str, problems: list[str], metadata: dict
+) -> Submission:
+    """The modules a handout notebook's %%writefile cells hold (nothing is executed)."""
+    from .lms.notebook import modules_from_notebook
+
+    files, more = modules_from_notebook(data, shown)
+    if files:
+        more += [f"module {m} is missing." for m in MODULE_FILES if m not in files]
+    return Submission(raw_id, origin, files, problems + more, {**metadata, "notebook": shown})
+
+
+def _from_notebook(raw_id, origin, by_path, notebooks, problems, metadata) -> Submission:
+    from .lms.notebook import MAX_NOTEBOOK_BYTES
+
+    notebooks.sort(key=lambda n: (n.count("/"), n))
+    chosen, shown = by_path[notebooks[0]], _show(notebooks[0])
+    problems = list(problems)
+    if len(notebooks) > 1:
+        rest = ", ".join(_show(n) for n in notebooks[1:4])
+        problems.append(f"found several notebooks; graded {shown}, ignored {rest}.")
+    if chosen.size > MAX_NOTEBOOK_BYTES:
+        sentence = f"{shown} is bigger than 8 MiB; it was not read."
+        return Submission(raw_id, origin, {}, [*problems, sentence], metadata)
+    try:
+        data = chosen.reader(MAX_NOTEBOOK_BYTES + 1)
+    except Exception as exc:
+        sentence = f"could not read {shown}: {_reason(exc)}."
+        return Submission(raw_id, origin, {}, [*problems, sentence], metadata)
+    return _notebook_submission(raw_id, origin, data, shown, problems, metadata)
 
 
 def _unreadable(raw_id: str, origin: str, sentence: str, metadata: dict | None = None) -> _Found:
@@ -953,11 +994,24 @@ def _discover_path(path: Path, stack: ExitStack) -> list[_Found]:
             raise DiscoveryError(f"Cannot read {shown}: {_reason(exc)}.") from None
     elif os.path.isfile(path) and (name.lower().endswith(".zip") or _is_zip(path)):
         found = _discover_zip(path, _zip_stem(name), stack)
+    elif os.path.isfile(path) and name.lower().endswith(".ipynb"):
+        found = [_guard(name[:-6], shown, lambda: _notebook_path(name[:-6], path, shown))]
     else:
-        raise DiscoveryError(f"Cannot grade {shown}: expected a folder or a .zip file.")
+        raise DiscoveryError(
+            f"Cannot grade {shown}: expected a folder, a .zip file or a handout notebook (.ipynb)."
+        )
     if not any(f.attempt for f in found):
         raise _nothing_found(path)
     return found
+
+
+def _notebook_path(raw_id: str, path: Path, shown: str) -> _Found:
+    """A notebook PATH (the handout's, submitted as it is)."""
+    from .lms.notebook import MAX_NOTEBOOK_BYTES
+
+    with open(path, "rb") as f:
+        data = f.read(MAX_NOTEBOOK_BYTES + 1)
+    return _Found(_notebook_submission(raw_id, shown, data, _show(path.name), [], {}), True)
 
 
 def _is_zip(path: Path) -> bool:

@@ -127,8 +127,13 @@ def readme(config: Config) -> str:
     return "\n".join(lines)
 
 
-def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
-    """Write the handout to the folder ``out`` (and ``out`` + ``.zip``); return the folder."""
+def build_handout(
+    out: Path, config: Config, make_zip: bool = False, notebook: bool = False
+) -> Path:
+    """Write the handout to the folder ``out`` (and ``out`` + ``.zip``); return the folder.
+
+    ``notebook``: also write the notebook that writes the ``cnn/`` modules and runs the public
+    tests (:mod:`autograder.lms.notebook`)."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HandoutError(f"--out {out} already exists and is not an empty folder.")
@@ -151,6 +156,10 @@ def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
     (out / "tests" / "points.json").write_text(_points_json(config), encoding="utf-8")
     shutil.copyfile(PUBLIC_TESTS_DIR.parent / "pytest.ini", out / "pytest.ini")
     (out / "README.md").write_text(readme(config), encoding="utf-8")
+    if notebook:
+        from .notebook import NOTEBOOK_NAME, handout_notebook
+
+        (out / NOTEBOOK_NAME).write_text(handout_notebook(stubs), encoding="utf-8")
     problems = leaks(out, config.secret)
     if problems:
         shutil.rmtree(out, ignore_errors=True)
