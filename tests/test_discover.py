@@ -734,7 +734,7 @@ def test_nothing_gradable(tmp_path, files):
 def test_plain_file_path(tmp_path):
     path = tmp_path / "conv.py"
     path.write_text("x = 1\n")
-    with pytest.raises(DiscoveryError, match="expected a folder, a .zip file or a handout notebook"):
+    with pytest.raises(DiscoveryError, match="expected a folder, a .zip file or a handout"):
         discover([path])
 
 
