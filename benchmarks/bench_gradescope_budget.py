@@ -43,8 +43,8 @@ def hanging_package(dest: Path, at_import: bool) -> Path:
         if path.name.startswith("_"):
             continue
         text = path.read_text()
-        if at_import:
-            text = "while True:\n    pass\n" + text
+        if at_import:  # at the end: after the module's `from __future__` line and its defs
+            text = text + "\n\nwhile True:\n    pass\n"
         else:
             text = re.sub(
                 r"^( *)raise NotImplementedError\(.*\)$",
