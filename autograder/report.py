@@ -108,6 +108,7 @@ def to_gradescope(result: SubmissionResult) -> dict:
                 "number": str(number),
                 "score": test.score,
                 "max_score": test.max_score,
+                "status": "passed" if test.score >= test.max_score else "failed",
                 "visibility": test.visibility,
                 "output": test_output(test),
                 "output_format": "md",

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ..config import DEV_SECRET, Config
-from ..paths import KIT_ROOT, PUBLIC_TESTS_DIR, STUBS_DIR
+from ..paths import KIT_ROOT, PACKAGE_DIR, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
 from .public_cases import public_cases_json
 
@@ -162,8 +162,13 @@ def readme(config: Config) -> str:
     return "\n".join(lines)
 
 
-def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
-    """Write the handout to the folder ``out`` (and ``out`` + ``.zip``); return the folder."""
+def build_handout(
+    out: Path, config: Config, make_zip: bool = False, notebook: bool = False
+) -> Path:
+    """Write the handout to the folder ``out`` (and ``out`` + ``.zip``); return the folder.
+
+    ``notebook``: also write the notebook that writes the ``cnn/`` modules and runs the public
+    tests (:mod:`autograder.lms.notebook`)."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HandoutError(f"--out {out} already exists and is not an empty folder.")
@@ -187,6 +192,10 @@ def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
     (out / "tests" / "public_cases.json").write_text(public_cases_json(config), encoding="utf-8")
     shutil.copyfile(PUBLIC_TESTS_DIR.parent / "pytest.ini", out / "pytest.ini")
     (out / "README.md").write_text(readme(config), encoding="utf-8")
+    if notebook:
+        from .notebook import NOTEBOOK_NAME, handout_notebook
+
+        (out / NOTEBOOK_NAME).write_text(handout_notebook(stubs), encoding="utf-8")
     problems = leaks(out, config.secret)
     if problems:
         shutil.rmtree(out, ignore_errors=True)
@@ -237,7 +246,7 @@ def leaks(folder: Path, secret: str = "") -> list[str]:
     private = {
         hashlib.sha256(p.read_bytes()).hexdigest()
         for d in ("suite", "oracle")
-        for p in (KIT_ROOT / "autograder" / d).rglob("*")
+        for p in (PACKAGE_DIR / d).rglob("*")
         if p.is_file() and p.name != "__init__.py" and "__pycache__" not in p.parts
     }
     for path in sorted(folder.rglob("*")):

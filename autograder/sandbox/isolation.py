@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy
 
-from ..paths import KIT_ROOT
+from ..paths import KIT_ROOT, PACKAGE_DIR
 
 NOBODY = 65534
 PROBE_UID = int(os.environ.get("CNN_GRADE_UID_BASE", "2100000000")) + 4096  # see slots.py
@@ -312,7 +312,7 @@ def command(
     # The scratch base holds the other workers' job folders (other students' code and inputs)
     # when it is not under a private temp folder: the own job is already at JOB_INSIDE.
     scratch_base = str(job.parent.parent) if job.parent.name.startswith("run-") else ""
-    covered = [str(KIT_ROOT), *map(str, hide), *packages, *([scratch_base] if scratch_base else [])]
+    covered = [str(KIT_ROOT), str(PACKAGE_DIR), *map(str, hide), *packages, *([scratch_base] if scratch_base else [])]
     if home not in ("/", ""):
         covered.append(home)
     covered = [os.path.realpath(p) for p in covered]
