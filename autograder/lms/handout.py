@@ -17,6 +17,10 @@ from ..config import DEV_SECRET, Config
 from ..paths import KIT_ROOT, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
 
+# Public data shipped with the stubs (given code reads it): copied into the handout's cnn/ and
+# allowed by the leak check only when byte-identical to the kit's copy in assignments/cnn/.
+DATA_FILES = ("digits28.npz",)
+
 
 class HandoutError(Exception):
     """An instructor error while building the handout: one clear sentence."""
@@ -145,6 +149,10 @@ def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
     (out / "cnn").mkdir()
     for name in sorted(stubs):
         shutil.copyfile(STUBS_DIR / name, out / "cnn" / name)
+    for name in DATA_FILES:
+        if not (STUBS_DIR / name).is_file():
+            raise HandoutError(f"assignments/cnn/{name} is missing; run scripts/build_digits28.py.")
+        shutil.copyfile(STUBS_DIR / name, out / "cnn" / name)
     (out / "tests").mkdir()
     for src in sorted(PUBLIC_TESTS_DIR.glob("*.py")):
         shutil.copyfile(src, out / "tests" / src.name)
@@ -204,11 +212,18 @@ def leaks(folder: Path, secret: str = "") -> list[str]:
         for p in (KIT_ROOT / "autograder" / d).rglob("*")
         if p.is_file() and p.name != "__init__.py" and "__pycache__" not in p.parts
     }
+    shipped = {
+        f"cnn/{name}": hashlib.sha256((STUBS_DIR / name).read_bytes()).hexdigest()
+        for name in DATA_FILES
+        if (STUBS_DIR / name).is_file()
+    }
     for path in sorted(folder.rglob("*")):
         if not path.is_file():
             continue
         rel = path.relative_to(folder).as_posix()
         data = path.read_bytes()
+        if rel in shipped and hashlib.sha256(data).hexdigest() == shipped[rel]:
+            continue  # the public data file, byte-identical to the kit's
         if hashlib.sha256(data).hexdigest() in private or path.suffix in (".npz", ".npy"):
             found.append(f"{rel} is a file of the hidden suite or the oracle bank")
             continue
