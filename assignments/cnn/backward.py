@@ -475,11 +475,16 @@ def softmax_crossentropy_backward(y_true: np.ndarray, logits: np.ndarray) -> np.
 
         L = (1/N) * sum_n  l_n,    l_n = -sum_k y[n, k] * log_softmax(z[n])[k]
 
-    For one sample, ``log_softmax(z)[k] = z[k] - log(sum_j exp(z[j]))``, so
-    ``dl/dz[j] = softmax(z)[j] * sum_k y[k] - y[j]``, which is ``softmax(z) - y`` for a one-hot
-    (or any normalised) ``y``. Mind the **batch mean**: ``L`` averages over the N samples, so
-    each row of the gradient carries a factor ``1/N``. Combining softmax and cross-entropy in
-    one step avoids dividing by a probability that can underflow to 0.
+    For one sample with labels that sum to 1 (one-hot, or a normalised soft target),
+    ``log_softmax(z)[k] = z[k] - log(sum_j exp(z[j]))`` gives::
+
+        dl/dz[j] = softmax(z)[j] - y[j]          and so   dL/dz = (softmax(z) - y) / N
+
+    Mind the **batch mean**: ``L`` averages over the N samples, so each row of the gradient
+    carries a factor ``1/N``. Combining softmax and cross-entropy in one step avoids dividing by
+    a probability that can underflow to 0. (TF's fused op returns ``softmax(z) - y`` even for
+    labels that do not sum to 1, where the exact derivative would be
+    ``softmax(z) * sum(y) - y``; the kit follows TF, and grades normalised labels only.)
 
     TF counterpart: ``tape.gradient(keras.losses.CategoricalCrossentropy(from_logits=True)(y,
     z), z)``.
@@ -498,6 +503,6 @@ def softmax_crossentropy_backward(y_true: np.ndarray, logits: np.ndarray) -> np.
     logits = _checks.as_array(logits, "logits", ndim=2)
     _checks.same_shape(y_true, logits, "y_true", "logits")
     # BEGIN STUDENT CODE
-    # TODO: a stable softmax, times the label mass, minus y_true, over N
+    # TODO: a stable softmax (subtract the row max), minus y_true, over N
     raise NotImplementedError("softmax_crossentropy_backward is not implemented yet (cnn/backward.py)")
     # END STUDENT CODE
