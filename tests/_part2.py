@@ -34,8 +34,10 @@ PART2_ITEMS = {f"{m}.{f}" for m, fs in PART2_FUNCTIONS.items() for f in fs} | {
     f"{m}.{f}" for m, fs in PART2_HELPERS.items() for f in fs
 }
 
-# The fixed outcome run on the digits data (README, part 2): seeded init, Adam(1e-3), batch 32.
-OUTCOME = {"init_seed": 0, "rng_seed": 1, "epochs": 2, "batch_size": 32, "learning_rate": 1e-3}
+# The fixed outcome run on the digits data (README, part 2; benchmarks/bench_train.py): init
+# lecture_model_init(default_rng(seed)), Adam(1e-3), batch 32, shuffle and dropout from
+# default_rng(seed + 1), 2 epochs. Measured: held-out accuracy 0.914-0.931 (seeds 0-2).
+OUTCOME = {"seed": 0, "epochs": 2, "batch_size": 32, "learning_rate": 1e-3, "min_accuracy": 0.85}
 
 _MODULES = ("activations", "conv", "pooling", "regularization", "training", "optimizers")
 
