@@ -312,7 +312,13 @@ def command(
     # The scratch base holds the other workers' job folders (other students' code and inputs)
     # when it is not under a private temp folder: the own job is already at JOB_INSIDE.
     scratch_base = str(job.parent.parent) if job.parent.name.startswith("run-") else ""
-    covered = [str(KIT_ROOT), str(PACKAGE_DIR), *map(str, hide), *packages, *([scratch_base] if scratch_base else [])]
+    covered = [
+        str(KIT_ROOT),
+        str(PACKAGE_DIR),
+        *map(str, hide),
+        *packages,
+        *([scratch_base] if scratch_base else []),
+    ]
     if home not in ("/", ""):
         covered.append(home)
     covered = [os.path.realpath(p) for p in covered]
