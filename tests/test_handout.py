@@ -198,6 +198,27 @@ def test_scoring_rule_partial_credit_and_given_code():
     assert scores["a.g"] == (0, 2, 0.0, 1.0)
 
 
+def test_scoring_rule_counts_nothing_until_the_function_computes_something():
+    """The grader's rule (autograder.trivial): passes count once a discriminating case passes,
+    or two size/count cases with different answers; a constant passing cases earns nothing."""
+    conftest = _conftest()
+    points = {"a.f": 4.0, "a.size": 2.0, "a.g": 2.0}
+    results = [
+        (["a.f"], False, True, None),  # a case zeros pass: not enough on its own
+        (["a.f"], False, False, "disc"),
+        (["a.size"], False, True, "3"),
+        (["a.size"], False, True, "3"),  # the same answer twice: a constant could do it
+        (["a.size"], True, True, None),
+        (["a.g"], False, True, "5"),
+        (["a.g"], False, True, "7"),
+        (["a.g"], False, False, "disc"),
+    ]
+    scores = conftest.public_scores(results, points, 0.5)
+    assert scores["a.f"] == (0, 2, 0.0, 2.0)
+    assert scores["a.size"] == (0, 3, 0.0, 1.0)
+    assert scores["a.g"] == (2, 3, pytest.approx(2 / 3, abs=1e-4), 1.0)
+
+
 def test_every_public_test_names_graded_items():
     seen: set[str] = set()
     for path in PUBLIC_TESTS_DIR.glob("test_*.py"):

@@ -178,7 +178,14 @@ def _local_points(root: Path, data: dict, keep: set[str] | None = None) -> dict[
         if outcome.status == "timeout":
             timeouts[case["item"]] = timeouts.get(case["item"], 0) + 1
         verdict = JUDGE.judge(case, outcome)
-        results.append(([case["item"]], case["expect"]["kind"] == "raises", verdict.passed))
+        results.append(
+            (
+                [case["item"]],
+                case["expect"]["kind"] == "raises",
+                verdict.passed,
+                case.get("counts_as"),
+            )
+        )
     scores = CONFTEST.public_scores(results, data["points"], data["public_share"])
     return {item: s[2] for item, s in scores.items() if keep is None or item.split(".")[0] in keep}
 

@@ -31,6 +31,7 @@ UNFINISHED = re.compile(r"^(?P<name>[\w.]+) is not implemented yet \((?P<file>[\
 
 # nodeid -> (items, given code only?, a grader case?); nodeid -> passed?
 _ITEMS: dict[str, tuple[list[str], bool, bool]] = {}
+_COUNTS_AS: dict[str, str | None] = {}  # grader cases: how a pass shows the function works
 _PASSED: dict[str, bool] = {}
 _UNFINISHED: dict[str, set[str]] = {}  # "conv2d (cnn/conv.py)" -> nodeids waiting for it
 _FAILED: dict[str, list[str]] = {}  # item (or test file) -> nodeids of failing tests
@@ -63,22 +64,36 @@ def items_of(item: pytest.Item) -> tuple[list[str], bool, bool]:
 
 
 def public_scores(
-    results: list[tuple[list[str], bool, bool]], points: dict[str, float], share: float
+    results: list[tuple], points: dict[str, float], share: float
 ) -> dict[str, tuple[int, int, float, float]]:
     """item -> (cases passed, cases run, points earned, public points).
 
-    ``results`` holds (items, given, passed) per grader case run. An item's public points are
-    ``share * points``; it earns them times the fraction of its public cases that passed. As in
-    the grader, a case of given code (``given``: an argument check) counts as passed only for
-    an item that passes one of its other cases.
+    ``results`` holds (items, given, passed[, counts_as]) per grader case run. An item's public
+    points are ``share * points``; it earns them times the fraction of its public cases that
+    passed. As in the grader, passed cases count only once the function shows that it computes
+    something: it passes a case no constant, zero or echoed answer passes (``counts_as`` is
+    ``"disc"``), or two size/count cases with different answers (``counts_as`` is the answer).
+    Without ``counts_as`` a case counts as showing it unless it tests given code (``given``:
+    an argument check).
     """
-    working = {i for items, given, passed in results if passed and not given for i in items}
+    shown: dict[str, set] = {}
+    working: set[str] = set()
+    for items, given, passed, *rest in results:
+        how = rest[0] if rest else (None if given else "disc")
+        if not passed or how is None:
+            continue
+        for item in items:
+            if how == "disc":
+                working.add(item)
+            else:
+                shown.setdefault(item, set()).add(how)
+    working |= {item for item, answers in shown.items() if len(answers) >= 2}
     tally: dict[str, list[int]] = {item: [0, 0] for item in points}
-    for items, given, passed in results:
+    for items, _given, passed, *_rest in results:
         for item in items:
             counts = tally.setdefault(item, [0, 0])
             counts[1] += 1
-            counts[0] += bool(passed) and (not given or item in working)
+            counts[0] += bool(passed) and item in working
     out = {}
     for item, (passed, run) in tally.items():
         worth = round(share * points.get(item, 0.0), 4)
@@ -98,13 +113,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "item(*names, given=False, case=False, by_id=None): the graded item(s) a test is about",
+        "item(*names, given=False, case=False, by_id=None, counts_as=None): the graded item(s) "
+        "a test is about",
     )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         _ITEMS[item.nodeid] = items_of(item)
+        for mark in item.iter_markers("item"):
+            if "counts_as" in mark.kwargs:
+                _COUNTS_AS[item.nodeid] = mark.kwargs["counts_as"]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -152,7 +171,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     tr = terminalreporter
     points, share = load_points()
     results = [
-        (_ITEMS[nid][0], _ITEMS[nid][1], ok)
+        (_ITEMS[nid][0], _ITEMS[nid][1], ok, _COUNTS_AS.get(nid))
         for nid, ok in _PASSED.items()
         if nid in _ITEMS and _ITEMS[nid][2]
     ]

@@ -37,7 +37,9 @@ _TIMEOUTS: Counter[str] = Counter()
 
 def _param(index: int, case: dict):
     raises = case["expect"]["kind"] == "raises"
-    marks = [pytest.mark.item(case["item"], given=raises, case=True)]
+    marks = [
+        pytest.mark.item(case["item"], given=raises, case=True, counts_as=case.get("counts_as"))
+    ]
     if case["expect"]["kind"] == "grader-only":
         marks.append(pytest.mark.skip(reason="checked by the grader only"))
     name = case["target"].split(".")[1]

@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..cases import Case, Close, Property, Raises
+from ..cases import Call, Case, Close, Property, Raises, Rng
 from ..config import Config
-from ..sandbox.inprocess import spec_of
 from ..sandbox.worker import pack
 
 FORMAT = 1
@@ -37,7 +36,10 @@ PROPERTY_KINDS = {
 
 
 def encode(value: Any) -> Any:
-    """An expected value as JSON that keeps every type the comparison looks at."""
+    """A value as JSON that keeps every type the comparison looks at (arrays inline: the
+    handout has no input blob; the grader's sandbox passes the same arrays through one)."""
+    if isinstance(value, Rng):
+        return {"$rng": int(value.seed)}
     if isinstance(value, np.ndarray):
         return {"$arr": pack(value)}
     if isinstance(value, np.generic):
@@ -64,7 +66,37 @@ def _property(expect: Property) -> dict:
     return {"kind": "property", "property": name, "data": data, "description": expect.description}
 
 
-def export_case(case: Case, mistake_text: dict[str, str]) -> dict:
+def spec_of(call: Call, mutation: bool) -> dict:
+    """The call as the handout's judge runs it: program, target, arguments, mutation check."""
+    return {
+        "program": call.program,
+        "target": call.target,
+        "args": encode(list(call.args)),
+        "kwargs": encode(dict(call.kwargs))["$dict"],
+        "mutation": mutation,
+    }
+
+
+def counts_as(case: Case, ref: Any) -> str | None:
+    """How a passed ``case`` shows that its function computes something, as the grader rules
+    (``autograder.trivial``): ``"disc"`` when no answer computing nothing passes it, the repr of
+    its expected value for a size or count (two different ones are needed), else None."""
+    from ..trivial import _scalar_echo, discriminating, scalar_like
+
+    if discriminating(case, ref):
+        return "disc"
+    expect = case.expect
+    if (
+        isinstance(expect, Close)
+        and case.call.program == "call"
+        and scalar_like(expect.value)
+        and not _scalar_echo(case)
+    ):
+        return repr(expect.value)
+    return None
+
+
+def export_case(case: Case, mistake_text: dict[str, str], ref: Any = None) -> dict:
     """One public case as JSON-ready data."""
     expect = case.expect
     if isinstance(expect, Close):
@@ -79,6 +111,7 @@ def export_case(case: Case, mistake_text: dict[str, str]) -> dict:
         "name": case.name,
         **spec,
         "expect": exp,
+        "counts_as": counts_as(case, ref) if ref is not None else None,
         "mistakes": [
             [name, mistake_text.get(name, name), encode(value)]
             for name, value in case.mistakes.items()
@@ -93,10 +126,11 @@ def public_cases(config: Config) -> dict:
     from ..suite import MISTAKES
 
     # No bank and no isolation: only the public cases are built, nothing is run.
-    grader = Grader(config, load_solutions(), [], None)  # type: ignore[arg-type]
+    ref = load_solutions()
+    grader = Grader(config, ref, [], None)  # type: ignore[arg-type]
     texts = {name: mistake_text(name) for name in MISTAKES}
     cases = [
-        export_case(case, texts)
+        export_case(case, texts, ref)
         for item, (public, _bank) in grader.shared_cases().items()
         for case in public
     ]
