@@ -345,7 +345,7 @@ def run_calls(
     try:
         if iso.own_uid:
             try:
-                slot = slots.lease(kill_leftovers=not iso.namespaces)
+                slot = slots.lease()
             except OSError as exc:
                 raise WorkerStartError(f"the grader could not lease a worker uid ({exc})") from None
         blob = InputBlob(calls)
