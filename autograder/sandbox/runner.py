@@ -61,6 +61,7 @@ from .wire import (  # noqa: F401 - re-exported: the suite and the tests import 
 WORKER = Path(__file__).with_name("worker.py")
 MAX_LINE = 64 * 1024  # a status line longer than this is a flood
 MAX_IMPORTS = 256 * 1024  # bytes of the import report
+START_SECONDS = 60.0  # a worker that says nothing for this long could not be started
 MAX_MESSAGE = 500  # characters of a student's exception message that reach the feedback
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -344,7 +345,7 @@ def run_calls(
     try:
         if iso.own_uid:
             try:
-                slot = slots.lease(kill_leftovers=not iso.namespaces)
+                slot = slots.lease()
             except OSError as exc:
                 raise WorkerStartError(f"the grader could not lease a worker uid ({exc})") from None
         blob = InputBlob(calls)
@@ -448,7 +449,9 @@ class _Run:
     def _drive(self, worker: _Worker, start: int, skip_modules: list[str]) -> int:
         limits, n = self.limits, self.n
         importing, ready, said, index = None, False, False, start
-        deadline = time.monotonic() + limits.import_timeout
+        # Until its first line no student code has run: starting is the grader's time, and a
+        # loaded machine may need long; then the import budget starts.
+        deadline = time.monotonic() + max(START_SECONDS, limits.import_timeout)
         while True:
             line = worker.line(min(deadline, self.budget_end))
             if line is None:
@@ -478,7 +481,9 @@ class _Run:
                 if index < n:
                     self._lost(index, timed_out, code)
                 return _next_pending(self.outcomes, index + 1)
-            said = True
+            if not said:
+                said = True
+                deadline = time.monotonic() + limits.import_timeout
             worker.note_init()
             if line == "sandbox-failed":
                 worker.kill()

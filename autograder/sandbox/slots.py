@@ -18,8 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pwd
-import shutil
-import subprocess
+import signal
 import threading
 from pathlib import Path
 
@@ -101,26 +100,25 @@ def lease(kill_leftovers: bool = True) -> Slot:
 
 
 def kill_uid(uid: int) -> bool:
-    """SIGKILL every process of ``uid`` (as that uid: ``kill(-1)`` until none is left)."""
+    """SIGKILL every process of ``uid``: a forked helper switches to that uid and calls
+    ``kill(-1, SIGKILL)`` until none is left. No ``execve`` as that uid, which the kernel
+    refuses once the uid is at its process limit (a fork bomb's)."""
     if os.geteuid() != 0 or uid < UID_BASE:
         return False
-    setpriv = shutil.which("setpriv")
-    if not setpriv:
-        return False
-    # The shell's own kill is kill(2): -1 means every process this uid may signal (its own),
-    # except the shell itself. It fails (ESRCH) once there is none left.
-    loop = "n=0; while kill -9 -1 2>/dev/null && [ $n -lt 200 ]; do n=$((n+1)); done"
-    try:
-        subprocess.run(
-            [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "/bin/sh", "-c", loop],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
+    pid = os.fork()
+    if pid == 0:  # only system calls here (a forked copy of a threaded process)
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(500):
+                try:
+                    os.kill(-1, signal.SIGKILL)  # every process of this uid but ourselves
+                except ProcessLookupError:
+                    break
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
     return True
 
 
