@@ -1,14 +1,25 @@
 """``grade run``: grade every submission found, in parallel, resumably, then the gradebook.
 
 A student is done when ``OUT/<student>/results.json`` exists with the fingerprint of the same
-submission, config and kit; a rerun skips those (``force`` regrades). Files are written
-atomically, so a batch killed at any point resumes where it stopped.
+submission, config and kit (a digest of everything that decides a score) and was graded; a rerun
+skips those (``force`` regrades). A student the grader failed on (a worker that could not start,
+an internal error) is "not graded": the report says why, the run's exit status says so, and the
+next run retries it. Files are written atomically, so a batch killed at any point resumes where
+it stopped.
+
+SIGTERM, SIGINT and SIGHUP stop the batch cleanly: every worker (and everything it started) is
+killed at once, no new one starts, the students already graded are written and stay done,
+and :class:`BatchInterrupted` tells the caller how many; the gradebook is left as the last
+complete run wrote it (a rerun rebuilds it). Any other way out (an exception) also kills
+every worker first; a SIGKILL is covered by the workers' parent-death signal.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import traceback
 import zlib
 from collections.abc import Callable
@@ -20,12 +31,31 @@ from .config import Config
 from .discover import Submission, discover
 from .engine import Grader
 from .report import csv_text, gradebook_rows, write_atomic, write_submission
-from .results import SubmissionResult
+from .results import GraderFailure, SubmissionResult
+from .sandbox import runner
+from .sandbox.errors import WorkerStartError
 from .summary import write_class_report
+
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
+)
 
 
 class BatchError(Exception):
     """An instructor error in a batch: one clear sentence."""
+
+
+class BatchInterrupted(Exception):
+    """The batch was stopped by a signal; the students graded so far are written."""
+
+    def __init__(self, signum: int, graded: int = 0, total_done: int = 0):
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.graded, self.total_done = signum, graded, total_done
+
+
+class _Stop(BaseException):
+    def __init__(self, signum: int):
+        self.signum = signum
 
 
 @dataclass
@@ -93,6 +123,7 @@ def grade_batch(
         if (
             not force
             and old is not None
+            and not old["extra_data"].get("error")
             and old["extra_data"].get("fingerprint") == grader.fingerprint(sub)
         ):
             summary.skipped.append(sub.student)
@@ -101,22 +132,84 @@ def grade_batch(
             todo.append(sub)
     if on_start:
         on_start(len(todo))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_grade_one, grader, sub): sub for sub in todo}
-        for future in as_completed(futures):
-            sub = futures[future]
-            result = future.result()
-            if result.error:
-                summary.failed.append(sub.student)
-            summary.graded.append(sub.student)
-            summary.results.append(write_submission(out, result))
-            if progress:
-                progress(1)
+    written: set[str] = set()
+
+    def record(sub: Submission, result: SubmissionResult) -> None:
+        data = write_submission(out, result)
+        written.add(sub.student)
+        if result.error:
+            summary.failed.append(sub.student)
+        summary.graded.append(sub.student)
+        summary.results.append(data)
+        if progress:
+            progress(1)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures: dict = {}
+    runner.reset_stop()
+    with _stop_on_signals():
+        try:
+            futures = {pool.submit(_grade_one, grader, sub): sub for sub in todo}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+        except _Stop as stop:
+            with _ignoring_signals():
+                runner.stop_all()
+                pool.shutdown(wait=True, cancel_futures=True)
+                for future, sub in futures.items():  # finished while we were stopping
+                    if sub.student not in written and future.done() and not future.cancelled():
+                        if future.exception() is None:
+                            record(sub, future.result())
+                done = sum(1 for p in out.iterdir() if (p / "results.json").is_file())
+                runner.reset_stop()
+            raise BatchInterrupted(stop.signum, len(written), done) from None
+        except BaseException:
+            runner.stop_all()  # never leave a worker running behind an error
+            pool.shutdown(wait=True, cancel_futures=True)
+            runner.reset_stop()
+            raise
+        pool.shutdown(wait=True)
     # The gradebook lists every student graded into this folder, by this run or an earlier one.
     everyone = collect_results(out)
     write_gradebook(out, everyone, grader.items)
     write_class_report(out, everyone, grader.items, config)
     return summary
+
+
+class _stop_on_signals:
+    """Turn SIGTERM/SIGINT/SIGHUP into :class:`_Stop` in the main thread (workers killed first)."""
+
+    def __enter__(self) -> None:
+        self.old: dict = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum, _frame):
+            runner.stop_all()
+            for sig in STOP_SIGNALS:  # one stop is enough; the next signals only kill
+                signal.signal(sig, lambda *_: runner.stop_all())
+            raise _Stop(signum)
+
+        for sig in STOP_SIGNALS:
+            self.old[sig] = signal.signal(sig, handler)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
+
+
+class _ignoring_signals:
+    """While the batch winds down after a stop: further signals only kill workers."""
+
+    def __enter__(self) -> None:
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                self.old[sig] = signal.signal(sig, lambda *_: runner.stop_all())
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
 
 
 def _remove_stale_temp(out: Path) -> None:
@@ -140,19 +233,25 @@ def collect_results(out: Path) -> list[dict]:
 
 
 def _grade_one(grader: Grader, sub: Submission) -> SubmissionResult:
+    """Grade one submission; a failure of the grader gives a "not graded" result (no fingerprint,
+    so it is never taken for done)."""
     try:
         return grader.grade(sub)
+    except (GraderFailure, WorkerStartError) as exc:
+        error = f"not graded: {exc}; the next run retries it"
     except Exception as exc:  # noqa: BLE001 - one failure must not stop the batch
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         print(f"grade: internal error on {sub.student}: {detail}", file=sys.stderr)
-        return SubmissionResult(
-            sub.student,
-            sub.origin,
-            problems=list(sub.problems),
-            error=f"internal grader error ({type(exc).__name__}); "
-            "regrade this submission with --force",
-            isolation=grader.isolation.level,
+        error = (
+            f"not graded: internal grader error ({type(exc).__name__}); the next run retries it"
         )
+    return SubmissionResult(
+        sub.student,
+        sub.origin,
+        problems=list(sub.problems),
+        error=error,
+        isolation=grader.isolation.level,
+    )
 
 
 def _inside(origin: str, folder: Path) -> bool:

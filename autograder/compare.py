@@ -16,7 +16,7 @@ import numpy as np
 
 from .cases import Case, Close, Property, Raises
 from .sandbox.runner import NpScalar, Outcome, Unsupported, arrays_in
-from .sandbox.worker import digest
+from .sandbox.wire import digest
 
 RTOL = 1e-5
 ATOL_SCALE = 1e-5

@@ -4,7 +4,8 @@ A PATH is one student's submission (a folder holding ``cnn/``, a zip of one, or 
 files) or a folder of such submissions (one subfolder or zip per student; the student's id is
 that name). Also accepted: a Gradescope export (per-submission folders next to
 ``submission_metadata.yml``) and a Canvas download (files named
-``<name>_<id>_<fileid>_<module>.py``, grouped by student), each as a folder or as a zip.
+``[<name>_][LATE_]<id>_<fileid>_<module>.py``, ``<id>`` the user id or ``anon_<id>`` for
+anonymous grading, grouped by student), each as a folder or as a zip.
 
 Everything a student submits is untrusted. Nothing is extracted to disk: archives are read in
 memory with caps (zip bombs), unsafe member names (zip slip) and symbolic links are skipped,
@@ -52,8 +53,21 @@ MODULE_FILES = tuple(f"{m}.py" for m in MODULES)
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.py")
 # "conv (1).py" (browser re-download), "conv-1.py" (Canvas), "conv copy.py" (macOS Finder).
 _RENAMED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?: ?\((\d+)\)|-(\d+)| copy(?: (\d+))?)\.py")
-_CANVAS = re.compile(r"(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<fid>\d+)_(?P<rest>.+)")
+# A Canvas download names each file [<name>_][LATE_]<id>_<fileid>_<file> (ContentZipper): <name>
+# is the sortable name, lowercased, non-word characters removed, absent when the assignment is
+# anonymous; <id> is the user id, or anon_<anonymous id> (5 base58 characters) for anonymous
+# grading. Older Canvas lowercased the whole name ("late_"), and its anonymous-grading feature
+# left out the name but kept the user id. A name is never "late_..."/"anon_..." or all digits.
+_CANVAS = re.compile(
+    r"(?:(?!(?i:late|anon)_|\d+_)(?P<name>.+?)_)?"
+    r"(?:(?P<late>(?i:late))_)?"
+    r"(?:(?i:anon)_(?P<anon>[A-Za-z0-9]+)|(?P<uid>\d+))_"
+    r"(?P<fid>\d+)_(?P<rest>.+)"
+)
 _CANVAS_RESUBMITTED = re.compile(r"(?P<stem>.+?)-(?P<n>\d+)(?P<ext>\.[^.]+)")
+# Names the kit writes in the output folder next to the student folders: a student id equal to
+# one of them (ignoring case) is renamed, so OUT/<student>/ never takes the place of a report.
+RESERVED_IDS = frozenset({"gradebook.csv", "summary.html", "mistakes.csv"})
 _ID_BAD = re.compile(r"[^A-Za-z0-9._@+-]+")
 _ATTEMPT_SUFFIXES = frozenset(
     {"py", "pyc", "pyw", "txt", "py.txt", "bak", "py.bak", "py.orig", "py~", "rtf", "doc", "docx"}
@@ -417,8 +431,8 @@ def _attempt_note(path: str) -> str | None:
     name = path.rsplit("/", 1)[-1]
     if name.lower().endswith(".ipynb"):
         return (
-            f"found {_show(path)}: notebooks are not graded; "
-            "submit the .py modules of the cnn/ package."
+            f"found {_show(path)}: a notebook is graded only when the upload holds no cnn/ "
+            "package or module files, so it was ignored."
         )
     stem, _, rest = name.partition(".")
     rest = rest.lower()
@@ -583,6 +597,10 @@ def _build(
             names.append(e.path)
     layout = _analyse(names)
     by_path = {e.path: e for e in entries}
+    if layout.folder is None:
+        notebooks = [n for n in names if n.lower().endswith(".ipynb") and not _ignored_path(n)]
+        if notebooks:
+            return _from_notebook(raw_id, origin, by_path, notebooks, problems, metadata)
     contents: dict[str, bytes] = {}
     total = 0
     for key in layout.members:
@@ -623,6 +641,43 @@ def _build(
         contents[key] = data
     flat, more = _assemble(layout, contents)
     return Submission(raw_id, origin, flat, problems + layout.problems + more, metadata)
+
+
+def _ignored_path(path: str) -> bool:
+    parts = _split(path)
+    return parts is None or any(_ignored(p) for p in parts)
+
+
+def _notebook_submission(
+    raw_id: str, origin: str, data: bytes, shown: str, problems: list[str], metadata: dict
+) -> Submission:
+    """The modules a handout notebook's %%writefile cells hold (nothing is executed)."""
+    from .lms.notebook import modules_from_notebook
+
+    files, more = modules_from_notebook(data, shown)
+    if files:
+        more += [f"module {m} is missing." for m in MODULE_FILES if m not in files]
+    return Submission(raw_id, origin, files, problems + more, {**metadata, "notebook": shown})
+
+
+def _from_notebook(raw_id, origin, by_path, notebooks, problems, metadata) -> Submission:
+    from .lms.notebook import MAX_NOTEBOOK_BYTES
+
+    notebooks.sort(key=lambda n: (n.count("/"), n))
+    chosen, shown = by_path[notebooks[0]], _show(notebooks[0])
+    problems = list(problems)
+    if len(notebooks) > 1:
+        rest = ", ".join(_show(n) for n in notebooks[1:4])
+        problems.append(f"found several notebooks; graded {shown}, ignored {rest}.")
+    if chosen.size > MAX_NOTEBOOK_BYTES:
+        sentence = f"{shown} is bigger than 8 MiB; it was not read."
+        return Submission(raw_id, origin, {}, [*problems, sentence], metadata)
+    try:
+        data = chosen.reader(MAX_NOTEBOOK_BYTES + 1)
+    except Exception as exc:
+        sentence = f"could not read {shown}: {_reason(exc)}."
+        return Submission(raw_id, origin, {}, [*problems, sentence], metadata)
+    return _notebook_submission(raw_id, origin, data, shown, problems, metadata)
 
 
 def _unreadable(raw_id: str, origin: str, sentence: str, metadata: dict | None = None) -> _Found:
@@ -719,7 +774,7 @@ def _class(d) -> list[_Found]:
     for name, kind in sorted(d.children().items()):
         match = _CANVAS.fullmatch(name) if kind in ("file", "link") else None
         if match:
-            canvas.setdefault(match["uid"], []).append((name, match))
+            canvas.setdefault(_canvas_key(match), []).append((name, match))
         elif kind == "link":
             raw_id = _zip_stem(name)
             sentence = f"{_show(name)} {_NOT_FOLLOWED}."
@@ -734,7 +789,7 @@ def _class(d) -> list[_Found]:
                 _guard(stem, d.child_origin(name), lambda n=name, s=stem: _from_zip(s, d, n))
             )
     for uid, items in sorted(canvas.items()):
-        origin = d.child_origin(f"*_{uid}_*")
+        origin = d.child_origin(f"*{uid}_*")
         found.append(_guard(uid, origin, lambda u=uid, i=items: _canvas_student(d, u, i)))
     return found
 
@@ -747,6 +802,11 @@ def _guard(raw_id: str, origin: str, make: Callable[[], _Found]) -> _Found:
         return _unreadable(raw_id, origin, f"could not read the submission: {_reason(exc)}.")
 
 
+def _canvas_key(match: re.Match) -> str:
+    """The student id of a Canvas file: the user id, or anon_<id> for anonymous grading."""
+    return match["uid"] or f"anon_{match['anon']}"
+
+
 def _canvas_student(d, uid: str, items: list[tuple[str, re.Match]]) -> _Found:
     """One student's files in a Canvas download, all named ``<name>_<uid>_<fileid>_<rest>``."""
     with ExitStack() as stack:  # the student's zips stay open until their files are read
@@ -754,13 +814,15 @@ def _canvas_student(d, uid: str, items: list[tuple[str, re.Match]]) -> _Found:
 
 
 def _canvas_student_in(d, uid: str, items: list[tuple[str, re.Match]], stack: ExitStack) -> _Found:
-    origin = d.child_origin(f"*_{uid}_*")
-    names = sorted({m["name"] for _, m in items})
+    origin = d.child_origin(f"*{uid}_*")
+    names = sorted({m["name"] or "" for _, m in items})
+    anonymous = uid.startswith("anon_")
     metadata = {
         "source": "canvas",
-        "canvas_user_id": uid,
+        "canvas_user_id": "" if anonymous else uid,
         "name": names[0],
         "late": any(m["late"] for _, m in items),
+        **({"canvas_anonymous_id": uid[5:]} if anonymous else {}),
         "files": sorted(_show(name) for name, _ in items),
     }
     problems: list[str] = []
@@ -935,11 +997,24 @@ def _discover_path(path: Path, stack: ExitStack) -> list[_Found]:
             raise DiscoveryError(f"Cannot read {shown}: {_reason(exc)}.") from None
     elif os.path.isfile(path) and (name.lower().endswith(".zip") or _is_zip(path)):
         found = _discover_zip(path, _zip_stem(name), stack)
+    elif os.path.isfile(path) and name.lower().endswith(".ipynb"):
+        found = [_guard(name[:-6], shown, lambda: _notebook_path(name[:-6], path, shown))]
     else:
-        raise DiscoveryError(f"Cannot grade {shown}: expected a folder or a .zip file.")
+        raise DiscoveryError(
+            f"Cannot grade {shown}: expected a folder, a .zip file or a handout notebook (.ipynb)."
+        )
     if not any(f.attempt for f in found):
         raise _nothing_found(path)
     return found
+
+
+def _notebook_path(raw_id: str, path: Path, shown: str) -> _Found:
+    """A notebook PATH (the handout's, submitted as it is)."""
+    from .lms.notebook import MAX_NOTEBOOK_BYTES
+
+    with open(path, "rb") as f:
+        data = f.read(MAX_NOTEBOOK_BYTES + 1)
+    return _Found(_notebook_submission(raw_id, shown, data, _show(path.name), [], {}), True)
 
 
 def _is_zip(path: Path) -> bool:
@@ -973,6 +1048,12 @@ def _finalise(found: list[Submission]) -> list[Submission]:
     for sub in found:
         sub.student = _safe_id(sub.student)
         sub.origin = _show(sub.origin, 4096)
+        if sub.student.lower() in RESERVED_IDS:
+            sub.problems.append(
+                f"the student id {sub.student} is the name of one of the grader's own output "
+                f"files; this submission is graded as student-{sub.student}."
+            )
+            sub.student = f"student-{sub.student}"
     found.sort(key=lambda s: (s.student.lower(), s.student, s.origin))
     groups: dict[str, list[Submission]] = {}
     for sub in found:

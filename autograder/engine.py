@@ -7,8 +7,10 @@ come back as data and are judged by :func:`autograder.compare.judge`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import platform
 import shutil
 import threading
 import time
@@ -19,20 +21,26 @@ from types import ModuleType
 
 import numpy as np
 
-from . import __version__
-from .cases import Case, Raises
+from .cases import Case, Close
 from .compare import Verdict, judge
 from .config import Config
 from .discover import Submission, materialise
 from .oracle.bank import load_bank
-from .paths import MODULES, STUBS_DIR
+from .paths import KIT_ROOT, MODULES, SOLUTIONS_DIR, STUBS_DIR
 from .reference import load_solutions
-from .results import CaseResult, SubmissionResult, TestResult
+from .results import CaseResult, GraderFailure, SubmissionResult, TestResult, points
 from .sandbox import scratch
 from .sandbox.isolation import Isolation, detect
 from .sandbox.runner import run_calls
 from .static import MODEL_DEPENDS_ON, banned_modules
-from .suite import BANK_MISTAKES, GENERATORS, MISTAKES
+from .suite import BANK_MISTAKES, GENERATORS, MISTAKES, Draws
+from .trivial import discriminating, works
+
+NOT_COUNTED = (
+    "not counted yet: this case is also passed by an answer that computes nothing (a constant, "
+    "zeros, the input itself) or checks arguments (given code); it earns points once the "
+    "function gets right a case that only a real computation can."
+)
 
 
 def seed_for(*parts: str) -> int:
@@ -40,6 +48,28 @@ def seed_for(*parts: str) -> int:
     key, *rest = parts
     digest = hmac.new(key.encode(), "\x1f".join(rest).encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "little")
+
+
+@functools.lru_cache(maxsize=1)
+def kit_digest() -> str:
+    """A digest of everything in the kit that decides a score: the engine and the suite's code,
+    the Keras bank, the reference solutions, the handout's given code, and the numpy and Python
+    versions that compute the expected values (the version string never changes; this does)."""
+    h = hashlib.sha256(f"{np.__version__}|{platform.python_version()}".encode())
+    package = KIT_ROOT / "autograder"
+    files = [
+        p
+        for p in package.rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and (package / "audit") not in p.parents
+        and (p.suffix == ".py" or (package / "oracle" / "data") in p.parents)
+    ]
+    files += sorted(SOLUTIONS_DIR.glob("*.py")) + sorted(STUBS_DIR.glob("*.py"))
+    for path in sorted(set(files)):
+        h.update(str(path.relative_to(KIT_ROOT)).encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
 
 
 def item_rng(seed: int, item: str) -> np.random.Generator:
@@ -76,6 +106,10 @@ class Grader:
     def hidden_seed(self, student: str) -> int:
         return seed_for(self.config.secret, self.config.assignment, student)
 
+    def plan_seed(self) -> int:
+        """The hidden cases' structure: from the secret, the same for every student."""
+        return seed_for(self.config.secret, self.config.assignment, "\x00plan")
+
     def shared_cases(self) -> dict[str, tuple[list[Case], list[Case]]]:
         """item -> (public cases, Keras bank cases): the same for every student, built once.
 
@@ -92,7 +126,7 @@ class Grader:
                     bank.setdefault(case.item, []).append(case)
                 self._shared = {
                     item: (
-                        GENERATORS[item](self.ref, item_rng(public, item), "public"),
+                        GENERATORS[item](self.ref, Draws(item_rng(public, item)), "public"),
                         bank.get(item, []),
                     )
                     for item in self.items
@@ -103,18 +137,20 @@ class Grader:
         """The cases one student is graded on (public ones are the same for everyone)."""
         out: list[Case] = []
         shared = self.shared_cases()
-        hidden = self.hidden_seed(student)
+        hidden, plan = self.hidden_seed(student), self.plan_seed()
         for item in self.items:
             public, bank = shared[item]
             out += public
-            out += GENERATORS[item](self.ref, item_rng(hidden, item), "hidden")
+            draws = Draws(item_rng(plan, item), item_rng(hidden, item))
+            out += GENERATORS[item](self.ref, draws, "hidden")
             out += bank
         return out
 
     def fingerprint(self, sub: Submission) -> str:
-        """Changes when the submission, the config or the kit changes (for skipping regrades)."""
+        """Changes when the submission, the config or anything in the kit that decides a score
+        changes (:func:`kit_digest`), so that a rerun skips exactly the unchanged gradings."""
         h = hashlib.sha256()
-        h.update(__version__.encode())
+        h.update(kit_digest().encode())
         h.update(repr(sorted(self.config.points.items())).encode())
         h.update(
             f"{self.config.assignment}|{self.config.public_share}|"
@@ -159,6 +195,12 @@ class Grader:
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+        if "?" in report.import_errors:
+            # The worker died before it imported any of the student's modules: the sandbox
+            # could not start it (not the student's doing). The sandbox may also raise this.
+            raise GraderFailure(
+                f"the sandbox worker could not be started ({report.import_errors['?']})"
+            )
         for module, why in sorted(report.import_errors.items()):
             if module == "*":
                 result.problems.append(f"Your package could not be started: {why}.")
@@ -170,6 +212,12 @@ class Grader:
                 )
         result.problems += [f"{why}." for why in banned.values()]
         tests = self._tests(cases, report.outcomes, banned)
+        for (item, group), why in lost_points(cases, report.outcomes, self.config.limits):
+            # Causes seen on hidden cases are told with the hidden test (after the due date).
+            (result.problems if group == "public" else result.hidden_problems).append(why)
+            for test in tests:
+                if (test.item, test.group) == (item, group):
+                    test.notes.append(why)
         result.tests = tests
         result.seconds = round(time.perf_counter() - started, 3)
         return result
@@ -178,28 +226,36 @@ class Grader:
         cfg = self.config
         by_key: dict[tuple[str, str], TestResult] = {}
         for item in self.items:
-            points = cfg.points[item]
+            worth = cfg.points[item]
             share = cfg.public_share
             for group, weight, vis in (
                 ("public", share, cfg.public_visibility),
                 ("hidden", 1 - share, cfg.hidden_visibility),
             ):
-                by_key[item, group] = TestResult(item, group, round(points * weight, 4), vis)
+                by_key[item, group] = TestResult(item, group, points(worth * weight), vis)
         verdicts = [judge(case, outcome) for case, outcome in zip(cases, outcomes, strict=True)]
+        passed: dict[str, list[tuple[Case, bool]]] = {}
+        for c, v in zip(cases, verdicts, strict=True):
+            if v.passed and isinstance(c.expect, Close):
+                passed.setdefault(c.item, []).append((c, discriminating(c, self.ref)))
+        # The public test is visible before the due date: whether its cases count depends on
+        # the public cases alone. The hidden test's cases count once any case shows the
+        # function computes something.
         working = {
-            c.item
-            for c, v in zip(cases, verdicts, strict=True)
-            if v.passed and not isinstance(c.expect, Raises)
+            (item, group)
+            for item, found in passed.items()
+            for group, ok in (
+                ("public", works([f for f in found if f[0].group == "public"])),
+                ("hidden", works(found)),
+            )
+            if ok
         }
         for case, outcome, verdict in zip(cases, outcomes, verdicts, strict=True):
-            if isinstance(case.expect, Raises) and verdict.passed and case.item not in working:
-                # The argument checks are given code: they earn points only beside a
-                # function that works on valid arguments.
-                verdict = Verdict(
-                    False,
-                    "not counted yet: the argument check is given code, "
-                    "and it earns points once the function itself passes a case.",
-                )
+            if verdict.passed and (case.item, case.group) not in working:
+                # Nothing for doing nothing: argument checks (given code), properties and
+                # cases a constant or echoed answer passes count once the function gets a
+                # case right that no such answer can.
+                verdict = Verdict(False, NOT_COUNTED)
             by_key[case.item, case.group].cases.append(
                 CaseResult(
                     case.item,
@@ -217,6 +273,36 @@ class Grader:
             if reason:
                 test.zero_reason = reason
         return [t for t in by_key.values() if t.max_score > 0 or t.cases]
+
+
+def lost_points(cases: list[Case], outcomes: list, limits) -> list[tuple[tuple[str, str], str]]:
+    """((item, group), sentence) per cause of lost points that a case message alone does not
+    make plain: calls that ran out of time, crashed the worker, or were never run (the time
+    budget ran out, or earlier cases of the function hung)."""
+    found: dict[tuple[str, str, str], int] = {}
+    for case, outcome in zip(cases, outcomes, strict=True):
+        if outcome.status == "timeout":
+            why = f"ran out of time ({limits.call_timeout:g} s per call) and earned nothing"
+        elif outcome.status == "crashed":
+            why = "ended the worker process (a crash, too much memory or output) and earned nothing"
+        elif outcome.status == "skipped" and "time budget" in outcome.detail:
+            why = (
+                f"were not run: the submission's time budget ({limits.submission_timeout:g} s "
+                "in all) ran out, so they earned nothing"
+            )
+        elif outcome.status == "skipped" and "ran out of time" in outcome.detail:
+            why = (
+                "were not run because earlier cases of the same function hung; they earned nothing"
+            )
+        else:
+            continue
+        key = (case.item, case.group, why)
+        found[key] = found.get(key, 0) + 1
+    out = []
+    for (item, group, why), count in found.items():
+        module, name = item.split(".")
+        out.append(((item, group), f"{count} {group} case(s) of {name} ({module}.py) {why}."))
+    return out
 
 
 def _banned_reason(item: str, banned: dict[str, str]) -> str:

@@ -11,9 +11,14 @@ Canvas's gradebook import reads the layout of its own gradebook export::
         Points Possible,,,,,100
     "Doe, Jane",4321,S123,jdoe,Section A,87.5
 
-A student is matched by ``ID`` (the Canvas user id), else by SIS User ID or SIS Login ID; an
-assignment header without ``(id)`` makes Canvas create a new assignment of that name, with the
-points of the "Points Possible" row.
+What Canvas's importer (GradebookImporter) does with it: a student is matched by ``ID`` (the
+Canvas user id), else by SIS User ID or SIS Login ID, else by name (``Student`` equal to the
+name or the sortable name); an assignment header ``Title (id)`` goes to the assignment of that
+id; a header without an id first goes to an existing assignment whose title equals the whole
+header, and only when there is none does Canvas create a new assignment of that name, with the
+points of the "Points Possible" row. Canvas refuses imported grades on an anonymous assignment
+whose grades are not posted, and an anonymous download has no user ids: those results are left
+out with a warning.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from .results import points
 from .suite import ITEMS, MISTAKES
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -75,7 +81,7 @@ def item_points(result: dict) -> dict[str, tuple[float, float]]:
     scores = result.get("extra_data", {}).get("item_scores", {})
     for item, score in scores.items():
         out.setdefault(item, [0.0, 0.0])[0] = float(score)
-    return {k: (round(v[0], 4), round(v[1], 4)) for k, v in out.items()}
+    return {k: (points(v[0]), points(v[1])) for k, v in out.items()}
 
 
 def item_mistakes(result: dict) -> dict[str, list[str]]:
@@ -167,7 +173,7 @@ def read_roster(text: str, name: str = "the roster") -> Roster:
 
 def assignment_header(assignment: str, roster: Roster | None) -> str:
     """The assignment column: ``Name (id)`` as in the roster when it has that column, else as
-    given (Canvas creates a new assignment for a header without an id)."""
+    given (Canvas then uses an existing assignment of exactly that title, or creates one)."""
     assignment = " ".join(assignment.split())
     if not assignment:
         raise ExportError("--assignment must not be empty; give the Canvas assignment's name.")
@@ -204,6 +210,12 @@ def _identities(result: dict) -> list[dict]:
     return [{"canvas_id": "", "keys": [student], "name": "", "id": student}]
 
 
+def _anonymous(result: dict) -> bool:
+    """A result from a Canvas download of an anonymously graded assignment (no user id)."""
+    meta = result.get("extra_data", {}).get("metadata") or {}
+    return meta.get("source") == "canvas" and bool(meta.get("canvas_anonymous_id"))
+
+
 @dataclass
 class CanvasExport:
     rows: list[list]
@@ -227,6 +239,15 @@ def canvas_rows(
         raise ExportError(f"id_column must be one of ID, SIS User ID, SIS Login ID: {id_column}.")
     header = assignment_header(assignment, roster)
     warnings: list[str] = []
+    anonymous = sorted(student_of(r) for r in results if _anonymous(r))
+    if anonymous:
+        warnings.append(
+            f"Left out {len(anonymous)} anonymous Canvas submission(s) ({', '.join(anonymous)}): "
+            "an anonymous download carries no Canvas user id, and Canvas's importer matches "
+            "students only by ID, SIS User ID, SIS Login ID or name; once the grades are "
+            "posted, download the submissions again (with names and user ids) and grade that."
+        )
+    results = [r for r in results if not _anonymous(r)]
     graded = [r for r in results if not grader_failed(r)]
     failed = sorted(student_of(r) for r in results if grader_failed(r))
     if failed:

@@ -1,10 +1,17 @@
-"""Where the kit's own files live (the kit is used from a checkout: ``pip install -e``)."""
+"""Where the kit's own files live.
+
+In a checkout (``pip install -e .``) and in the Gradescope bundle the package sits next to
+``solutions/``, ``assignments/`` and ``examples/``; a wheel or ``pip install .`` carries those
+folders as package data under ``autograder/_kit/`` (see ``setup.py``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent  # the ``autograder`` package itself
+_CHECKOUT = PACKAGE_DIR.parent
+KIT_ROOT = _CHECKOUT if (_CHECKOUT / "solutions" / "cnn").is_dir() else PACKAGE_DIR / "_kit"
 SOLUTIONS_DIR = KIT_ROOT / "solutions" / "cnn"
 STUBS_DIR = KIT_ROOT / "assignments" / "cnn"
 PUBLIC_TESTS_DIR = KIT_ROOT / "assignments" / "tests"

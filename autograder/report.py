@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import CaseResult, SubmissionResult, TestResult
+from .results import CaseResult, SubmissionResult, TestResult, total
 from .suite import MISTAKES
 
 ISOLATION_NOTE = {
@@ -66,6 +66,7 @@ def test_output(test: TestResult) -> str:
     lines = [f"{test.passed}/{len(test.cases)} cases passed."]
     if test.zero_reason:
         lines.append(f"**No points:** {md_escape(test.zero_reason)}.")
+    lines += [f"**Lost points:** {md_escape(note)}" for note in test.notes]
     failed = [c for c in test.cases if not c.passed]
     shown = failed[:MAX_CASES_SHOWN] if failed else []
     if test.group == "public" and not failed:
@@ -80,6 +81,22 @@ def test_output(test: TestResult) -> str:
     return "\n".join(lines)
 
 
+def visible_score_line(result: SubmissionResult) -> str:
+    """The top-level score text of results.json, which students see at once: it adds up the
+    tests they can see, never a hidden one (Gradescope hides the total while any test is
+    hidden), so resubmitting cannot probe the hidden cases before the due date."""
+    if result.error:
+        return "Not graded: the grader failed on this submission; this is not your grade."
+    shown = [t for t in result.tests if t.visibility == "visible"]
+    if len(shown) == len(result.tests):
+        return f"Score: {result.score:g} / {result.max_score:g}."
+    return (
+        f"Visible tests: {total(t.score for t in shown):g} / "
+        f"{total(t.max_score for t in shown):g} points. The other tests use hidden cases; "
+        "their results appear later (after the due date by default)."
+    )
+
+
 def to_gradescope(result: SubmissionResult) -> dict:
     """results.json in Gradescope's autograder schema."""
     tests = []
@@ -91,13 +108,14 @@ def to_gradescope(result: SubmissionResult) -> dict:
                 "number": str(number),
                 "score": test.score,
                 "max_score": test.max_score,
+                "status": "passed" if test.score >= test.max_score else "failed",
                 "visibility": test.visibility,
                 "output": test_output(test),
                 "output_format": "md",
                 "tags": [module, test.group],
             }
         )
-    summary = [f"Score: {result.score:g} / {result.max_score:g}."]
+    summary = [visible_score_line(result)]
     summary += [f"- {md_escape(p)}" for p in result.problems]
     if result.error:
         summary.append(f"- The grader failed on this submission: {md_escape(result.error)}")
@@ -116,7 +134,8 @@ def to_gradescope(result: SubmissionResult) -> dict:
             "isolation": result.isolation,
             "seconds": result.seconds,
             "fingerprint": result.fingerprint,
-            "problems": result.problems,
+            "status": result.status,
+            "problems": result.problems + result.hidden_problems,
             "error": result.error,
             "item_scores": result.item_scores(),
             "mistakes": result.item_mistakes(),
@@ -212,9 +231,9 @@ def feedback_markdown(result: SubmissionResult, after_due: bool = True) -> str:
         f"**Score: {_pts(result.score)} / {_pts(result.max_score)}**",
         "",
     ]
-    if result.problems or result.error:
+    if result.problems or result.hidden_problems or result.error:
         lines.append("## Problems with the submission")
-        lines += [f"- {md_escape(p)}" for p in result.problems]
+        lines += [f"- {md_escape(p)}" for p in result.problems + result.hidden_problems]
         if result.error:
             lines.append(f"- The grader failed on this submission: {md_escape(result.error)}")
         lines.append("")
@@ -363,6 +382,11 @@ def gradebook_rows(results: list[dict], items: list[str]) -> list[list]:
     for r in sorted(results, key=lambda r: r["extra_data"]["student"]):
         extra = r["extra_data"]
         scores = extra.get("item_scores", {})
+        if extra.get("error"):  # the grader failed: no score, never a zero
+            rows.append(
+                [extra["student"], "not graded", f"{extra['max_score']:g}"] + [""] * len(items)
+            )
+            continue
         rows.append(
             [
                 extra["student"],

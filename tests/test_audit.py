@@ -116,3 +116,40 @@ def test_cli_audit_reports_and_refuses_a_file_as_out(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["audit", "--out", str(afile)])
     assert result.exit_code == 1
     assert "not a folder" in result.output
+
+
+def test_scores_do_not_depend_on_the_student_id_and_nothing_earns_nothing(audit):
+    assert audit.ids >= 4
+    assert audit.unequal == [], audit.unequal
+    assert audit.max_spread == 0
+    assert {n.kind for n in audit.nothing} == {"zeros", "ones", "uniform", "echo"}
+    for n in audit.nothing:
+        assert n.score == 0, (n.kind, n.items)
+        assert n.max_score == pytest.approx(100.0)
+
+
+ZEROED = (
+    "shapes.conv_output_length",
+    "conv.conv2d",
+    "pooling.max_pool2d",
+    "activations.relu",
+    "optimizers.SGD",
+    "regularization.dropout",
+    "regularization.EarlyStopping",
+    "training.dense",
+)
+
+
+def test_a_function_that_answers_zeros_earns_nothing_for_its_item():
+    from autograder.audit.nothing import functions_zeroed
+    from autograder.audit.runner import audit_config
+    from autograder.engine import Grader
+
+    result = Grader.create(audit_config()).grade(functions_zeroed(*ZEROED))
+    assert not result.error, result.error
+    scores = result.item_scores()
+    for item in ZEROED:
+        assert scores[item] == 0, (item, scores[item])
+    # Items the zeroed functions do not feed keep their points.
+    for item in ("activations.sigmoid", "shapes.dense_param_count", "optimizers.Adam"):
+        assert scores[item] == audit_config().points[item], item

@@ -304,7 +304,7 @@ def check_canvas(subs: list[Submission]) -> None:
     assert full(jane, "jd") and jane.metadata["late"] is True
     assert jane.metadata["name"] == "doejane"
     ann = subs["9999"]
-    assert ann.files == {} and has(ann, "found conv.ipynb: notebooks are not graded")
+    assert ann.files == {} and has(ann, "conv.ipynb is not a Jupyter notebook")
     assert_clean(list(subs.values()))
 
 
@@ -346,7 +346,7 @@ def test_find_package_notes():
     expect = [
         "module pooling.py is missing.",
         "extra file cnn/notes.txt ignored.",
-        "found model.ipynb: notebooks are not graded; submit the .py modules of the cnn/ package.",
+        "found model.ipynb: a notebook is graded only when the upload holds no cnn/ package",
         "found cnn/pooling.txt: only .py files are graded",
         "subfolder cnn/utils/ ignored",
         "file model (1).py was graded as model.py.",
@@ -361,7 +361,7 @@ def test_find_package_nothing_found():
     flat, problems = find_package({"conv.ipynb": b"{}", "readme.md": b""})
     assert flat == {}
     assert "no cnn package or module files found." in problems
-    assert any(p.startswith("found conv.ipynb: notebooks are not graded") for p in problems)
+    assert any(p.startswith("found conv.ipynb: a notebook is graded only when") for p in problems)
 
 
 def test_find_package_skips_unsafe_keys():
@@ -734,7 +734,7 @@ def test_nothing_gradable(tmp_path, files):
 def test_plain_file_path(tmp_path):
     path = tmp_path / "conv.py"
     path.write_text("x = 1\n")
-    with pytest.raises(DiscoveryError, match="expected a folder or a .zip file"):
+    with pytest.raises(DiscoveryError, match="expected a folder, a .zip file or a handout"):
         discover([path])
 
 

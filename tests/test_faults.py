@@ -184,3 +184,34 @@ def test_a_killed_grader_leaves_nothing_behind_after_the_next_run(setup):
     assert mine[0].exists()
     subprocess.run(_cmd(subs, out, cfg), check=True, capture_output=True, timeout=300)
     assert not mine[0].exists()
+
+
+def test_student_ids_never_take_the_place_of_the_kits_own_output_files(tmp_path):
+    """Every name grade run writes next to the student folders is reserved: a student folder
+    called gradebook.csv (or summary.html, mistakes.csv, in any case) is renamed."""
+    from autograder.discover import RESERVED_IDS
+
+    subs = tmp_path / "class"
+    names = ["honest", *sorted(RESERVED_IDS), "Mistakes.CSV"]
+    names = list(dict.fromkeys(n for n in names if n != "mistakes.csv"))
+    for name in names:
+        shutil.copytree(STUBS_DIR, subs / name / "cnn")
+        shutil.copyfile(SOLUTIONS_DIR / "activations.py", subs / name / "cnn" / "activations.py")
+    cfg = tmp_path / "grade.toml"
+    from autograder.config import DEFAULT_POINTS
+
+    points = [f'"{k}" = {3 if k == "activations.relu" else 0}' for k in DEFAULT_POINTS]
+    cfg.write_text("[points]\n" + "\n".join(points) + "\n")
+    out = tmp_path / "out"
+    for _ in range(2):  # and a rerun works
+        done = subprocess.run(_cmd(subs, out, cfg), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    files = {p.name for p in out.iterdir() if not p.is_dir()}
+    folders = {p.name for p in out.iterdir() if p.is_dir()}
+    assert files == set(RESERVED_IDS), "a file the kit writes in OUT is not a reserved id"
+    renamed = {f"student-{n}" for n in names if n != "honest"}
+    assert folders == {"honest", *renamed}
+    for name in renamed:
+        results = (out / name / "results.json").read_text()
+        assert "name of one of the grader's own output files" in results
+        assert '"score": 3' in results or '"score": 3.0' in results

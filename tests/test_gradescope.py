@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import zipfile
@@ -22,7 +23,9 @@ from autograder.cli import main
 from autograder.paths import SOLUTIONS_DIR
 
 SECRET = "gradescope-test-secret-9b2e"
-CONFIG = "[limits]\ncall_timeout = 2\nimport_timeout = 5\n"
+# Generous per-call and import limits (a loaded machine must not flip a result); one timeout
+# per function, so the hostile submission's hanging relu costs one call timeout.
+CONFIG = "[limits]\ncall_timeout = 8\nimport_timeout = 60\nmax_timeouts_per_item = 1\n"
 
 WRONG_CONV = """
 
@@ -161,6 +164,10 @@ def test_bundle_grades_like_grade_run(bundle, tmp_path, kind):
     }
     assert {t["visibility"] for t in got["tests"] if "public cases" in t["name"]} == {"visible"}
     assert all(t["output_format"] == "md" for t in got["tests"])
+    assert all(
+        t["status"] == ("passed" if t["score"] == t["max_score"] else "failed")
+        for t in got["tests"]
+    )
     if kind == "correct":
         assert got["score"] == got["extra_data"]["max_score"] == 100
     if kind == "wrong":
@@ -185,6 +192,7 @@ def test_engine_crash_still_writes_a_failed_result(bundle, tmp_path):
     got = _run(root)
     assert got["score"] == 0 and got["tests"][0]["name"] == "Autograder failed"
     assert got["tests"][0]["visibility"] == "visible"
+    assert got["tests"][0]["status"] == "failed"
 
 
 def test_missing_python_still_writes_a_failed_result(bundle, tmp_path):
@@ -193,6 +201,7 @@ def test_missing_python_still_writes_a_failed_result(bundle, tmp_path):
     _prepare(bundle_zip, root, "correct")
     got = _run(root, {"AUTOGRADER_PYTHON": str(tmp_path / "no-python")})
     assert got["score"] == 0 and got["tests"][0]["name"] == "Autograder failed"
+    assert got["tests"][0]["status"] == "failed"
 
 
 def test_bundle_holds_the_engine_and_secret_but_no_tensorflow(bundle):
@@ -212,11 +221,16 @@ def test_bundle_holds_the_engine_and_secret_but_no_tensorflow(bundle):
         "assignments/cnn/_checks.py",
         "autograder/oracle/data/bank.npz",
     } <= names
-    assert f'secret = "{SECRET}"' in config and "call_timeout = 2.0" in config
+    assert f'secret = "{SECRET}"' in config and "call_timeout = 8.0" in config
     commands = [line for line in setup.splitlines() if not line.lstrip().startswith("#")]
     assert "tensorflow" not in ("\n".join(commands) + reqs).lower()
-    assert {r.split("==")[0].lower() for r in reqs.split()} == {"numpy", "click", "pyyaml", "tomli"}
-    assert "python3-pip" in setup
+    pins = [line for line in reqs.splitlines() if line and line[0].isalpha()]
+    assert {p.split("==")[0].lower() for p in pins} == {"numpy", "click", "pyyaml", "tomli"}
+    body = "\n".join(line for line in reqs.splitlines() if not line.startswith("#"))
+    blocks = re.split(r"\n(?=[A-Za-z])", body.strip())
+    assert len(blocks) == len(pins) and all("--hash=sha256:" in b for b in blocks)
+    assert "--only-binary=:all:" in setup and "--require-hashes" in setup
+    assert "python3 -m venv" in setup and "pip install" not in setup.replace("-m pip install", "")
     assert modes["run_autograder"] == modes["setup.sh"] == 0o755
 
 

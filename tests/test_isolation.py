@@ -1,4 +1,4 @@
-"""Isolation on the non-root path: the grader run as an unprivileged user (uid 65534) still
+"""Isolation on the non-root path: the grader run as an unprivileged user (a throwaway uid) still
 hides the kit and the output folder from student code, and says which level it used."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ PROBE = textwrap.dedent(
 
 
 def _unprivileged(tmp: Path, args: list[str]) -> subprocess.CompletedProcess:
-    """Run the grader as uid 65534 in a private mount namespace where the interpreter (which
+    """Run the grader as uid 1987654322 in a private mount namespace where the interpreter (which
     lives under root's 0700 home here) is reachable; nothing else changes."""
     exe_root = Path(sys.base_prefix).resolve()
     home = Path(os.path.expanduser("~"))
@@ -51,7 +51,7 @@ def _unprivileged(tmp: Path, args: list[str]) -> subprocess.CompletedProcess:
         ]
     grade = [sys.executable, "-c", "from autograder.cli import main; main()", *args]
     quoted = " ".join(f"'{a}'" for a in grade)
-    script.append(f"exec setpriv --reuid=65534 --regid=65534 --clear-groups {quoted}")
+    script.append(f"exec setpriv --reuid=1987654322 --regid=1987654322 --clear-groups {quoted}")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp / "home"), "LANG": "C.UTF-8"}
     return subprocess.run(
         ["unshare", "--mount", "sh", "-c", "\n".join(script)],
@@ -80,10 +80,10 @@ def _check_unprivileged(tmp_path: Path) -> None:
     out.mkdir()
     (tmp_path / "home").mkdir()
     for p in (tmp_path / "class", out, tmp_path / "home"):
-        shutil.chown(p, 65534, 65534)
+        shutil.chown(p, 1987654322, 1987654322)
     (sub / "cnn" / "conv.py").write_text(PROBE.format(kit=str(KIT_ROOT), out=str(out)))
     for p in [tmp_path / "class", *(tmp_path / "class").rglob("*")]:
-        os.chown(p, 65534, 65534)
+        os.chown(p, 1987654322, 1987654322)
     cfg = tmp_path / "grade.toml"
     cfg.write_text('[points]\n"conv.pad2d" = 2\n')
     os.chmod(cfg, 0o644)

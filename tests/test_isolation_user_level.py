@@ -1,5 +1,5 @@
 """The ``user`` level: root without namespaces (a container that refuses ``unshare``) still runs
-student code as ``nobody``, never as root."""
+student code as a uid of its own (leased from the kit's range), never as root or ``nobody``."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from autograder.cases import Call
-from autograder.sandbox import isolation
-from autograder.sandbox.isolation import NOBODY, Isolation, Limits, command
+from autograder.sandbox import isolation, slots
+from autograder.sandbox.isolation import PROBE_UID, Isolation, Limits, command
 from autograder.sandbox.runner import run_calls
 
 SETPRIV = shutil.which("setpriv")
 
 
-def test_root_without_namespaces_drops_to_nobody(monkeypatch):
+def test_root_without_namespaces_drops_to_another_user(monkeypatch):
     if SETPRIV is None:
         pytest.fail("setpriv (util-linux) is needed for the user level")
     calls = []
@@ -36,13 +36,16 @@ def test_root_without_namespaces_drops_to_nobody(monkeypatch):
     finally:
         isolation.detect.cache_clear()
     assert iso.level == "user" and iso.own_uid and not iso.namespaces
-    assert any(f"--reuid={NOBODY}" in c for c in calls[-1])
+    assert any(f"--reuid={PROBE_UID}" in c for c in calls[-1])  # not the shared nobody
 
 
-def test_user_level_command_runs_python_as_nobody(tmp_path):
+def test_user_level_command_runs_python_as_the_leased_uid(tmp_path):
     iso = Isolation("user", setpriv=SETPRIV or "/usr/bin/setpriv")
-    argv, sites, inside = command(iso, tmp_path, ["{job}/worker.py", "{job}", "0", "5"], [])
-    assert argv[0] == iso.setpriv and f"--reuid={NOBODY}" in argv and "--no-new-privs" in argv
+    uid = slots.UID_BASE + 7
+    argv, sites, inside = command(
+        iso, tmp_path, ["{job}/worker.py", "{job}", "0", "5"], [], uid=uid
+    )
+    assert argv[0] == iso.setpriv and f"--reuid={uid}" in argv and "--no-new-privs" in argv
     assert sys.executable in argv and f"{tmp_path}/worker.py" in argv
     assert inside == str(tmp_path) and Path(sites[0]).is_dir()
 
@@ -67,5 +70,5 @@ def test_user_level_end_to_end(tmp_path):
         isolation=Isolation("user", setpriv=SETPRIV),
         modules=("conv",),
     )
-    assert report.outcomes[0].value == NOBODY
+    assert slots.UID_BASE <= report.outcomes[0].value < slots.UID_BASE + slots.UID_COUNT
     assert np.isscalar(report.outcomes[0].value)

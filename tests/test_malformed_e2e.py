@@ -104,7 +104,7 @@ def test_the_batch_finishes(graded):
         ("bomb", "too large"),
         ("corrupt", "zip"),
         ("empty", "no cnn package"),
-        ("notebook", "notebooks are not graded"),
+        ("notebook", "has no cell starting with %%writefile cnn/"),
         ("linked", "symbolic link"),
     ],
 )

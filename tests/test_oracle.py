@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
-import time
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from autograder.cases import Call
@@ -100,10 +100,31 @@ def test_stubs_fail_every_bank_case(stubs, bank):
 
 
 @pytest.mark.keras
-def test_verify_bank_reproduces_every_case_bitwise():
+def test_verify_bank_reproduces_every_case_within_float32_rounding():
     from autograder.oracle import verify_bank
+    from autograder.oracle.build import REPRO_RTOL
 
-    started = time.perf_counter()
-    problems = verify_bank()
+    rounding: list[float] = []
+    problems = verify_bank(rounding=rounding)
     assert problems == [], "\n".join(problems)
-    assert time.perf_counter() - started < 60
+    assert all(0 < r <= REPRO_RTOL for r in rounding)
+
+
+def test_verify_tolerates_float32_rounding_but_not_more():
+    """Across CPUs Keras's float32 results differ by a few ulps; a real change is still caught."""
+    from autograder.oracle.build import REPRO_RTOL, _differences
+
+    want = np.linspace(-3.0, 4.0, 12, dtype=np.float32)
+    near = want + np.float32(2 * np.finfo(np.float32).eps * 4.0)
+    problems: list[str] = []
+    rounding: list[float] = []
+    _differences(near, want, "expected", problems, rounding)
+    assert problems == [] and 0 < rounding[0] <= REPRO_RTOL
+    far = want.copy()
+    far[3] += np.float32(1e-4)
+    _differences(far, want, "expected", problems)
+    assert len(problems) == 1 and "more than float32 rounding" in problems[0]
+    _differences(np.array([1, 2]), np.array([1, 3]), "indices", problems)
+    assert "1 of 2 values differ" in problems[-1]
+    _differences(0.5 + 1e-3, 0.5, "best", problems)
+    assert "diff" in problems[-1]

@@ -33,10 +33,21 @@ def markdown(audit: Audit) -> str:
         f"{_pct(audit.named, len(audit.expected_named))} | >= {TARGET_NAMED:.0%} |",
         f"| points lost by correct implementations ({len(audit.correct)}) | "
         f"{audit.points_lost_by_correct:g} ({audit.false_failures} failing cases) | 0 |",
+        f"| largest score difference of one submission between {audit.ids} student ids | "
+        f"{audit.max_spread:g} | 0 |",
+        f"| best score of a computes-nothing adversary ({len(audit.nothing)}) | "
+        f"{audit.nothing_score:g} | 0 |",
         "",
         f"**Targets {'met' if audit.targets_met else 'NOT met'}.**",
         "",
     ]
+    if audit.unequal:
+        lines += ["Scores that depend on the student id:", ""]
+        lines += [f"- {_cell(e, 400)}" for e in audit.unequal] + [""]
+    earning = [n for n in audit.nothing if n.score]
+    if earning:
+        lines += ["Points earned by computing nothing:", ""]
+        lines += [f"- {n.kind}: {n.score:g} ({_cell(n.items, 400)})" for n in earning] + [""]
     if audit.errors:
         lines += ["The grader itself failed on (not counted as killed):", ""]
         lines += [f"- {_cell(e, 400)}" for e in audit.errors] + [""]

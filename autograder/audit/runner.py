@@ -5,6 +5,10 @@ Every mutant and every correct implementation is graded by :class:`autograder.en
 A mutant is *killed* when it loses points on the item it breaks, and *named* when the mistake
 ids of that item's failing cases include the one the corpus expects. A correct implementation
 must lose no point at all; every case it fails is a *false failure*.
+
+Every submission is graded under several student ids (:data:`AUDIT_IDS`): the same code must get
+the same score under each (its *spread*, the largest difference of its total or of one item's
+score, must be 0). The "computes nothing" adversaries (:mod:`.nothing`) must score 0.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ..config import Config
+from ..discover import Submission
 from ..engine import Grader
 from ..results import SubmissionResult
 from .corpus import (
@@ -26,11 +31,14 @@ from .corpus import (
     load_mutants,
     mutant_submission,
 )
+from .nothing import KINDS, nothing_submission
 
 AUDIT_SECRET = "cnn-kit-audit-secret"  # fixed, so an audit is reproducible
 # The targets of the issue: every mutant killed, no point lost by a correct implementation,
 # at least this share of the expected mistakes named.
 TARGET_NAMED = 0.90
+# Every submission is graded under this many student ids (the first is its own).
+AUDIT_IDS = 4
 
 
 @dataclass
@@ -52,6 +60,7 @@ class MutantResult:
     collateral: dict[str, float] = field(default_factory=dict)  # other items that lost points
     error: str = ""  # the grader failed on it (then it does not count as killed)
     problems: list[str] = field(default_factory=list)
+    spread: float = 0.0  # largest score difference (total or one item) between student ids
 
 
 @dataclass
@@ -63,6 +72,17 @@ class CorrectResult:
     failures: list[dict] = field(default_factory=list)  # {item, group, case, message}
     problems: list[str] = field(default_factory=list)
     error: str = ""
+    spread: float = 0.0
+
+
+@dataclass
+class NothingResult:
+    kind: str
+    score: float  # the highest over the student ids
+    max_score: float
+    items: dict[str, float] = field(default_factory=dict)  # items that earned something
+    spread: float = 0.0
+    error: str = ""
 
 
 @dataclass
@@ -72,6 +92,25 @@ class Audit:
     isolation: str
     seconds: float
     items: list[str]
+    nothing: list[NothingResult] = field(default_factory=list)
+    ids: int = 1
+
+    @property
+    def max_spread(self) -> float:
+        spreads = [m.spread for m in self.mutants] + [c.spread for c in self.correct]
+        spreads += [n.spread for n in self.nothing]
+        return max(spreads, default=0.0)
+
+    @property
+    def unequal(self) -> list[str]:
+        """Submissions whose score depends on the student id."""
+        found = [f"mutant {m.id}: {m.spread}" for m in self.mutants if m.spread]
+        found += [f"correct {c.name}: {c.spread}" for c in self.correct if c.spread]
+        return found + [f"nothing-{n.kind}: {n.spread}" for n in self.nothing if n.spread]
+
+    @property
+    def nothing_score(self) -> float:
+        return max((n.score for n in self.nothing), default=0.0)
 
     @property
     def killed(self) -> int:
@@ -97,6 +136,7 @@ class Audit:
     @property
     def errors(self) -> list[str]:
         found = [f"{m.id}: {m.error}" for m in self.mutants if m.error]
+        found += [f"nothing-{n.kind}: {n.error}" for n in self.nothing if n.error]
         return found + [f"{c.name}: {c.error}" for c in self.correct if c.error]
 
     @property
@@ -124,6 +164,8 @@ class Audit:
             and self.false_failures == 0
             and self.named_share >= TARGET_NAMED
             and not self.errors
+            and self.max_spread == 0
+            and self.nothing_score == 0
         )
 
     def to_json(self) -> dict:
@@ -140,10 +182,16 @@ class Audit:
                 "correct_implementations": len(self.correct),
                 "false_failures": self.false_failures,
                 "points_lost_by_correct": self.points_lost_by_correct,
+                "student_ids": self.ids,
+                "max_spread": self.max_spread,
+                "unequal": self.unequal,
+                "nothing_score": self.nothing_score,
                 "targets": {
                     "killed": "all",
                     "false_failures": 0,
                     "named_share": TARGET_NAMED,
+                    "max_spread": 0,
+                    "nothing_score": 0,
                 },
                 "targets_met": self.targets_met,
                 "grader_errors": self.errors,
@@ -153,6 +201,7 @@ class Audit:
             "per_item": self.per_item(),
             "mutants": [asdict(m) for m in self.mutants],
             "correct": [asdict(c) for c in self.correct],
+            "nothing": [asdict(n) for n in self.nothing],
         }
 
 
@@ -232,6 +281,8 @@ def run_audit(
     correct: list[Correct] | None = None,
     progress: Callable[[int], None] | None = None,
     full: bool = False,
+    ids: int = AUDIT_IDS,
+    nothing: bool = True,
 ) -> Audit:
     """Grade every mutant and correct implementation; return the measurements.
 
@@ -239,6 +290,7 @@ def run_audit(
     it is graded on that module's items only (the same cases, drawn from the same seeds, as in a
     full grading, in a fraction of the time); ``full=True`` grades mutants on every item too,
     which also measures the points they lose elsewhere (e.g. the model built from a wrong conv).
+    Every submission is graded under ``ids`` student ids; ``nothing`` adds the adversaries.
     """
     started = time.perf_counter()
     mutants = load_mutants() if mutants is None else mutants
@@ -250,12 +302,16 @@ def run_audit(
             graders[module] = Grader(
                 audit_config(module), grader.ref, grader.bank, grader.isolation
             )
-    jobs_list = [(graders[None if full else m.module], mutant_submission(m)) for m in mutants]
-    jobs_list += [(grader, correct_submission(c)) for c in correct]
+    subs = [(graders[None if full else m.module], mutant_submission(m)) for m in mutants]
+    subs += [(grader, correct_submission(c)) for c in correct]
+    adversaries = [nothing_submission(kind) for kind in (KINDS if nothing else ())]
+    subs += [(grader, sub) for sub in adversaries]
+    n_ids = max(1, ids)
+    jobs_list = [(chosen, _as_student(sub, k)) for chosen, sub in subs for k in range(n_ids)]
 
     def grade(job):
         chosen, sub = job
-        for _attempt in range(2):  # a grader failure is retried once, then reported
+        for attempt in range(3):  # a grader failure is retried, then reported
             try:
                 result = chosen.grade(sub)
             except Exception as exc:  # noqa: BLE001 - reported, never counted as a kill
@@ -265,24 +321,73 @@ def run_audit(
                 )
             if not result.error:
                 break
+            time.sleep(1 + 2 * attempt)  # e.g. a worker that could not start on a busy machine
         if progress:
             progress(1)
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(grade, jobs_list))
+        flat = list(pool.map(grade, jobs_list))
+    per_sub = [flat[i * n_ids : (i + 1) * n_ids] for i in range(len(subs))]
+    results = [group[0] for group in per_sub]
+    spreads = [_spread(group) for group in per_sub]
     mutant_results = results[: len(mutants)]
-    correct_results = results[len(mutants) :]
+    correct_results = results[len(mutants) : len(mutants) + len(correct)]
     # What a perfect submission earns per item (the max of every item the grader scores).
     reference: dict[str, float] = {}
     for t in correct_results[0].tests if correct_results else []:
         reference[t.item] = round(reference.get(t.item, 0.0) + t.max_score, 4)
+    judged_m = [
+        _judge_mutant(m, r, reference) for m, r in zip(mutants, mutant_results, strict=True)
+    ]
+    judged_c = [_judge_correct(c, r) for c, r in zip(correct, correct_results, strict=True)]
+    for judged, spread in zip(judged_m + judged_c, spreads, strict=False):
+        judged.spread = spread
+    offset = len(mutants) + len(correct)
+    judged_n = [
+        _judge_nothing(
+            sub.student.removeprefix("nothing-"), per_sub[offset + i], spreads[offset + i]
+        )
+        for i, sub in enumerate(adversaries)
+    ]
     return Audit(
-        mutants=[
-            _judge_mutant(m, r, reference) for m, r in zip(mutants, mutant_results, strict=True)
-        ],
-        correct=[_judge_correct(c, r) for c, r in zip(correct, correct_results, strict=True)],
+        mutants=judged_m,
+        correct=judged_c,
         isolation=grader.isolation.level,
         seconds=time.perf_counter() - started,
         items=grader.items,
+        nothing=judged_n,
+        ids=n_ids,
+    )
+
+
+def _as_student(sub: Submission, k: int) -> Submission:
+    """``sub`` under its own id (k = 0) or the k-th other id."""
+    return sub if k == 0 else replace(sub, student=f"{sub.student}@{k + 1}")
+
+
+def _spread(results: list[SubmissionResult]) -> float:
+    """The largest difference between the results' totals, or between one item's scores."""
+    if any(r.error for r in results):
+        return 0.0
+    rows = [dict(r.item_scores(), total=r.score) for r in results]
+    keys = set().union(*rows)
+    return round(
+        max(
+            (max(r.get(k, 0.0) for r in rows) - min(r.get(k, 0.0) for r in rows) for k in keys),
+            default=0.0,
+        ),
+        4,
+    )
+
+
+def _judge_nothing(kind: str, results: list[SubmissionResult], spread: float) -> NothingResult:
+    worst = max(results, key=lambda r: r.score)
+    return NothingResult(
+        kind=kind,
+        score=worst.score,
+        max_score=worst.max_score,
+        items={k: v for k, v in worst.item_scores().items() if v > 0},
+        spread=spread,
+        error=next((r.error for r in results if r.error), ""),
     )

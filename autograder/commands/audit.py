@@ -44,8 +44,9 @@ def audit(out, jobs, full, strict) -> None:
     Example: grade audit --out audit-report --jobs 2
     """
     from ..audit.corpus import CorpusError, load_correct, load_mutants
+    from ..audit.nothing import KINDS
     from ..audit.report import write_report
-    from ..audit.runner import run_audit
+    from ..audit.runner import AUDIT_IDS, run_audit
 
     if out.exists() and not out.is_dir():
         raise click.ClickException(f"--out {out} exists and is not a folder.")
@@ -54,7 +55,7 @@ def audit(out, jobs, full, strict) -> None:
     except CorpusError as exc:
         raise click.ClickException(str(exc)) from None
     bar = None
-    total = len(mutants) + len(correct)
+    total = (len(mutants) + len(correct) + len(KINDS)) * AUDIT_IDS
     if sys.stderr.isatty():
         bar = click.progressbar(length=total, label="auditing", file=sys.stderr)
         bar.__enter__()
@@ -75,7 +76,9 @@ def audit(out, jobs, full, strict) -> None:
         f"Mutants killed {s['killed']}/{s['mutants']}; mistakes named "
         f"{s['mistakes_named']}/{s['mistakes_expected']} ({100 * s['named_share']:.0f} %); "
         f"correct implementations {s['correct_implementations']}, points lost "
-        f"{s['points_lost_by_correct']:g} ({s['false_failures']} failing cases). "
+        f"{s['points_lost_by_correct']:g} ({s['false_failures']} failing cases); "
+        f"largest score difference between {s['student_ids']} student ids "
+        f"{s['max_spread']:g}; computes-nothing adversaries {s['nothing_score']:g} points. "
         f"Targets {'met' if s['targets_met'] else 'NOT met'}. Report: {md_path}"
     )
     if strict and not result.targets_met:

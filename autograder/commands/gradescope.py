@@ -58,6 +58,9 @@ def gradescope(out, config_path, secret, otter) -> None:
         raise click.ClickException(str(exc)) from None
     if secret:
         cfg.secret = secret
+    from ..lms.budget import GRADESCOPE_TIMEOUT, bundle_config, explicit_limits, worst_case_seconds
+
+    cfg = bundle_config(cfg, explicit_limits(config_path))
     try:
         if otter:
             from ..lms.otter import OtterError, build_otter_bundle
@@ -72,8 +75,20 @@ def gradescope(out, config_path, secret, otter) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"Wrote {path}: upload it as the assignment's autograder on Gradescope "
-        "(Ubuntu 22.04 base image). It holds the solutions and the secret: instructors only."
+        "(any current Ubuntu base image). It holds the solutions and the secret: instructors only."
     )
+    worst = worst_case_seconds(cfg)
+    click.echo(
+        f"Time budget: {cfg.limits.submission_timeout:g} s per submission, "
+        f"{cfg.limits.call_timeout:g} s per call; worst case about {worst:g} s "
+        f"(Gradescope's default limit is {GRADESCOPE_TIMEOUT:g} s)."
+    )
+    if worst > 0.9 * GRADESCOPE_TIMEOUT:
+        click.echo(
+            "Warning: a submission that hangs may outlast Gradescope's default limit; raise the "
+            "assignment's autograder timeout on Gradescope or lower [limits] submission_timeout.",
+            err=True,
+        )
     if cfg.secret == DEV_SECRET:
         click.echo(
             "Warning: the bundle uses the kit's development secret, which is public; set "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import sys
 import traceback
@@ -21,13 +22,16 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..config import Config
-from ..paths import KIT_ROOT, STUBS_DIR
+from ..paths import PACKAGE_DIR, SOLUTIONS_DIR, STUBS_DIR
+from .budget import hard_stop_seconds
 
 TEMPLATES = Path(__file__).with_name("templates")
 CONFIG_NAME = "grade.toml"
 ROOT_ENV = "AUTOGRADER_ROOT"
-# What setup.sh installs with the base image's Python 3.10 (versions that have 3.10 wheels).
-REQUIREMENTS = "numpy==2.2.6\nclick==8.1.8\nPyYAML==6.0.2\ntomli==2.2.1\n"
+# What setup.sh installs into its own venv: pinned wheels with their hashes (templates/).
+HASHED_REQUIREMENTS = TEMPLATES / "requirements.txt"
+# The same versions for otter's environment.yml (conda's pip section takes no hashes).
+REQUIREMENTS = "numpy==2.2.6\nclick==8.1.8\nPyYAML==6.0.3\n"
 FAILED_TEST = "Autograder failed"
 
 
@@ -64,11 +68,14 @@ def config_toml(cfg: Config) -> str:
 def kit_files() -> dict[str, Path]:
     """Archive name -> file, for everything the engine needs to grade (and nothing else)."""
     files: dict[str, Path] = {}
-    for path in sorted((KIT_ROOT / "autograder").rglob("*")):
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        rel = path.relative_to(PACKAGE_DIR)
+        if rel.parts[0] == "_kit":  # an installed wheel's data: the solutions come below
+            continue
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            files[path.relative_to(KIT_ROOT).as_posix()] = path
-    for path in sorted((KIT_ROOT / "solutions" / "cnn").glob("*.py")):
-        files[path.relative_to(KIT_ROOT).as_posix()] = path
+            files["autograder/" + rel.as_posix()] = path
+    for path in sorted(SOLUTIONS_DIR.glob("*.py")):
+        files[f"solutions/cnn/{path.name}"] = path
     files["assignments/cnn/_checks.py"] = STUBS_DIR / "_checks.py"
     return files
 
@@ -101,8 +108,10 @@ def build_bundle(out: Path, cfg: Config) -> Path:
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         _write(zf, "setup.sh", (TEMPLATES / "setup.sh").read_bytes(), 0o755)
-        _write(zf, "run_autograder", (TEMPLATES / "run_autograder").read_bytes(), 0o755)
-        _write(zf, "requirements.txt", REQUIREMENTS.encode())
+        run = (TEMPLATES / "run_autograder").read_text(encoding="utf-8")
+        run = run.replace("@HARD_STOP@", str(hard_stop_seconds(cfg)))
+        _write(zf, "run_autograder", run.encode(), 0o755)
+        _write(zf, "requirements.txt", HASHED_REQUIREMENTS.read_bytes())
         add_kit(zf, cfg)
     tmp.replace(out)
     return out
@@ -130,17 +139,9 @@ def student_id(metadata_path: Path, default: str = "submission") -> str:
     return _safe_id(raw) if raw else default
 
 
-def grade_folder(submission: Path, student: str, cfg: Config, hide: tuple[Path, ...]) -> dict:
-    """Grade one submission folder as ``grade run`` would; return Gradescope's results dict."""
-    from ..report import to_gradescope
-
-    return to_gradescope(grade_result(submission, student, cfg, hide))
-
-
-def grade_result(submission: Path, student: str, cfg: Config, hide: tuple[Path, ...]):
-    """Grade one submission folder as ``grade run`` would: a ``SubmissionResult``."""
+def upload_submission(submission: Path, student: str):
+    """The upload as one ``Submission`` named ``student`` (as ``grade run`` would read it)."""
     from ..discover import DiscoveryError, Submission, discover
-    from ..engine import Grader
 
     try:
         subs = discover([submission])
@@ -162,8 +163,22 @@ def grade_result(submission: Path, student: str, cfg: Config, hide: tuple[Path, 
             f"Your upload looks like {len(subs)} submissions; only {subs[0].origin} was graded."
         )
     sub.student = student
-    grader = Grader.create(cfg, hide=hide)
-    return grader.grade(sub)
+    return sub
+
+
+def grade_result(submission: Path, student: str, cfg: Config, hide: tuple[Path, ...]):
+    """Grade one submission folder as ``grade run`` would: a ``SubmissionResult``."""
+    from ..engine import Grader
+
+    sub = upload_submission(submission, student)
+    return Grader.create(cfg, hide=hide).grade(sub)
+
+
+def engine_deadline(cfg: Config) -> float:
+    """Seconds after which the engine's process is stopped from outside (the otter plugin):
+    the per-submission budget, the imports and a margin for starting up."""
+    lim = cfg.limits
+    return lim.submission_timeout + 2 * lim.import_timeout + 60.0
 
 
 def failure_results(reason: str) -> dict:
@@ -180,6 +195,7 @@ def failure_results(reason: str) -> dict:
                 "number": "0",
                 "score": 0,
                 "max_score": 0,
+                "status": "failed",
                 "visibility": "visible",
                 "output": f"The grading engine failed: {reason}",
                 "output_format": "md",
@@ -188,28 +204,47 @@ def failure_results(reason: str) -> dict:
     }
 
 
+class Stopped(BaseException):
+    """SIGTERM (run_autograder's hard stop): keep the partial results.json as it is."""
+
+
+def _stop(signum, frame) -> None:
+    raise Stopped()
+
+
 def run_gradescope(root: Path) -> int:
     """Grade ``root/submission`` into ``root/results/results.json``; never raises.
 
-    Returns 0 when the submission was graded, 1 when the fallback result had to be written.
+    results.json is rewritten atomically before grading and after each module (see
+    :mod:`autograder.lms.budget`), so it is valid whenever Gradescope stops the run. Returns 0
+    when the submission was graded, 1 when the fallback result had to be written.
     """
     from ..config import load_config
+    from ..engine import Grader
     from ..report import write_atomic
+    from .budget import dumps, grade_progressively
 
     root = Path(root).resolve()
     results = root / "results" / "results.json"
+
+    def write(data: dict) -> None:
+        write_atomic(results, dumps(data))
+        os.chmod(results, 0o640)
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
         cfg = load_config(root / "source" / CONFIG_NAME)
         student = student_id(root / "submission_metadata.json")
-        data = grade_folder(root / "submission", student, cfg, hide=(root,))
-        text = json.dumps(data, indent=1, allow_nan=False) + "\n"
-        code = 0
+        sub = upload_submission(root / "submission", student)
+        grader = Grader.create(cfg, hide=(root,))
+        grade_progressively(grader, sub, write)
+        return 0
+    except Stopped:
+        print("gradescope-run: stopped from outside; results.json holds what was graded")
+        return 1
     except BaseException as exc:  # noqa: BLE001 - the student must get a results.json
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         print(f"gradescope-run: the engine failed: {detail}", file=sys.stderr)
         traceback.print_exc()
-        text = json.dumps(failure_results(type(exc).__name__), indent=1) + "\n"
-        code = 1
-    write_atomic(results, text)
-    os.chmod(results, 0o640)
-    return code
+        write(failure_results(type(exc).__name__))
+        return 1

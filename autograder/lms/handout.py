@@ -14,9 +14,13 @@ import zipfile
 from pathlib import Path
 
 from ..config import DEV_SECRET, Config
-from ..paths import KIT_ROOT, PUBLIC_TESTS_DIR, STUBS_DIR
+from ..paths import KIT_ROOT, PACKAGE_DIR, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
 from .public_cases import public_cases_json
+
+# Public data shipped with the stubs (given code reads it): copied into the handout's cnn/ and
+# allowed by the leak check only when byte-identical to the kit's copy in assignments/cnn/.
+DATA_FILES = ("digits28.npz",)
 
 
 class HandoutError(Exception):
@@ -139,6 +143,20 @@ def readme(config: Config) -> str:
         )
     lines += [
         "",
+        "## Part 2: backward passes and training (not graded yet)",
+        "",
+        "`cnn/backward.py`, `cnn/gradcheck.py` and the training functions at the end of "
+        "`cnn/model.py` (`lecture_model_loss_and_grads`, `train_lecture_model`) are part 2 of the "
+        "lecture. Their public tests run with the others (`tests/test_backward.py`, "
+        "`tests/test_gradcheck.py`, `tests/test_lecture_training.py`), but they earn no points "
+        "yet. Start with the single-window helpers. The conventions: a max-pooling window sends "
+        "its whole gradient to its FIRST maximum in row-major order, overlapping windows add, "
+        "'same' padding is cropped off `dx`, biases sum over the batch and space, and the loss "
+        "is a batch mean, so its gradient is `(softmax(z) - y) / N`. `cnn/data.py` (given) "
+        "loads the digits shipped in `cnn/digits28.npz`. Two epochs of `train_lecture_model` "
+        "on them (Adam, learning rate 1e-3, batch 32) take about 10-20 s with a vectorised "
+        "implementation and reach about 0.92 held-out accuracy.",
+        "",
         "## Conventions that decide grades",
         "",
         "Where the lecture's formula and Keras differ, **Keras's behaviour is graded**:",
@@ -162,8 +180,13 @@ def readme(config: Config) -> str:
     return "\n".join(lines)
 
 
-def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
-    """Write the handout to the folder ``out`` (and ``out`` + ``.zip``); return the folder."""
+def build_handout(
+    out: Path, config: Config, make_zip: bool = False, notebook: bool = False
+) -> Path:
+    """Write the handout to the folder ``out`` (and ``out`` + ``.zip``); return the folder.
+
+    ``notebook``: also write the notebook that writes the ``cnn/`` modules and runs the public
+    tests (:mod:`autograder.lms.notebook`)."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HandoutError(f"--out {out} already exists and is not an empty folder.")
@@ -180,6 +203,10 @@ def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
     (out / "cnn").mkdir()
     for name in sorted(stubs):
         shutil.copyfile(STUBS_DIR / name, out / "cnn" / name)
+    for name in DATA_FILES:
+        if not (STUBS_DIR / name).is_file():
+            raise HandoutError(f"assignments/cnn/{name} is missing; run scripts/build_digits28.py.")
+        shutil.copyfile(STUBS_DIR / name, out / "cnn" / name)
     (out / "tests").mkdir()
     for src in sorted(PUBLIC_TESTS_DIR.glob("*.py")):
         shutil.copyfile(src, out / "tests" / src.name)
@@ -187,6 +214,10 @@ def build_handout(out: Path, config: Config, make_zip: bool = False) -> Path:
     (out / "tests" / "public_cases.json").write_text(public_cases_json(config), encoding="utf-8")
     shutil.copyfile(PUBLIC_TESTS_DIR.parent / "pytest.ini", out / "pytest.ini")
     (out / "README.md").write_text(readme(config), encoding="utf-8")
+    if notebook:
+        from .notebook import NOTEBOOK_NAME, handout_notebook
+
+        (out / NOTEBOOK_NAME).write_text(handout_notebook(stubs), encoding="utf-8")
     problems = leaks(out, config.secret)
     if problems:
         shutil.rmtree(out, ignore_errors=True)
@@ -237,14 +268,21 @@ def leaks(folder: Path, secret: str = "") -> list[str]:
     private = {
         hashlib.sha256(p.read_bytes()).hexdigest()
         for d in ("suite", "oracle")
-        for p in (KIT_ROOT / "autograder" / d).rglob("*")
+        for p in (PACKAGE_DIR / d).rglob("*")
         if p.is_file() and p.name != "__init__.py" and "__pycache__" not in p.parts
+    }
+    shipped = {
+        f"cnn/{name}": hashlib.sha256((STUBS_DIR / name).read_bytes()).hexdigest()
+        for name in DATA_FILES
+        if (STUBS_DIR / name).is_file()
     }
     for path in sorted(folder.rglob("*")):
         if not path.is_file():
             continue
         rel = path.relative_to(folder).as_posix()
         data = path.read_bytes()
+        if rel in shipped and hashlib.sha256(data).hexdigest() == shipped[rel]:
+            continue  # the public data file, byte-identical to the kit's
         if hashlib.sha256(data).hexdigest() in private or path.suffix in (".npz", ".npy"):
             found.append(f"{rel} is a file of the hidden suite or the oracle bank")
             continue

@@ -5,8 +5,12 @@ The bank is built on the CPU: ``CUDA_VISIBLE_DEVICES=-1`` is set before TensorFl
 and every computation runs under ``tf.device('/CPU:0')`` with TF32 disabled. On a GPU with the
 framework defaults (TF32) float32 convolutions and matmuls are about 3e-4 off relative to the
 largest output, 29x the float32 grading tolerance (keras-semantics.md §13), and such a bank would
-fail correct students. CPU results are bitwise reproducible (§12), so ``verify_bank`` compares
-bitwise.
+fail correct students. CPU results are reproducible on one machine (§12), but not bitwise across
+CPUs: oneDNN and Eigen choose kernels (and so summation orders) by the instruction set, and on
+another x86-64 CPU convolutions, matmuls and softmax came out up to 4 float32 ulps apart. So
+``verify_bank`` accepts a recomputed float value within ``REPRO_RTOL`` of the largest stored value
+(a few float32 ulps, 10x inside the grading tolerance of §12) and reports how many cases were
+bitwise equal; anything larger, and any difference in a non-float value, is a problem.
 """
 
 from __future__ import annotations
@@ -538,9 +542,21 @@ def build_bank(out_dir: Path | None = None) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------
-# Verify: recompute with live Keras, compare bitwise
+# Verify: recompute with live Keras, compare within float32 rounding
 # ----------------------------------------------------------------------------------------------
-def _differences(got: Any, want: Any, where: str, out: list[str]) -> None:
+# A recomputed float may differ from the stored one by this much relative to the largest stored
+# value: 8 float32 ulps (eps32 = 1.19e-7), a tenth of the grading tolerance's 1e-5.
+REPRO_RTOL = 8 * float(np.finfo(np.float32).eps)
+
+
+def _differences(
+    got: Any, want: Any, where: str, out: list[str], rounding: list[float] | None = None
+) -> None:
+    """Append to ``out`` every difference between ``got`` and ``want`` beyond float32 rounding.
+
+    Float differences within :data:`REPRO_RTOL` are not problems; their relative size is
+    appended to ``rounding`` (when given) so the caller can say how close the reproduction was.
+    """
     if isinstance(want, np.ndarray):
         if not isinstance(got, np.ndarray) or got.shape != want.shape or got.dtype != want.dtype:
             out.append(
@@ -550,10 +566,18 @@ def _differences(got: Any, want: Any, where: str, out: list[str]) -> None:
             )
         elif not np.array_equal(got, want, equal_nan=True):
             if want.dtype.kind == "f":
+                if not np.array_equal(np.isnan(got), np.isnan(want)):
+                    out.append(f"{where}: NaN in different places")
+                    return
                 diff = float(np.nanmax(np.abs(got - want)))
-                scale = float(np.max(np.abs(want))) if want.size else 0.0
+                scale = float(np.nanmax(np.abs(want))) if want.size else 0.0
+                if diff <= REPRO_RTOL * max(scale, 1e-30):
+                    if rounding is not None:
+                        rounding.append(diff / max(scale, 1e-30))
+                    return
                 out.append(
-                    f"{where}: not bitwise equal, max |diff| {diff:.3g} (max |stored| {scale:.3g})"
+                    f"{where}: max |diff| {diff:.3g} is more than float32 rounding "
+                    f"({REPRO_RTOL:.2g} x max |stored| {scale:.3g})"
                 )
             else:
                 out.append(f"{where}: {int(np.sum(got != want))} of {want.size} values differ")
@@ -563,7 +587,7 @@ def _differences(got: Any, want: Any, where: str, out: list[str]) -> None:
             out.append(f"{where}: recomputed {got!r:.80}, stored {want!r:.80}")
             return
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            _differences(g, w, f"{where}[{i}]", out)
+            _differences(g, w, f"{where}[{i}]", out, rounding)
         return
     if isinstance(want, dict):
         if not isinstance(got, dict) or set(got) != set(want):
@@ -573,8 +597,13 @@ def _differences(got: Any, want: Any, where: str, out: list[str]) -> None:
             )
             return
         for k in want:
-            _differences(got[k], want[k], f"{where}.{k}", out)
+            _differences(got[k], want[k], f"{where}.{k}", out, rounding)
         return
+    if isinstance(got, float) and isinstance(want, float) and got != want:
+        if abs(got - want) <= REPRO_RTOL * max(abs(want), 1e-30):
+            if rounding is not None:
+                rounding.append(abs(got - want) / max(abs(want), 1e-30))
+            return
     if type(got) is not type(want) or got != want:
         extra = ""
         if isinstance(got, float) and isinstance(want, float):
@@ -582,12 +611,13 @@ def _differences(got: Any, want: Any, where: str, out: list[str]) -> None:
         out.append(f"{where}: recomputed {got!r}, stored {want!r}{extra}")
 
 
-def verify_bank(path: Path | None = None) -> list[str]:
+def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -> list[str]:
     """Recompute every bank case with live Keras; the problems found (empty: all reproduced).
 
-    Checks that the stored inputs are still those of :func:`bank_specs`, that Keras-made inputs
-    (the dropout masks) and every expected value are reproduced bitwise, and that the bank was
-    built on the CPU.
+    Checks that the stored inputs are still those of :func:`bank_specs` (bitwise), that Keras-made
+    inputs (the dropout masks) and every expected value are reproduced within float32 rounding
+    (:data:`REPRO_RTOL`), and that the bank was built on the CPU. When ``rounding`` is given, one
+    entry per case that was not bitwise equal is appended: its largest relative difference.
     """
     from .bank import _read
 
@@ -623,8 +653,11 @@ def verify_bank(path: Path | None = None) -> list[str]:
         problems += [f"{label}: {p} (the stored inputs are not bank_specs()')" for p in inputs]
         expected = compute(K, spec)
         found: list[str] = []
+        near: list[float] = []
         for key, value in made.items():
             _differences(spec.kwargs.get(key), value, f"Keras-made input {key}", found)
-        _differences(expected, decode_value(case["expected"], arrays), "expected", found)
+        _differences(expected, decode_value(case["expected"], arrays), "expected", found, near)
         problems += [f"{label}: {p}" for p in found]
+        if near and rounding is not None:
+            rounding.append(max(near))
     return problems

@@ -1,0 +1,5 @@
+"""The sandbox: student code runs in a separate, limited, isolated worker process."""
+
+from .errors import GradingStopped, WorkerStartError
+
+__all__ = ["GradingStopped", "WorkerStartError"]

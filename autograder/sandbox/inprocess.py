@@ -2,10 +2,11 @@
 
 For the kit's tests, the oracle's self-check and the audit's sanity checks: the reference
 solutions, stubs or a corpus package are called exactly as the worker calls a student's
-(``worker.execute``: the same programs, the same encoding of answers, the same exception
-report) and the answer is decoded exactly as the runner decodes it (``runner.outcome_from``);
-only the separate process, its limits and its isolation are missing. Never use it on a
-student's code.
+(``worker.execute``: the same programs, the same input blob, the same encoding of answers,
+the same exception report) and the answer is decoded exactly as the runner decodes it
+(``wire.parse_answer``, ``runner.outcome_from``; inputs judged from the blob by
+``InputBlob.after``); only the separate process, its limits and its isolation are missing.
+Never use it on a student's code.
 """
 
 from __future__ import annotations
@@ -16,19 +17,13 @@ from typing import Any
 
 from ..cases import Call
 from . import worker
-from .runner import NpScalar, Outcome, _Encoder, outcome_from
+from .runner import NpScalar, Outcome, outcome_from
+from .wire import InputBlob, parse_answer
 
 
-def spec_of(call: Call, mutation: bool = True) -> dict:
-    """The JSON the runner writes for ``call`` (arrays as base64)."""
-    enc = _Encoder()
-    return {
-        "program": call.program,
-        "target": call.target,
-        "args": enc(list(call.args)),
-        "kwargs": enc(dict(call.kwargs))["$dict"],
-        "mutation": mutation,
-    }
+def spec_of(call: Call) -> dict:
+    """The JSON the runner writes for ``call`` (array arguments as offsets into a blob)."""
+    return InputBlob([call]).specs[0]
 
 
 def execute(package: ModuleType, call: Call, mutation: bool = True) -> Outcome:
@@ -38,15 +33,19 @@ def execute(package: ModuleType, call: Call, mutation: bool = True) -> Outcome:
         module, name = target.split(".")
         return getattr(getattr(package, module), name)
 
-    spec = json.loads(json.dumps(spec_of(call, mutation)))
-    answer = worker.execute(spec, {call.module}, resolve)
-    return outcome_from(json.loads(json.dumps(answer, allow_nan=True)))
+    blob = InputBlob([call])
+    spec = json.loads(json.dumps(blob.specs[0]))
+    answer = worker.execute(spec, {call.module}, resolve, blob.buffer)
+    outcome = outcome_from(parse_answer(json.dumps(answer, allow_nan=True).encode()))
+    if mutation and outcome.status == "ok":
+        outcome.inputs_after = blob.after(0, blob.buffer)
+    return outcome
 
 
 def wire(value: Any) -> Any:
     """``value`` as the grader would receive it back from the worker (idempotent)."""
-    encoded = json.loads(json.dumps(worker.Encoder()(_unwrap(value)), allow_nan=True))
-    return outcome_from({"status": "ok", "value": encoded}).value
+    encoded = json.dumps(worker.Encoder()(_unwrap(value)), allow_nan=True).encode()
+    return outcome_from(parse_answer(b'{"status": "ok", "value": ' + encoded + b"}")).value
 
 
 def _unwrap(value: Any) -> Any:

@@ -3,29 +3,32 @@
 Levels, strongest first (``detect()`` picks one once per grading run):
 
 ``namespaces+user``  (the grader runs as root, ``unshare`` and ``setpriv`` exist: CI, Gradescope)
-    new mount, network, PID, IPC and UTS namespaces; the kit, the output folder, the
-    submissions and ``/root`` are covered by empty tmpfs mounts; ``/tmp``, ``/var/tmp``,
+    new mount, network, PID, IPC and UTS namespaces; every mount read-only; the kit, the
+    output folder, the submissions, ``/root`` and every package folder (site-packages,
+    dist-packages, PYTHONPATH) are covered by empty tmpfs mounts; ``/tmp``, ``/var/tmp``,
     ``/dev/shm`` and ``/run/lock`` are fresh, size-limited tmpfs mounts private to the worker
-    (nothing written there outlives it); the job folder is bind-mounted at ``JOB_INSIDE`` and
-    the interpreter and numpy read-only into it; student code runs as the unprivileged user
-    ``nobody`` (uid 65534); no network; when the worker is killed the kernel kills every
-    process it started.
+    (nothing written there outlives it); the job folder is bind-mounted read-only at
+    ``JOB_INSIDE``, the interpreter and a numpy-only package view read-only into it; student
+    code runs without capabilities as a uid of its own (``slots.lease``), no network. PID 1
+    of the namespace is a trusted shell whose death (the grader's or ``unshare``'s death, or
+    a kill) makes the kernel kill every process in the namespace.
 ``namespaces``  (not root, unprivileged user namespaces allowed: most Linux desktops)
-    the same namespaces inside a user namespace; student code keeps the instructor's uid
-    outside it, but the kit, the output folder, the home folder and the shared temp folders
-    are covered.
+    the same inside a user namespace; student code keeps the instructor's uid outside it
+    (without capabilities, on read-only mounts), and its process limit counts only the
+    namespace's processes.
 ``user``  (the grader runs as root but namespaces are refused: e.g. a container whose seccomp
     profile blocks ``unshare``)
-    student code runs as ``nobody`` through ``setpriv`` (when the interpreter is reachable by
-    that user), with the limits and the process tracking of ``process-group`` below.
+    student code runs as a uid of its own through ``setpriv`` (when the interpreter is
+    reachable by other users), with the limits; every process of that uid is killed with the
+    worker (``slots.kill_uid``).
 ``process-group``  (anything else: macOS, containers without user namespaces)
     a new session and resource limits; student code runs as the instructor's user. Every
     process it starts is tracked (a token in its environment, its session, and the grader as
-    child subreaper) and killed with the worker. Reports say "weaker isolation".
+    child subreaper) and killed with the worker (``reap.py``). Reports say "weaker isolation".
 
 At every level, when the kernel offers Landlock (Linux >= 5.13; ``landlock_abi()``), the worker
 restricts itself before importing student code: read access only to the standard library,
-numpy and its own job folder, write access only to ``out/``, no ``execve``, no TCP (ABI >= 4),
+numpy and its own job folder, no write access, no ``execve``, no TCP (ABI >= 4),
 no signals or abstract sockets outside itself (ABI >= 6). At the ``process-group`` level this
 is what keeps the kit, ``~`` and the shared temp folders out of reach.
 
@@ -41,6 +44,7 @@ import resource
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -49,19 +53,20 @@ from pathlib import Path
 
 import numpy
 
-from ..paths import KIT_ROOT
+from ..paths import KIT_ROOT, PACKAGE_DIR
 
 NOBODY = 65534
+PROBE_UID = int(os.environ.get("CNN_GRADE_UID_BASE", "2100000000")) + 4096  # see slots.py
 JOB_INSIDE = "/tmp/cnn-job"  # where the job folder appears inside the namespaces
 # Shared, world-writable folders that get a private, size-limited tmpfs inside the namespaces.
 PRIVATE_TMP = {"/tmp": "32m", "/var/tmp": "8m", "/dev/shm": "8m", "/run/lock": "1m"}
 TOKEN_ENV = "CNN_SANDBOX_TOKEN"  # every worker's environment carries a per-worker token
 
 LEVEL_TEXT = {
-    "namespaces+user": "separate user (nobody), no network, own PID and mount namespaces; "
+    "namespaces+user": "a user of its own, no network, own PID and mount namespaces; "
     "kit and results hidden",
     "namespaces": "no network, own PID and mount namespaces; kit and results hidden",
-    "user": "separate user (nobody), resource limits; no namespaces on this machine",
+    "user": "a user of its own, resource limits; no namespaces on this machine",
     "process-group": "WEAKER ISOLATION: resource limits only; student code ran as the grader's "
     "user and could read what that user can (no user namespaces on this machine)",
 }
@@ -77,7 +82,8 @@ class Limits:
     cpu_seconds: int = 300  # CPU seconds per worker process
     memory_mb: int = 1536  # address space per worker process
     file_mb: int = 64  # largest file a worker may write
-    output_mb: int = 256  # all files in a worker's answer folder (checked 4 times a second)
+    output_mb: int = 64  # all the answers of one submission together (read under this bound)
+    answer_mb: int = 4  # one call's answer
     processes: int = 64  # processes under the worker's uid (enforced when it has its own uid)
     max_timeouts_per_item: int = 2  # after this many, an item's remaining cases are skipped
 
@@ -144,107 +150,201 @@ def detect(force: str | None = None) -> Isolation:
     if sys.platform.startswith("linux") and unshare and force != "process-group":
         base = [unshare, "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
         if os.geteuid() == 0 and setpriv and force in (None, "namespaces+user"):
-            if _runs(
-                [*base, setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "true"]
-            ):
+            if _runs([*base, *_as_user(setpriv, PROBE_UID), "true"]):
                 return Isolation("namespaces+user", unshare, setpriv, landlock=landlock_abi())
         if force in (None, "namespaces"):
             user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
             if _runs([base[0], *user, *base[1:], "true"]):
-                return Isolation("namespaces", unshare, landlock=landlock_abi())
+                return Isolation("namespaces", unshare, setpriv, landlock=landlock_abi())
     if os.geteuid() == 0 and setpriv and force in (None, "user") and nobody_can_run(setpriv):
         return Isolation("user", setpriv=setpriv, landlock=landlock_abi())
     return Isolation("process-group", landlock=landlock_abi())
 
 
 def nobody_can_run(setpriv: str) -> bool:
-    """Whether ``nobody`` can start this interpreter and import numpy (not from ``/root``)."""
+    """Whether another user can start this interpreter and import numpy (not from ``/root``).
+
+    Probed as a uid past the workers' range, never as the shared ``nobody`` (whose process
+    limit other processes on the machine may have used up)."""
     site = str(Path(numpy.__file__).resolve().parent.parent)
     probe = f"import sys; sys.path.append({site!r}); import numpy"
     return _runs([*_as_nobody(setpriv), sys.executable, "-I", "-S", "-c", probe])
 
 
 def _as_nobody(setpriv: str) -> list[str]:
-    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs"]
+    return _as_user(setpriv, PROBE_UID)
+
+
+def _as_user(setpriv: str | None, uid: int | None) -> list[str]:
+    """setpriv's arguments that switch to ``uid`` (its own group, no others, no new privs)."""
+    uid = NOBODY if uid is None else uid
+    return [str(setpriv), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
 
 
 def interpreter_mounts() -> tuple[list[tuple[str, str]], str, list[str]]:
-    """(bind mounts source -> name, interpreter path relative to a mount, site dirs)."""
+    """(bind mounts source -> name, interpreter path relative to a mount, site dirs).
+
+    Only the interpreter's own tree and numpy (with its bundled libraries) are mounted: the
+    site dir inside is a view ``np/`` holding nothing but ``numpy`` and ``numpy.libs``.
+    """
     base = os.path.realpath(sys.base_prefix)
     exe = os.path.realpath(sys.executable)
-    site = str(Path(numpy.__file__).resolve().parent.parent)
+    numpy_dir = str(Path(numpy.__file__).resolve().parent)
     mounts = [(base, "base")]
     if not exe.startswith(base + os.sep):
         mounts.append((os.path.dirname(exe), "bin"))
         exe_rel = os.path.join("bin", os.path.basename(exe))
     else:
         exe_rel = os.path.join("base", os.path.relpath(exe, base))
-    if site.startswith(base + os.sep):
-        sites = [os.path.join("base", os.path.relpath(site, base))]
-    else:
-        mounts.append((site, "site"))
-        sites = ["site"]
-    return mounts, exe_rel, sites
+    mounts.append((numpy_dir, "np/numpy"))
+    if os.path.isdir(numpy_dir + ".libs"):
+        mounts.append((numpy_dir + ".libs", "np/numpy.libs"))
+    return mounts, exe_rel, ["np"]
+
+
+@cache
+def package_dirs() -> list[str]:
+    """Every folder of installed packages this interpreter knows (site-packages, dist-packages,
+    PYTHONPATH entries, .pth additions): covered inside the namespaces, so TensorFlow and
+    everything else the instructor installed is absent, not just banned."""
+    import site
+    import sysconfig
+
+    std = {
+        os.path.realpath(p) for k in ("stdlib", "platstdlib") if (p := sysconfig.get_paths().get(k))
+    }
+    found = []
+    extra = [*site.getsitepackages(), site.getusersitepackages()]
+    for entry in [*sys.path, *extra]:
+        if not entry or not os.path.isdir(entry):
+            continue
+        real = os.path.realpath(entry)
+        if real in std or (real.startswith(tuple(s + os.sep for s in std)) and not _is_site(real)):
+            continue  # the standard library and lib-dynload stay
+        if real.count(os.sep) < 2:
+            continue  # never "/" or "/usr"
+        found.append(real)
+    # The interpreter's own tree and the usual system-wide places of other Pythons.
+    roots = [os.path.realpath(sys.base_prefix), "/usr", "/usr/local"]
+    for root in roots:
+        for lib in ("lib", "lib64", "local/lib"):
+            for sub in _listdir(os.path.join(root, lib)):
+                if not sub.startswith("python"):
+                    continue
+                for name in ("site-packages", "dist-packages"):
+                    path = os.path.join(root, lib, sub, name)
+                    if os.path.isdir(path):
+                        found.append(os.path.realpath(path))
+    return list(dict.fromkeys(found))
+
+
+def _is_site(path: str) -> bool:
+    return os.path.basename(path) in ("site-packages", "dist-packages")
 
 
 def command(
-    iso: Isolation, job: Path, worker_args: list[str], hide: list[Path], pass_fd: int = -1
+    iso: Isolation,
+    job: Path,
+    worker_args: list[str],
+    hide: list[Path],
+    keep_fds: tuple[int, ...] = (),
+    uid: int | None = None,
 ) -> tuple[list[str], list[str], str]:
     """The argv that starts the worker, the site dirs it must add, and its job folder path.
 
     ``worker_args`` may contain ``{job}``, replaced by the job folder as the worker sees it
     (``JOB_INSIDE`` inside the namespaces). ``hide`` are folders covered by an empty tmpfs
-    inside the namespace (the kit, the output, the submissions). ``pass_fd`` is a descriptor
-    the worker inherits (the shell must not reuse its number).
+    inside the namespace (the kit, the output, the submissions). ``keep_fds`` are descriptors
+    the worker inherits (the shell must not reuse their numbers). ``uid`` is the worker's own
+    uid (from :mod:`slots`) at the levels that switch user.
+
+    With namespaces, ``/bin/sh`` is PID 1 of the new PID namespace: it mounts, then runs the
+    worker as its child and waits. It is trusted, keeps its credentials, and carries
+    ``unshare --kill-child``'s parent-death signal; ``unshare`` carries the grader's. So when
+    the grader or ``unshare`` dies, or the grader kills ``unshare``, the namespace's init
+    dies and the kernel kills every process in the namespace, whatever they did.
     """
+    # No capabilities left (inside a user namespace root could otherwise undo the mounts).
+    drop = [iso.setpriv, "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"]
+    if not iso.setpriv:
+        drop = []
     if not iso.namespaces:
         site = str(Path(numpy.__file__).resolve().parent.parent)
         args = [a.replace("{job}", str(job)) for a in worker_args]
         python = [sys.executable, "-I", "-S", "-B", *args]
         if iso.level == "user":
-            python = [*_as_nobody(iso.setpriv), *python]
+            python = [*_as_user(iso.setpriv, uid), *python]
         return python, [site], str(job)
     mounts, exe_rel, sites = interpreter_mounts()
     ro = job / "ro"
     q = shlex.quote
     script = ["set -e", "mount --make-rprivate /"]
+    # Every mount read-only first (the worker writes nowhere but its private temp folders).
+    script.append(
+        "for m in $(awk '{print $5}' /proc/self/mountinfo); do case $m in "
+        '/proc*|/sys*|/dev*) ;; *) mount -o remount,bind,ro "$(printf \'%b\' "$m")" '
+        "2>/dev/null || true;; esac; done"
+    )
     for source, name in mounts:
         (ro / name).mkdir(parents=True, exist_ok=True)
         script.append(f"mount --bind {q(source)} {q(str(ro / name))}")
         script.append(f"mount -o remount,bind,ro {q(str(ro / name))}")
+    packages = list(package_dirs())
+    for source, name in mounts:  # the package folders inside the interpreter's own tree
+        for path in packages:
+            if path.startswith(os.path.realpath(source) + os.sep):
+                inner_path = ro / name / os.path.relpath(path, os.path.realpath(source))
+                script.append(f"mount -t tmpfs -o size=4k,mode=0555,ro tmpfs {q(str(inner_path))}")
     # Keep a handle on the job folder (it may live under /tmp), give the shared temp folders
-    # private tmpfs mounts, then put the job folder back at a fixed path.
-    hold = next(n for n in (9, 8, 7, 6) if n != pass_fd)
+    # private tmpfs mounts, then put the job folder back at a fixed path, read-only.
+    hold = next(n for n in (9, 8, 7, 6, 5) if n not in keep_fds)
     script.append(f"exec {hold}<{q(str(job))}")
     for path, size in PRIVATE_TMP.items():
         if os.path.isdir(path) and not os.path.islink(path):
-            script.append(f"mount -t tmpfs -o size={size},mode=1777,nosuid,nodev tmpfs {q(path)}")
+            script.append(
+                f"mount -t tmpfs -o size={size},nr_inodes=4k,mode=1777,nosuid,nodev tmpfs {q(path)}"
+            )
     script.append(f"mkdir -p {q(JOB_INSIDE)}")
     script.append(f"mount --rbind /proc/self/fd/{hold} {q(JOB_INSIDE)}")
+    script.append(f"mount -o remount,bind,ro {q(JOB_INSIDE)}")
     script.append(f"exec {hold}<&-")
     home = os.path.expanduser("~")
-    covered = [str(KIT_ROOT), *map(str, hide)]
+    # The scratch base holds the other workers' job folders (other students' code and inputs)
+    # when it is not under a private temp folder: the own job is already at JOB_INSIDE.
+    scratch_base = str(job.parent.parent) if job.parent.name.startswith("run-") else ""
+    covered = [
+        str(KIT_ROOT),
+        str(PACKAGE_DIR),
+        *map(str, hide),
+        *packages,
+        *([scratch_base] if scratch_base else []),
+    ]
     if home not in ("/", ""):
         covered.append(home)
     covered = [os.path.realpath(p) for p in covered]
+    keep = [os.path.realpath(sys.base_prefix), os.path.realpath(sys.executable)]
     for path in dict.fromkeys(covered):
         if any(_under(path, t) for t in PRIVATE_TMP) or any(
             _under(path, c) and path != c for c in covered
         ):
             continue  # already behind a fresh tmpfs
-        if os.path.isdir(path) and not str(job).startswith(path.rstrip("/") + "/"):
-            script.append(f"mount -t tmpfs -o size=64k,mode=0755 tmpfs {q(path)}")
+        if any(_under(k, path) for k in keep) and not _is_site(path):
+            continue  # would hide what the worker needs
+        if os.path.isdir(path):
+            script.append(f"mount -t tmpfs -o size=64k,mode=0755,ro tmpfs {q(path)}")
     inner = Path(JOB_INSIDE)
     args = [a.replace("{job}", JOB_INSIDE) for a in worker_args]
     python = [str(inner / "ro" / exe_rel), "-I", "-S", "-B", *args]
     if iso.own_uid:
-        python = [*_as_nobody(iso.setpriv), *python]
+        drop += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    python = [*drop, *python]
     libdir = os.path.join(os.path.realpath(sys.base_prefix), "lib")
     if any(n.startswith("libpython") for n in _listdir(libdir)):
         # An interpreter built with a shared libpython (pyenv's) finds it through its old path,
         # which may now be covered (e.g. /root): point the loader at the read-only mount.
         script.append(f"export LD_LIBRARY_PATH={q(str(inner / 'ro' / 'base' / 'lib'))}")
-    script.append("exec " + shlex.join(python))
+    # Not exec: this shell stays PID 1 (trusted) and the worker is its child.
+    script += ["set +e", shlex.join(python), "exit $?"]
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     argv = [
         iso.unshare,
@@ -292,6 +392,15 @@ def own_process_count() -> int:
     return count
 
 
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: the kernel kills this child when the grader's thread dies."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
 def preexec(limits: Limits, own_uid: bool, nproc: int | None = None):
     """A ``preexec_fn`` that applies the resource limits in the child before it starts.
 
@@ -301,6 +410,7 @@ def preexec(limits: Limits, own_uid: bool, nproc: int | None = None):
 
     def apply() -> None:
         os.setsid()
+        _die_with_parent()
         mb = 1024 * 1024
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))

@@ -1,22 +1,22 @@
 """The trusted side of the sandbox: start a worker, feed it calls, collect what comes back.
 
-Only inputs cross into the worker (JSON, arrays as dtype, shape and base64 bytes); results
-come back the same way and are rebuilt only as plain numeric arrays: nothing is unpickled. A
-call that overruns its time is killed with the whole worker (and, with namespaces, every
-process it started); a fresh worker carries on with the next call. The runner never raises
-for anything the student's code does.
+Only inputs cross into the worker (call specs as JSON, array arguments in a shared input blob);
+answers come back on the status pipe and are parsed under hard bounds (:mod:`wire`): nothing
+is unpickled, nothing the worker sends can raise here. A call that overruns its time is killed
+with the whole worker and every process it started; a fresh worker carries on with the next
+call. The runner never raises for anything the student's code does; it raises
+:class:`WorkerStartError` when the grader could not start a worker, and
+:class:`GradingStopped` once :func:`stop_all` was called (a signal to ``grade``).
 
-At the ``process-group`` level (no PID namespace) the runner finds the processes a worker
-left behind itself: each worker's environment carries a fresh token, and the grading process
-is a child subreaper, so a daemon that double-forks and leaves the worker's session is
-re-parented to it; ``_reap`` kills every process that carries the token, sits in the worker's
-session, or is an orphan of ours running our interpreter.
+The kill, by level: with namespaces the worker lives in its own PID namespace whose init is a
+trusted shell; killing ``unshare`` (the grader's child, with a parent-death signal, so also
+when the grader dies) kills that init, and the kernel then kills every process in the
+namespace. At the ``user`` level every worker has a uid of its own (:mod:`slots`) and all its
+processes are killed by uid. At ``process-group`` the fallback of :mod:`reap` is used.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import re
@@ -24,7 +24,6 @@ import selectors
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -32,12 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..cases import Call, Rng
-from . import scratch
+from ..cases import Call
+from . import reap, scratch, slots
+from .errors import GradingStopped, WorkerStartError
 from .isolation import (
-    NOBODY,
     TOKEN_ENV,
     Isolation,
     Limits,
@@ -47,19 +44,25 @@ from .isolation import (
     own_process_count,
     preexec,
 )
-from .worker import pack  # one packing for both sides of the wire
+from .wire import (  # noqa: F401 - re-exported: the suite and the tests import them from here
+    MAX_TOTAL_VALUES,
+    MAX_VALUES,
+    AnswerError,
+    InputBlob,
+    NpScalar,
+    Unsupported,
+    arrays_in,
+    count_values,
+    decode,
+    digest,
+    parse_answer,
+)
 
 WORKER = Path(__file__).with_name("worker.py")
-MAX_JSON = 8 * 1024 * 1024
+MAX_LINE = 64 * 1024  # a status line longer than this is a flood
+MAX_IMPORTS = 256 * 1024  # bytes of the import report
 MAX_MESSAGE = 500  # characters of a student's exception message that reach the feedback
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-@dataclass(frozen=True)
-class Unsupported:
-    """A returned value that cannot cross the boundary (not a plain array, number, ...)."""
-
-    type_name: str
 
 
 @dataclass
@@ -82,98 +85,6 @@ class RunReport:
     isolation: str = ""
     worker_starts: int = 0
     output_tail: str = ""
-
-
-class _Encoder:
-    """Call arguments as the worker's JSON (arrays packed like the worker packs answers)."""
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, np.ndarray):
-            return {"$arr": pack(value)}
-        if isinstance(value, Rng):
-            return {"$rng": int(value.seed)}
-        if isinstance(value, tuple):
-            return {"$tuple": [self(v) for v in value]}
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        if isinstance(value, dict):
-            return {"$dict": [[str(k), self(v)] for k, v in value.items()]}
-        if isinstance(value, (np.integer, np.floating, np.bool_)):
-            return value.item()
-        return value
-
-
-def _decode(value: Any, depth: int = 0) -> Any:
-    """Rebuild a worker's result from its JSON, trusting none of it."""
-    if depth > 25:
-        return Unsupported("a structure nested too deeply")
-    if isinstance(value, list):
-        return [_decode(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        if len(value) == 1:
-            ((key, inner),) = value.items()
-            if key in ("$arr", "$npscalar"):
-                arr = _unpack(inner)
-                if arr is None:
-                    return Unsupported("an array the grader could not read")
-                return NpScalar(arr) if key == "$npscalar" else arr
-            if key == "$tuple" and isinstance(inner, list):
-                return tuple(_decode(v, depth + 1) for v in inner)
-            if key == "$dict" and isinstance(inner, list):
-                out = {}
-                for pair in inner:
-                    if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):
-                        out[pair[0]] = _decode(pair[1], depth + 1)
-                return out
-            if key == "$unsupported" and isinstance(inner, str):
-                return Unsupported(inner[:200])
-        return Unsupported("a malformed result")
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    return Unsupported("a malformed result")
-
-
-@dataclass(frozen=True)
-class NpScalar:
-    """A numpy scalar (``np.float64(3.0)``), carried as a 0-d array."""
-
-    array: np.ndarray
-
-
-def _unpack(spec: Any) -> np.ndarray | None:
-    """An array from the worker's JSON, or None when it is not a plain numeric array."""
-    if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "b64"}:
-        return None
-    dtype_text, shape, b64 = spec["dtype"], spec["shape"], spec["b64"]
-    if not isinstance(dtype_text, str) or not isinstance(b64, str) or len(b64) > MAX_JSON:
-        return None
-    if not isinstance(shape, list) or len(shape) > 32:
-        return None
-    if not all(type(n) is int and 0 <= n <= 1 << 40 for n in shape):
-        return None
-    try:
-        dtype = np.dtype(dtype_text)
-        if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
-            return None
-        data = base64.b64decode(b64, validate=True)
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if count * dtype.itemsize != len(data):
-            return None
-        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
-    except (TypeError, ValueError, binascii.Error):
-        return None
-
-
-def _arrays_in(value: Any, found: list) -> list:
-    if isinstance(value, np.ndarray):
-        found.append(value)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _arrays_in(v, found)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _arrays_in(v, found)
-    return found
 
 
 def _signal_text(code: int | None) -> str:
@@ -200,142 +111,59 @@ def clean_text(text: str, limit: int = MAX_MESSAGE) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-_live_lock = threading.Lock()
-_live_pids: set[int] = set()  # the Popen children of this process that are workers
-_subreaper = False
+_workers_lock = threading.Lock()
+_workers: set[_Worker] = set()
+_stopping = threading.Event()
 
 
-def _become_subreaper() -> None:
-    """Orphans of our workers are re-parented to us (Linux), so we can find and kill them."""
-    global _subreaper
-    if _subreaper or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        _subreaper = libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
+def stop_all() -> None:
+    """Kill every live worker of this process now and start no new one (signal-safe: it only
+    sends signals). The threads running them then raise :class:`GradingStopped`."""
+    _stopping.set()
+    for worker in list(_workers):
+        worker.send_kill()
 
 
-def _proc_info(pid: int) -> tuple[int, int, int] | None:
-    """(ppid, pgid, sid) of a process, from /proc/<pid>/stat."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-        fields = data[data.rindex(b")") + 2 :].split()
-        return int(fields[1]), int(fields[2]), int(fields[3])
-    except (OSError, ValueError, IndexError):
-        return None
+def stopping() -> bool:
+    return _stopping.is_set()
 
 
-def _has_token(pid: int, token: bytes) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return token in f.read(1 << 20)
-    except OSError:
-        return False
-
-
-def _runs_our_python(pid: int) -> bool:
-    try:
-        return os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(sys.executable)
-    except OSError:
-        return False
-
-
-def _reap(session: int, token: str) -> int:
-    """Kill every leftover process of one worker; return how many were killed."""
-    if not os.path.isdir("/proc"):
-        return 0
-    me, mark, killed = os.getpid(), f"{TOKEN_ENV}={token}".encode(), 0
-    for _ in range(20):  # until a scan finds nothing (a process may fork while we scan)
-        found = []
-        for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) == me:
-                continue
-            pid = int(name)
-            info = _proc_info(pid)
-            if info is None:
-                continue
-            ppid, pgid, sid = info
-            with _live_lock:
-                live = pid in _live_pids
-            if live:
-                continue
-            if (
-                sid == session
-                or pgid == session
-                or _has_token(pid, mark)
-                or (ppid == me and _subreaper and _runs_our_python(pid))
-            ):
-                found.append(pid)
-        if not found:
-            break
-        for pid in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except (ProcessLookupError, PermissionError):
-                pass
-        _collect_zombies()
-        time.sleep(0.02)
-    _collect_zombies()
-    return killed
-
-
-def _collect_zombies() -> None:
-    """Wait for orphans re-parented to us (never for a live worker, which Popen waits for)."""
-    me = os.getpid()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        info = _proc_info(pid)
-        with _live_lock:
-            live = pid in _live_pids
-        if info and info[0] == me and not live:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-
-
-WATCH_SECONDS = 0.25  # how often the answer folder's size is checked while a call runs
-
-
-def _folder_bytes(folder: Path, stop_after: int) -> int:
-    """Bytes in the files of ``folder`` (one level), counting stops past ``stop_after``."""
-    total = 0
-    try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                try:
-                    total += entry.stat(follow_symlinks=False).st_size
-                except OSError:
-                    continue
-                if total > stop_after:
-                    break
-    except OSError:
-        pass
-    return total
+def reset_stop() -> None:
+    """Allow new workers again (after a stop, once every worker thread is done)."""
+    _stopping.clear()
 
 
 class _Worker:
-    """One worker process and the line protocol on its status pipe."""
+    """One worker process and the protocol on its status pipe."""
 
-    def __init__(self, job: Path, start: int, iso: Isolation, limits: Limits, hide: list[Path]):
+    def __init__(
+        self,
+        job: Path,
+        start: int,
+        iso: Isolation,
+        limits: Limits,
+        hide: list[Path],
+        inputs_fd: int,
+        uid: int | None,
+    ):
+        if _stopping.is_set():
+            raise GradingStopped()
         read_fd, write_fd = os.pipe()
-        argv, sites, inside = command(
-            iso, job, ["{job}/worker.py", "{job}", str(start), str(write_fd)], hide, write_fd
+        argv, sites, _inside = command(
+            iso,
+            job,
+            ["{job}/worker.py", "{job}", str(start), str(write_fd), str(inputs_fd)],
+            hide,
+            (write_fd, inputs_fd),
+            uid,
         )
         (job / "sites.json").write_text(json.dumps(sites))
-        self.iso = iso
+        self.iso, self.uid, self.killed = iso, uid, False
         self.token = new_token()
+        self.init: tuple[int, int | None] | None = None  # the PID namespace's init
         nproc = None
+        reap.become_subreaper()  # orphans come back to us: we reap them (or kill them)
         if not iso.namespaces:
-            _become_subreaper()
             nproc = own_process_count() + limits.processes
         env = {
             "PATH": "/usr/bin:/bin",
@@ -350,71 +178,142 @@ class _Worker:
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
             if key in os.environ:
                 env[key] = os.environ[key]
-        log = open(job / "output.log", "ab")  # noqa: SIM115 - closed in close()
-        with _live_lock:  # no _reap may run between fork and registering the pid
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=job,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                pass_fds=(write_fd,),
-                preexec_fn=preexec(limits, iso.own_uid, nproc),
-                close_fds=True,
-            )
-            _live_pids.add(self.proc.pid)
-        os.close(write_fd)
-        log.close()
+        log = open(job / "output.log", "ab")  # noqa: SIM115 - closed below
+        try:
+            with reap.live_lock:  # no reap may run between fork and registering the pid
+                self.proc = subprocess.Popen(
+                    argv,
+                    cwd=job,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    pass_fds=(write_fd, inputs_fd),
+                    preexec_fn=preexec(limits, iso.own_uid, nproc),
+                    close_fds=True,
+                )
+                reap.live_pids.add(self.proc.pid)
+        except OSError as exc:
+            os.close(read_fd)
+            raise WorkerStartError(
+                f"the grader could not start the sandbox worker ({argv[0]}: {exc.strerror})"
+            ) from None
+        finally:
+            os.close(write_fd)
+            log.close()
+        with _workers_lock:
+            _workers.add(self)
+        if _stopping.is_set():
+            self.send_kill()
         self.fd = read_fd
-        self.buffer = b""
+        self.buffer = bytearray()
         self.sel = selectors.DefaultSelector()
         self.sel.register(read_fd, selectors.EVENT_READ)
         self.eof = False
-        self.out_dir = job / "out"
-        self.out_limit = limits.output_mb * 1024 * 1024
-        self.flooded = False
+
+    def _fill(self, deadline: float) -> bool:
+        """Read what the pipe has (waiting until ``deadline``); False at EOF or deadline."""
+        if self.eof:
+            return False
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not self.sel.select(remaining):
+            return False
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buffer += chunk
+        return True
 
     def line(self, deadline: float) -> str | None:
         """The next status line, or None at EOF (the worker died) or at the deadline."""
         while b"\n" not in self.buffer:
-            if self.eof:
+            if len(self.buffer) > MAX_LINE:  # a flood on the status pipe: treat as a crash
+                self.eof, self.buffer = True, bytearray()
+            if not self._fill(deadline):
                 return None
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            if not self.sel.select(min(remaining, WATCH_SECONDS)):
-                if _folder_bytes(self.out_dir, self.out_limit) > self.out_limit:
-                    self.flooded = True  # a disk bomb in its answer folder: stop it now
-                    self.eof = True
-                continue
-            chunk = os.read(self.fd, 65536)
-            if not chunk:
-                self.eof = True
-                continue
-            self.buffer += chunk
-            if len(self.buffer) > 1 << 20:  # a flood on the status pipe: treat as a crash
-                self.eof = True
-                self.buffer = b""
-        line, self.buffer = self.buffer.split(b"\n", 1)
+        end = self.buffer.index(b"\n")
+        line = bytes(self.buffer[:end])
+        del self.buffer[: end + 1]
         return line.decode("ascii", "replace").strip()
+
+    def payload(self, size: int, deadline: float) -> bytes | None:
+        """Exactly ``size`` bytes after a status line, or None (EOF, deadline)."""
+        while len(self.buffer) < size:
+            if not self._fill(deadline):
+                return None
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def skip(self, size: int, deadline: float) -> bool:
+        """Drop ``size`` bytes of the pipe (reading them in pieces)."""
+        while size:
+            if not self.buffer and not self._fill(deadline):
+                return False
+            n = min(size, len(self.buffer))
+            del self.buffer[:n]
+            size -= n
+        return True
 
     def timed_out(self, deadline: float) -> bool:
         return time.monotonic() >= deadline and not self.eof
 
-    def kill(self) -> int | None:
+    def note_init(self) -> None:
+        """Remember the PID namespace's init (unshare's child) while it surely exists."""
+        if self.iso.namespaces and self.init is None:
+            kids = reap.children(self.proc.pid)
+            if kids:
+                self.init = (kids[0], reap.proc_start(kids[0]))
+
+    def send_kill(self) -> None:
+        """SIGKILL the worker's root process (and so, with namespaces, its whole namespace)."""
+        if self.proc.returncode is not None:
+            return  # already collected: its pid may belong to someone else now
+        if self.init is not None and not reap.is_gone(*self.init):
+            try:
+                os.kill(self.init[0], signal.SIGKILL)
+            except OSError:
+                pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+        except OSError:
             pass
+        try:
+            self.proc.send_signal(signal.SIGKILL)
+        except OSError:
+            pass
+
+    def kill(self) -> int | None:
+        """Kill the worker and everything it started; return its exit status."""
+        if self.killed:
+            return self.proc.returncode
+        self.killed = True
+        self.note_init()
+        self.send_kill()
         try:
             code = self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             code = None
-        with _live_lock:
-            _live_pids.discard(self.proc.pid)
-        if not self.iso.namespaces:
-            _reap(self.proc.pid, self.token)
+        if self.init is not None:  # the namespace is gone once its init has exited
+            end = time.monotonic() + 10
+            while not reap.is_gone(*self.init) and time.monotonic() < end:
+                time.sleep(0.005)
+            try:  # re-parented to us (a subreaper) once unshare died: collect it
+                os.waitpid(self.init[0], os.WNOHANG)
+            except ChildProcessError:
+                pass
+        if self.iso.namespaces and code is not None and code > 128:
+            code = 128 - code  # the init shell reports a signal as 128 + n
+        with reap.live_lock:
+            reap.live_pids.discard(self.proc.pid)
+        if self.iso.level == "user" and self.uid is not None:
+            slots.kill_uid(self.uid)
+            slots.remove_files_of(self.uid)
+        elif not self.iso.namespaces:
+            reap.reap(self.proc.pid, self.token)
+        with _workers_lock:
+            _workers.discard(self)
         self.sel.close()
         os.close(self.fd)
         return code
@@ -433,55 +332,64 @@ def run_calls(
     """Run ``calls`` in a worker over a throwaway copy of the package folder ``package``.
 
     ``items[i]`` names the graded item of call ``i`` (for the per-item timeout budget);
-    ``mutation[i]`` asks the worker to send back the array arguments after the call.
+    ``mutation[i]`` asks for the array arguments' digests after the call (read by this
+    process from the shared input blob).
     """
     limits = limits or Limits()
     iso = isolation or detect()
-    hide = list(hide or [])
+    if _stopping.is_set():
+        raise GradingStopped()
     job = scratch.mkdtemp("job-")
+    slot = None
     try:
-        return _run(job, package, calls, items, mutation, limits, iso, hide, modules)
+        if iso.own_uid:
+            try:
+                slot = slots.lease(kill_leftovers=not iso.namespaces)
+            except OSError as exc:
+                raise WorkerStartError(f"the grader could not lease a worker uid ({exc})") from None
+        blob = InputBlob(calls)
+        _prepare(job, package, blob, modules, iso, limits)
+        _give_to_worker(job, iso)
+        fd = blob.memfd()
+        try:
+            run = _Run(job, calls, items, mutation, limits, iso, list(hide or []), blob, fd)
+            run.uid = slot.uid if slot else None
+            return run.go()
+        finally:
+            os.close(fd)
+            blob.view.close()
     finally:
+        if slot is not None:
+            slot.release()
         scratch._remove(job)
 
 
-def _prepare(
-    job: Path, package: Path, calls: list[Call], mutation: list[bool], modules, landlock: int = 0
-) -> None:
+def _prepare(job: Path, package: Path, blob: InputBlob, modules, iso: Isolation, limits) -> None:
     (job / "pkg" / "cnn").mkdir(parents=True)
-    (job / "out").mkdir()
     for src in sorted(package.glob("*.py")):
         if src.is_file() and not src.is_symlink():
             shutil.copyfile(src, job / "pkg" / "cnn" / src.name)
     if not (job / "pkg" / "cnn" / "__init__.py").exists():
         (job / "pkg" / "cnn" / "__init__.py").write_text("")
     shutil.copyfile(WORKER, job / "worker.py")
-    enc = _Encoder()
-    specs = [
-        {
-            "program": c.program,
-            "target": c.target,
-            "args": enc(list(c.args)),
-            "kwargs": enc(dict(c.kwargs))["$dict"],
-            "mutation": bool(m),
-        }
-        for c, m in zip(calls, mutation, strict=True)
-    ]
     job_json = {
-        "calls": specs,
+        "calls": blob.specs,
+        "inputs_size": blob.size,
         "modules": list(modules),
         "skip_modules": [],
         "skip_calls": [],
-        "landlock": landlock,
+        "landlock": iso.landlock,
+        # In a user namespace RLIMIT_NPROC counts only the namespace's processes: set inside.
+        "nproc": limits.processes if iso.level == "namespaces" and os.geteuid() != 0 else 0,
     }
     (job / "calls.json").write_text(json.dumps(job_json))
 
 
 def _give_to_worker(job: Path, iso: Isolation) -> None:
-    """Make the job folder the worker's own (and ``out/`` writable only by it)."""
+    """Let a worker with a uid of its own read (never write) the job folder."""
     if not iso.own_uid:
         return
-    if not iso.namespaces:  # nobody reaches the job folder through its parents: traverse only
+    if not iso.namespaces:  # the worker reaches the job folder through its parents: traverse
         for parent in (job.parent, job.parent.parent):
             if parent.stat().st_uid == os.getuid() and parent.name.startswith(
                 ("cnn-grade", "run-")
@@ -491,33 +399,69 @@ def _give_to_worker(job: Path, iso: Isolation) -> None:
     for root, dirs, files in os.walk(job):
         for name in dirs + files:
             os.lchown(os.path.join(root, name), 0, 0)
-    os.chown(job / "out", NOBODY, NOBODY)
-    os.chmod(job / "out", 0o700)
 
 
-def _run(job, package, calls, items, mutation, limits, iso, hide, modules) -> RunReport:
-    _prepare(job, package, calls, mutation, modules, iso.landlock)
-    _give_to_worker(job, iso)
-    n = len(calls)
-    outcomes: list[Outcome | None] = [None] * n
-    report = RunReport([], isolation=iso.level)
-    timeouts: Counter[str] = Counter()
-    budget_end = time.monotonic() + limits.submission_timeout
-    start = 0
-    skip_modules: list[str] = []
-    while start < n:
-        if time.monotonic() >= budget_end:
-            break
-        _rewrite_skips(job, skip_modules, outcomes)
-        worker = _Worker(job, start, iso, limits, hide)
-        report.worker_starts += 1
-        importing, ready, index = None, False, start
+class _Run:
+    """One submission's calls through as many workers as it takes."""
+
+    def __init__(self, job, calls, items, mutation, limits, iso, hide, blob, fd):
+        self.job, self.calls, self.items, self.mutation = job, calls, items, mutation
+        self.limits, self.iso, self.hide, self.blob, self.fd = limits, iso, hide, blob, fd
+        self.uid: int | None = None
+        self.n = len(calls)
+        self.outcomes: list[Outcome | None] = [None] * self.n
+        self.report = RunReport([], isolation=iso.level)
+        self.timeouts: Counter[str] = Counter()
+        self.answer_bytes = 0
+        self.answer_values = 0
+        self.budget_end = time.monotonic() + limits.submission_timeout
+
+    def go(self) -> RunReport:
+        n, start = self.n, 0
+        skip_modules: list[str] = []
+        while start < n and time.monotonic() < self.budget_end:
+            self._rewrite_skips(skip_modules)
+            start = self._one_worker(start, skip_modules)
+        for j in range(n):
+            if self.outcomes[j] is None:
+                if "*" in self.report.import_errors:
+                    detail = "your package could not be imported: " + self.report.import_errors["*"]
+                else:
+                    detail = "not run: the submission's time budget ran out"
+                self.outcomes[j] = Outcome("skipped", detail=detail)
+        self.report.outcomes = self.outcomes  # type: ignore[assignment]
+        self.report.output_tail = _tail(self.job / "output.log")
+        return self.report
+
+    def _one_worker(self, start: int, skip_modules: list[str]) -> int:
+        """Run one worker from call ``start``; return where the next one starts."""
+        limits, n = self.limits, self.n
+        worker = _Worker(self.job, start, self.iso, limits, self.hide, self.fd, self.uid)
+        self.report.worker_starts += 1
+        try:
+            return self._drive(worker, start, skip_modules)
+        finally:
+            worker.kill()
+            if _stopping.is_set() and _next_pending(self.outcomes, 0) < n:
+                raise GradingStopped()
+
+    def _drive(self, worker: _Worker, start: int, skip_modules: list[str]) -> int:
+        limits, n = self.limits, self.n
+        importing, ready, said, index = None, False, False, start
         deadline = time.monotonic() + limits.import_timeout
         while True:
-            line = worker.line(min(deadline, budget_end))
+            line = worker.line(min(deadline, self.budget_end))
             if line is None:
-                timed_out = worker.timed_out(min(deadline, budget_end))
+                timed_out = worker.timed_out(min(deadline, self.budget_end))
                 code = worker.kill()
+                if _stopping.is_set():
+                    raise GradingStopped()
+                if not said:
+                    why = "it did not start in time" if timed_out else _signal_text(code)
+                    raise WorkerStartError(
+                        f"the grader could not start the sandbox worker ({why}; "
+                        f"{clean_text(_tail(self.job / 'output.log', 300), 300).strip()})"
+                    )
                 if not ready:
                     module = importing or "?"
                     why = (
@@ -525,82 +469,134 @@ def _run(job, package, calls, items, mutation, limits, iso, hide, modules) -> Ru
                         if timed_out
                         else f"importing it ended the worker: {_signal_text(code)}"
                     )
-                    report.import_errors[module] = why
+                    self.report.import_errors[module] = why
                     if module == "?" or module in skip_modules:
-                        start = n  # the worker cannot start at all
-                        report.import_errors.setdefault("*", why)
-                    else:
-                        skip_modules.append(module)
-                    break
+                        self.report.import_errors.setdefault("*", why)
+                        return n  # the worker cannot start at all
+                    skip_modules.append(module)
+                    return start
                 if index < n:
-                    if timed_out:
-                        timeouts[items[index]] += 1
-                        outcomes[index] = Outcome(
-                            "timeout",
-                            detail=f"it did not finish within "
-                            f"{limits.call_timeout:g} s (the worker was stopped)",
-                        )
-                    elif worker.flooded:
-                        outcomes[index] = Outcome(
-                            "crashed",
-                            detail=f"it wrote more than {limits.output_mb} MB of files "
-                            "(the worker was stopped)",
-                        )
-                    else:
-                        outcomes[index] = Outcome(
-                            "crashed", detail=f"the worker process died: {_signal_text(code)}"
-                        )
-                    if timeouts[items[index]] >= limits.max_timeouts_per_item:
-                        for j in range(index + 1, n):
-                            if items[j] == items[index] and outcomes[j] is None:
-                                outcomes[j] = Outcome(
-                                    "skipped",
-                                    detail="skipped: earlier cases "
-                                    "of this function ran out of time",
-                                )
-                start = _next_pending(outcomes, index + 1)
-                break
-            if line.startswith("import "):
+                    self._lost(index, timed_out, code)
+                return _next_pending(self.outcomes, index + 1)
+            said = True
+            worker.note_init()
+            if line == "sandbox-failed":
+                worker.kill()
+                raise WorkerStartError(
+                    "the grader could not start the sandbox worker (it could not apply "
+                    "Landlock; see the worker's output)"
+                )
+            if line.startswith("import ") and not ready:
                 importing = line[7:]
-            elif line == "ready":
+            elif line.startswith("imports ") and not ready:
+                self._read_imports(worker, line, deadline)
+            elif line == "ready" and not ready:  # once: a repeated one must not buy time
                 ready = True
-                if start == 0:
-                    report.import_errors.update(_read_imports(job))
-                index = _next_pending(outcomes, start)
+                index = _next_pending(self.outcomes, start)
                 deadline = time.monotonic() + limits.call_timeout
             elif line.startswith("done ") and ready:
-                try:
-                    done = int(line[5:])
-                except ValueError:
+                parts = line.split()
+                if len(parts) != 3 or not all(p.isdigit() for p in parts[1:]):
                     continue
-                if done != index:
+                done, size = int(parts[1]), int(parts[2])
+                if done != index:  # not the call we wait for: skip its bytes, stay in step
+                    if size > limits.answer_mb * 1024 * 1024 or not worker.skip(size, deadline):
+                        self.outcomes[index] = Outcome(
+                            "crashed", detail="the worker's answers were out of order"
+                        )
+                        return _next_pending(self.outcomes, index + 1)
                     continue
-                outcomes[index] = _read_outcome(job, index)
-                index = _next_pending(outcomes, index + 1)
+                problem = self._answer(worker, index, size, deadline)
+                if problem:  # the rest of this worker's pipe cannot be trusted: a new one
+                    self.outcomes[index] = Outcome("crashed", detail=problem)
+                    return _next_pending(self.outcomes, index + 1)
+                index = _next_pending(self.outcomes, index + 1)
                 deadline = time.monotonic() + limits.call_timeout
                 if index >= n:
-                    worker.kill()
-                    start = n
-                    break
+                    return n
             elif line == "finished":
-                worker.kill()
-                start = _next_pending(outcomes, 0)
-                if start < n:  # the worker skipped calls it was not asked to skip
-                    for j in range(start, n):
-                        if outcomes[j] is None:
-                            outcomes[j] = Outcome("crashed", detail="the worker lost this call")
-                    start = n
-                break
-    for j in range(n):
-        if outcomes[j] is None:
-            if "*" in report.import_errors:
-                detail = "your package could not be imported: " + report.import_errors["*"]
-            else:
-                detail = "not run: the submission's time budget ran out"
-            outcomes[j] = Outcome("skipped", detail=detail)
-    report.outcomes = outcomes  # type: ignore[assignment]
-    report.output_tail = _tail(job / "output.log")
-    return report
+                nxt = _next_pending(self.outcomes, 0)
+                for j in range(nxt, n):  # the worker skipped calls it was not asked to skip
+                    if self.outcomes[j] is None:
+                        self.outcomes[j] = Outcome("crashed", detail="the worker lost this call")
+                return n
+
+    def _answer(self, worker: _Worker, index: int, size: int, deadline: float) -> str:
+        """Read, bound and decode call ``index``'s answer; '' or why it was refused."""
+        limits = self.limits
+        if size > limits.answer_mb * 1024 * 1024:
+            return f"its answer was larger than {limits.answer_mb} MB (the worker was stopped)"
+        if self.answer_bytes + size > limits.output_mb * 1024 * 1024:
+            return (
+                f"the answers of this submission passed {limits.output_mb} MB in total "
+                "(the worker was stopped)"
+            )
+        data = worker.payload(size, deadline)
+        if data is None:
+            return "the worker died while sending its answer"
+        self.answer_bytes += size
+        values = count_values(data)
+        if values > MAX_VALUES:
+            return f"its answer holds more than {MAX_VALUES} values (the worker was stopped)"
+        if self.answer_values + values > MAX_TOTAL_VALUES:
+            return (
+                f"the answers of this submission held more than {MAX_TOTAL_VALUES} values "
+                "in total (the worker was stopped)"
+            )
+        self.answer_values += values
+        try:
+            outcome = outcome_from(parse_answer(data))
+        except AnswerError as exc:
+            return f"{exc} (the worker was stopped)"
+        del data
+        if self.mutation[index] and outcome.status == "ok":
+            outcome.inputs_after = self.blob.after(index)
+        self.outcomes[index] = outcome
+        return ""
+
+    def _read_imports(self, worker: _Worker, line: str, deadline: float) -> None:
+        size = line[8:].strip()
+        if not size.isdigit() or int(size) > MAX_IMPORTS:
+            return
+        data = worker.payload(int(size), deadline)
+        try:
+            errors = parse_answer(data or b"{}")
+        except AnswerError:
+            return
+        if isinstance(errors, dict):
+            for k, v in list(errors.items())[:50]:
+                self.report.import_errors[clean_text(k, 50)] = clean_text(v)
+
+    def _lost(self, index: int, timed_out: bool, code: int | None) -> None:
+        """Call ``index`` did not answer: a timeout or a crash (and the timeout budget)."""
+        limits, item = self.limits, self.items[index]
+        if timed_out:
+            self.timeouts[item] += 1
+            self.outcomes[index] = Outcome(
+                "timeout",
+                detail=f"it did not finish within {limits.call_timeout:g} s "
+                "(the worker was stopped)",
+            )
+        else:
+            self.outcomes[index] = Outcome(
+                "crashed", detail=f"the worker process died: {_signal_text(code)}"
+            )
+        if self.timeouts[item] >= limits.max_timeouts_per_item:
+            for j in range(index + 1, self.n):
+                if self.items[j] == item and self.outcomes[j] is None:
+                    self.outcomes[j] = Outcome(
+                        "skipped", detail="skipped: earlier cases of this function ran out of time"
+                    )
+
+    def _rewrite_skips(self, skip_modules: list[str]) -> None:
+        """What a fresh worker must not redo: modules that killed a worker, calls already done."""
+        skips = {
+            "skip_modules": skip_modules,
+            "skip_calls": [i for i, o in enumerate(self.outcomes) if o is not None],
+        }
+        path = self.job / "skips.json"
+        path.write_text(json.dumps(skips))
+        os.chmod(path, 0o644)  # the worker may run as another user
 
 
 def _next_pending(outcomes: list, i: int) -> int:
@@ -609,49 +605,14 @@ def _next_pending(outcomes: list, i: int) -> int:
     return i
 
 
-def _rewrite_skips(job: Path, skip_modules: list[str], outcomes: list) -> None:
-    """What a fresh worker must not redo: modules that killed a worker, calls already done."""
-    skips = {
-        "skip_modules": skip_modules,
-        "skip_calls": [i for i, o in enumerate(outcomes) if o is not None],
-    }
-    (job / "skips.json").write_text(json.dumps(skips))
-    os.chmod(job / "skips.json", 0o644)  # the worker may run as another user
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        if os.path.islink(path) or path.stat().st_size > MAX_JSON:
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-
-
-def _read_imports(job: Path) -> dict[str, str]:
-    data = _read_json(job / "out" / "imports.json")
-    if not isinstance(data, dict):
-        return {}
-    return {clean_text(k, 50): clean_text(v) for k, v in data.items()}
-
-
-def _read_outcome(job: Path, index: int) -> Outcome:
-    return outcome_from(_read_json(job / "out" / f"{index}.json"))
-
-
 def outcome_from(data: Any) -> Outcome:
-    """An :class:`Outcome` from a worker's answer, checking every part of it."""
+    """An :class:`Outcome` from a worker's parsed answer, checking every part of it."""
     if not isinstance(data, dict):
         return Outcome("crashed", detail="the worker's answer could not be read")
     seconds = data.get("seconds")
-    seconds = float(seconds) if isinstance(seconds, (int, float)) else 0.0
+    seconds = float(seconds) if type(seconds) in (int, float) else 0.0
     if data.get("status") == "ok":
-        value = _decode(data.get("value"))
-        after = data.get("inputs_digest")
-        inputs_after = None
-        if isinstance(after, list):
-            inputs_after = [str(a)[:200] for a in after]
-        return Outcome("ok", value=value, inputs_after=inputs_after, seconds=seconds)
+        return Outcome("ok", value=decode(data.get("value")), seconds=seconds)
     exc = data.get("exception")
     if not isinstance(exc, dict):
         return Outcome("crashed", detail="the worker's answer could not be read")
@@ -673,8 +634,3 @@ def _tail(path: Path, size: int = 2000) -> str:
             return f.read().decode("utf-8", "replace")
     except OSError:
         return ""
-
-
-def arrays_in(value: Any) -> list[np.ndarray]:
-    """The arrays of a call's arguments, in the order the worker reports them back."""
-    return _arrays_in(value, [])

@@ -30,9 +30,9 @@ _lock_fd: int | None = None
 
 def tmp_root() -> str:
     """``$TMPDIR`` when set; else ``/dev/shm`` when it is a roomy tmpfs that is writable and
-    allows exec; else the system's temporary folder. A job folder holds hundreds of small JSON
-    files: on a disk file system each costs 10-50x more than in memory (the runner stops a
-    worker whose answer folder grows past ``Limits.output_mb``)."""
+    allows exec; else the system's temporary folder. A job folder holds the student's files, the
+    call specs and the worker's output log (at most ``Limits.file_mb``); answers travel on a
+    pipe and inputs in a memfd, so nothing large is written there."""
     if os.environ.get("TMPDIR"):
         return tempfile.gettempdir()
     shm = "/dev/shm"

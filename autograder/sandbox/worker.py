@@ -1,14 +1,17 @@
 """The sandbox worker: runs a student's ``cnn`` package, one call after another.
 
 This file is copied into a throwaway job folder and run there, in its own process, as
-``python -I -S -B worker.py JOB START FD``. It imports nothing from the kit and trusts nothing
-it gets back from student code: results leave as JSON (arrays as dtype, shape and base64 bytes;
-plain numeric arrays only), and the trusted grader decides what they are worth. Protocol, on
-the file descriptor FD: ``import <module>`` before each module import, ``ready`` once imports
-are done, ``done <i>`` after call ``i`` has written ``out/<i>.json``.
+``python -I -S -B worker.py JOB START FD INPUTS_FD``. It imports nothing from the kit and
+trusts nothing it gets back from student code: results leave as JSON (arrays as dtype, shape
+and base64 bytes; plain numeric arrays only), and the trusted grader decides what they are
+worth. Protocol, on the pipe FD: ``import <module>`` before each module import,
+``imports <n>`` and n bytes of JSON (the import errors, first worker only), ``ready`` once
+imports are done, ``done <i> <n>`` and n bytes of JSON after call ``i``. Nothing is written to
+disk. The array arguments are views into the shared input blob INPUTS_FD (mapped read-write:
+the grader reads it back to see whether a call changed its inputs).
 
-Job folder: ``pkg/cnn/`` (the student's package), ``calls.json`` (the calls, arguments
-included), ``sites.json``, ``out/``.
+Job folder (read-only for the worker): ``pkg/cnn/`` (the student's package), ``calls.json``
+(the calls, array arguments as offsets into the blob), ``sites.json``, ``skips.json``.
 
 Before the first student import the worker locks itself in with Landlock when the kernel has
 it (``calls.json`` says which ABI the grader found; if the grader found one and the worker
@@ -19,7 +22,6 @@ program, open no TCP connection and signal no process outside itself.
 
 import base64
 import ctypes
-import hashlib
 import importlib
 import importlib.abc
 import json
@@ -28,15 +30,17 @@ import sys
 import time
 import traceback
 
-JOB = START = _status = None  # set by _bootstrap() when this file runs as the worker
+JOB = START = _status = _inputs_fd = None  # set by _bootstrap() when this runs as the worker
+_INPUTS = None  # the mapped input blob
 
 
 def _bootstrap():
     """Arguments, status pipe, and numpy's folder (the worker is started with -I -S)."""
-    global JOB, START, _status
+    global JOB, START, _status, _inputs_fd
     JOB = os.path.abspath(sys.argv[1])
     START = int(sys.argv[2])
-    _status = os.fdopen(int(sys.argv[3]), "w", buffering=1)
+    _status = int(sys.argv[3])
+    _inputs_fd = int(sys.argv[4])
     with open(os.path.join(JOB, "sites.json"), encoding="utf-8") as f:
         sys.path.extend(json.load(f))
 
@@ -73,26 +77,31 @@ class _Ban(importlib.abc.MetaPathFinder):
         return None
 
 
-def say(line):
-    _status.write(line + "\n")
-    _status.flush()
+def say(line, payload=b""):
+    data = (line + "\n").encode("ascii") + payload
+    while data:
+        data = data[os.write(_status, data) :]
 
 
-def decode(value):
+def decode(value, inputs=None):
+    """A call's arguments from its JSON; arrays are writable views into the input blob."""
     if isinstance(value, list):
-        return [decode(v) for v in value]
+        return [decode(v, inputs) for v in value]
     if isinstance(value, dict):
-        if "$arr" in value:
-            spec = value["$arr"]
-            data = base64.b64decode(spec["b64"])
-            arr = np.frombuffer(data, dtype=np.dtype(spec["dtype"]))
-            return arr.reshape(spec["shape"]).copy()  # writable, owned by the student
+        if "$in" in value:
+            spec = value["$in"]
+            dtype = np.dtype(spec["dtype"])
+            count = 1
+            for n in spec["shape"]:
+                count *= n
+            arr = np.frombuffer(inputs, dtype=dtype, count=count, offset=spec["offset"])
+            return arr.reshape(spec["shape"])
         if "$rng" in value:
             return np.random.default_rng(value["$rng"])
         if "$tuple" in value:
-            return tuple(decode(v) for v in value["$tuple"])
+            return tuple(decode(v, inputs) for v in value["$tuple"])
         if "$dict" in value:
-            return {k: decode(v) for k, v in value["$dict"]}
+            return {k: decode(v, inputs) for k, v in value["$dict"]}
     return value
 
 
@@ -104,12 +113,6 @@ def pack(arr):
         "shape": list(arr.shape),
         "b64": base64.b64encode(arr.tobytes()).decode("ascii"),
     }
-
-
-def digest(arr):
-    """What the grader compares to check that an input array was not modified."""
-    h = hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).hexdigest()
-    return f"{arr.dtype.str}|{tuple(arr.shape)}|{h}"
 
 
 class Encoder:
@@ -218,28 +221,16 @@ def run_early_stopping(cls, args, kwargs):
 PROGRAMS = {"call": run_call, "optimizer": run_optimizer, "early_stopping": run_early_stopping}
 
 
-def arrays_in(value, found):
-    if type(value) is np.ndarray:
-        found.append(value)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            arrays_in(v, found)
-    elif isinstance(value, dict):
-        for v in value.values():
-            arrays_in(v, found)
-    return found
-
-
 def run_one(index, spec, modules_ok):
-    out = execute(spec, modules_ok, resolve)
-    path = os.path.join(JOB, "out", f"{index}.json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(out, f, allow_nan=True)
-    say(f"done {index}")
+    out = execute(spec, modules_ok, resolve, _INPUTS)
+    data = json.dumps(out, allow_nan=True).encode("utf-8")
+    say(f"done {index} {len(data)}", data)
 
 
-def execute(spec, modules_ok, resolve):
-    """Make one call and return its answer as JSON-ready data (never raises)."""
+def execute(spec, modules_ok, resolve, inputs=None):
+    """Make one call and return its answer as JSON-ready data (never raises).
+
+    ``inputs`` is the input blob the array arguments are views of."""
     out = {"status": "ok"}
     enc = Encoder()
     module = spec["target"].split(".")[0]
@@ -247,14 +238,12 @@ def execute(spec, modules_ok, resolve):
     try:
         if module not in modules_ok:
             raise ImportError(f"cnn/{module}.py could not be imported")
-        args = decode(spec["args"])
-        kwargs = decode({"$dict": spec["kwargs"]})
+        args = decode(spec["args"], inputs)
+        kwargs = decode({"$dict": spec["kwargs"]}, inputs)
         fn = resolve(spec["target"])
         result = PROGRAMS[spec["program"]](fn, args, kwargs)
         out["seconds"] = time.perf_counter() - started
         out["value"] = enc(result)
-        if spec.get("mutation"):
-            out["inputs_digest"] = [digest(a) for a in arrays_in((args, kwargs), [])]
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
         out = {
             "status": "error",
@@ -354,7 +343,6 @@ def landlock(abi):
     rules += [
         (os.path.join(JOB, "pkg"), _FS_READ_FILE | _FS_READ_DIR, file_read),
         (os.path.join(JOB, "calls.json"), file_read, file_read),
-        (os.path.join(JOB, "out"), file_rw | _FS_READ_DIR | _FS_MAKE_REG | _FS_REMOVE_FILE, 0),
         ("/dev/null", file_rw, file_rw),
         ("/dev/zero", file_read, file_read),
         ("/dev/urandom", file_read, file_read),
@@ -393,6 +381,7 @@ def landlock(abi):
 
 
 def main():
+    global _INPUTS
     with open(os.path.join(JOB, "calls.json"), encoding="utf-8") as f:
         job = json.load(f)
     try:
@@ -400,6 +389,18 @@ def main():
             job.update(json.load(f))  # written by the grader before each (re)start
     except FileNotFoundError:
         pass
+    import mmap
+    import resource
+
+    _INPUTS = mmap.mmap(_inputs_fd, job["inputs_size"])
+    try:  # die with the grader (a uid switch by setpriv cleared the signal set before exec)
+        ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass
+    if job.get("nproc"):  # in a user namespace: this counts only this worker's processes
+        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        n = job["nproc"] if hard == resource.RLIM_INFINITY else min(job["nproc"], hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
     abi = int(job.get("landlock", 0))
     if abi:
         why = landlock(abi)
@@ -424,8 +425,8 @@ def main():
             message = str(exc)[:MAX_TEXT] if _safe_str(exc) else ""
             import_errors[module] = f"{type(exc).__name__}: {message}"
     if START == 0:
-        with open(os.path.join(JOB, "out", "imports.json"), "w", encoding="utf-8") as f:
-            json.dump(import_errors, f)
+        data = json.dumps(import_errors).encode("utf-8")
+        say(f"imports {len(data)}", data)
     say("ready")
     skip_calls = set(job.get("skip_calls", []))
     for index in range(START, len(job["calls"])):

@@ -9,13 +9,14 @@ with explicit padding, from which the named mistakes are computed.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..cases import Call, Case, Close, Property, Raises
-from ..compare import close_arrays, matches
+from ..compare import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays, matches
 
 # Mistake ids used by more than one module (same sentence everywhere).
 SHARED_MISTAKES = {
@@ -43,12 +44,130 @@ def pick(rng: np.random.Generator, options):
     return options[int(rng.integers(len(options)))]
 
 
+def plan_of(rng):
+    """The plan stream of a :class:`~autograder.suite.Draws` (a plain Generator is both)."""
+    return getattr(rng, "plan", rng)
+
+
+def values_of(rng):
+    """The value stream of a :class:`~autograder.suite.Draws` (a plain Generator is both)."""
+    return getattr(rng, "values", rng)
+
+
+# Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9).
+_A = (
+    -39.69683028665376,
+    220.9460984245205,
+    -275.9285104469687,
+    138.3577518672690,
+    -30.66479806614716,
+    2.506628274631000,
+)
+_B = (
+    -54.47609879822406,
+    161.5858368580409,
+    -155.6989798598866,
+    66.80131188771972,
+    -13.28068155288572,
+)
+_C = (
+    -0.007784894002430293,
+    -0.3223964580411365,
+    -2.400758277161838,
+    -2.549732539343734,
+    4.374664141464968,
+    2.938163982698783,
+)
+_D = (0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416)
+
+
+def _ndtri(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    out = np.empty_like(p)
+    low, high = p < 0.02425, p > 1 - 0.02425
+    mid = ~(low | high)
+    q = p[mid] - 0.5
+    r = q * q
+    a, b, c, d = _A, _B, _C, _D
+    out[mid] = ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (
+        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1
+    )
+    for mask, sign, pp in ((low, 1.0, p[low]), (high, -1.0, 1 - p[high])):
+        q = np.sqrt(-2 * np.log(pp))
+        out[mask] = (
+            sign
+            * (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+            / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        )
+    return out
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
 def normal(rng: np.random.Generator, shape, scale: float = 1.0, shift: float = 0.0) -> np.ndarray:
-    """A fresh float64 array of N(shift, scale**2) values."""
-    return rng.normal(shift, scale, size=tuple(shape)).astype(np.float64)
+    """A fresh float64 array of N(shift, scale**2) values whose ORDER and SIGNS are planned.
+
+    The case plan decides the rank of every entry (a permutation from ``rng``'s plan); each
+    student's values only move every entry inside its own quantile bin, kept 1 % of a bin away
+    from the bin's edges. So every student's array sorts the same way (the same maxima win every
+    pooling window, no tie, no accidental zero), and the sign of every entry is planned too: the
+    bin holding 0 is split at 0, on a side the plan chooses.
+    """
+    shape = tuple(int(s) for s in shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    if n == 0:
+        return np.zeros(shape)
+    plan = plan_of(rng)
+    rank = plan.permutation(n)
+    below = plan.random(n) < 0.5
+    u = 0.01 + 0.98 * values_of(rng).random(n)
+    lo, hi = rank / n, (rank + 1) / n
+    pz = _phi(-shift / scale) if scale else 0.5
+    straddle = (lo < pz) & (pz < hi)
+    lo = np.where(straddle & ~below, pz, lo)
+    hi = np.where(straddle & below, pz, hi)
+    x = shift + scale * _ndtri(lo + u * (hi - lo))
+    return x.reshape(shape).astype(np.float64)
 
 
-# --- case builders ----------------------------------------------------------------------------
+def margin(got: Any, want: Any) -> float:
+    """How far ``got`` is from passing against ``want``, in units of the float tolerance (0: the
+    same, <= 1: it passes, inf: another structure). A value near 1 means a value accident could
+    decide the case: a generator redraws its values (never its plan) until no known mistake is
+    near the border."""
+    if isinstance(want, dict) and isinstance(got, dict) and got.keys() == want.keys():
+        return max((margin(got[k], want[k]) for k in want), default=0.0)
+    if isinstance(want, list | tuple) and isinstance(got, list | tuple):
+        if len(got) != len(want):
+            return float("inf")
+        return max((margin(g, w) for g, w in zip(got, want, strict=True)), default=0.0)
+    if isinstance(want, np.ndarray | np.generic | float | int) and not isinstance(want, bool):
+        w = np.asarray(want, dtype=np.float64)
+        try:
+            g = np.asarray(got, dtype=np.float64)
+        except (TypeError, ValueError):
+            return float("inf")
+        if g.shape != w.shape:
+            return float("inf")
+        if w.size == 0:
+            return 0.0
+        finite = np.abs(w[np.isfinite(w)])
+        tol = max(ATOL_SCALE * (float(finite.max()) if finite.size else 0.0), ATOL_FLOOR)
+        with np.errstate(invalid="ignore", over="ignore"):
+            ratio = np.atleast_1d(np.abs(g - w) / (tol + RTOL * np.abs(w)))
+        ratio[np.atleast_1d(g == w)] = 0.0
+        return float(np.nan_to_num(ratio, nan=np.inf).max())
+    return 0.0 if got == want else float("inf")
+
+
+def near_border(value: float, low: float = 0.2, high: float = 5.0) -> bool:
+    """A margin that a small change of the values could move across the pass/fail border."""
+    return low < value < high
+
+
+# --- case building -----------------------------------------------------------------------------
 
 
 def _show(value: Any) -> Any:

@@ -16,7 +16,6 @@ from ._layers import (
     normal,
     pick,
     property_case,
-    raises_case,
     relation_problem,
     ri,
 )
@@ -101,11 +100,18 @@ def _inputs(rng, group):
         _with_zeros(rng, normal(rng, (ri(rng, 5, 30),), 4.0)),
         _with_zeros(rng, normal(rng, (ri(rng, 1, 3), ri(rng, 2, 4), ri(rng, 2, 4), 2), 2.0)),
         special.reshape(pick(rng, [(18,), (3, 6), (2, 9)])),
-        pick(rng, [0.0, round(float(rng.normal(0, 3)), 3)]),
+        _scalar(rng),
         _with_zeros(rng, normal(rng, (ri(rng, 3, 8), 3), 1e-6)),
         _with_moderate(rng, _with_zeros(rng, normal(rng, (ri(rng, 2, 5), ri(rng, 2, 5)), 1e3))),
         np.array(pick(rng, [[0.0, -0.0, 0.0], [-0.0, 0.0, 1.0, -1.0]])),
     ]
+
+
+def _scalar(rng):
+    """A Python float: 0.0 where the plan says so, else away from 0 with a planned sign."""
+    if ri(rng, 0, 1) == 0:
+        return 0.0
+    return round(pick(rng, [-1.0, 1.0]) * float(rng.uniform(0.5, 3.0)), 3)
 
 
 def _f32_exact(a, step=1 / 64):
@@ -203,17 +209,8 @@ def _gen_elementwise(name):
         if group == "hidden":
             if name in ("sigmoid", "tanh"):
                 cases.append(_elementwise_property(ref, rng, group, name))
-            invalid = [raises_case(item, (("x", "abc"),), {}, "a non-numeric x")]
-            if leaky:
-                invalid.append(
-                    raises_case(
-                        item,
-                        (("x", normal(rng, (3,))),),
-                        {"negative_slope": "0.2"},
-                        "a non-numeric slope",
-                    )
-                )
-            cases.append(invalid[ri(rng, 0, len(invalid) - 1)])
+            # No ValueError case: the contract's list of graded invalid arguments has none for
+            # the activations (a non-numeric x or slope is not graded).
         return cases
 
     gen.__name__ = f"gen_{name}"
@@ -294,12 +291,7 @@ def gen_softmax(ref, rng, group):
     cases = [_softmax_case(ref, group, x, axis) for x, axis in specs]
     if group == "hidden":
         cases.append(_softmax_property(ref, rng, group))
-        item = "activations.softmax"
-        invalid = [
-            raises_case(item, (("x", normal(rng, (2, 3))),), {"axis": 2}, "axis out of range"),
-            raises_case(item, (("x", 1.5),), {}, "a 0-d x"),
-        ]
-        cases.append(invalid[ri(rng, 0, 1)])
+        # No ValueError case: an out-of-range axis or a 0-d x is not in the contract's list.
     return cases
 
 

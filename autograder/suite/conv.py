@@ -116,18 +116,12 @@ def gen_pad2d(ref, rng, group):
             ),
             raises_case(
                 "conv.pad2d",
-                (("x", x), ("pads", ((1, 1),))),
-                {},
-                "pads not of the form ((top, bottom), (left, right))",
-            ),
-            raises_case(
-                "conv.pad2d",
                 (("x", normal(rng, (3, 3, 2))), ("pads", ((1, 1), (1, 1)))),
                 {},
                 "x not 4-D",
             ),
         ]
-        cases += [invalid.pop(ri(rng, 0, 2)), invalid.pop(ri(rng, 0, 1))]
+        cases += invalid  # a malformed `pads` is not in the contract's list: not graded
     return cases
 
 

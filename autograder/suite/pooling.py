@@ -268,11 +268,8 @@ def _gen_global(mode):
         cases = [_global_case(ref, rng, group, mode, *spec) for spec in specs]
         if group == "hidden":
             item = f"pooling.global_{mode}_pool2d"
-            invalid = [
-                raises_case(item, (("x", normal(rng, (2, 4, 3))),), {}, "x not 4-D"),
-                raises_case(item, (("x", np.zeros((1, 0, 3, 2))),), {}, "an empty height axis"),
-            ]
-            cases.append(invalid[ri(rng, 0, 1)])
+            # (an empty axis is not in the contract's list of invalid arguments: not graded)
+            cases.append(raises_case(item, (("x", normal(rng, (2, 4, 3))),), {}, "x not 4-D"))
         return cases
 
     gen.__name__ = f"gen_global_{mode}_pool2d"

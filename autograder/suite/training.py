@@ -140,7 +140,6 @@ def gen_minibatch_indices(ref, rng, group):
         _shuffle_case(rng, group, int(rng.integers(20, 60)), int(rng.integers(3, 11))),
         _shuffle_case(rng, group, int(rng.integers(10, 20)), 1),
         _raises("training.minibatch_indices", "batch_size=0", (10, 0)),
-        _raises("training.minibatch_indices", "n_samples=-1", (-1, 4)),
     ]
 
 
@@ -179,8 +178,14 @@ def _cce_case(ref, rng, group, shape, kind, soft=False):
     y = _labels(rng, shape, soft)
     kwargs = {}
     if kind == "logits":
-        p = rng.normal(0.0, float(rng.choice([2.0, 30.0])), shape)
+        scale = float(rng.choice([2.0, 30.0]))
+        p = rng.normal(0.0, scale, shape)
         kwargs = {"from_logits": True}
+        if scale > 2:  # planned: the first sample's true class far below its largest logit
+            # (so clipping softmax(logits) shows in every student's case, never by chance)
+            flat_y, flat_p = y.reshape(-1, shape[-1]), p.reshape(-1, shape[-1])
+            true = int(np.argmax(flat_y[0]))
+            flat_p[0, true] = np.delete(flat_p[0], true).max() - 40.0
     else:
         p = _softmax(rng.normal(0.0, 2.0, shape))
         if kind in ("unnormalised", "saturated"):
@@ -224,11 +229,6 @@ def gen_categorical_crossentropy(ref, rng, group):
         _cce_case(ref, rng, group, (n, k), "logits"),
         _cce_case(ref, rng, group, (n, k), "logits", soft=True),
         _cce_case(ref, rng, group, (2, 3, k), "saturated"),
-        _raises(
-            "training.categorical_crossentropy",
-            f"y_true ({n}, {k}), y_pred ({n}, {k + 1})",
-            (_labels(rng, (n, k)), _softmax(rng.normal(size=(n, k + 1)))),
-        ),
     ]
 
 
@@ -268,9 +268,7 @@ def gen_flatten(ref, rng, group):
         (2, r(2, 4), r(2, 4), r(2, 4), 2),
         (1, 1, 1, r(2, 6)),
     ]
-    return [_flatten_case(ref, rng, group, s) for s in shapes] + [
-        _raises("training.flatten", "0-d x", (np.array(3.0),))
-    ]
+    return [_flatten_case(ref, rng, group, s) for s in shapes]
 
 
 def _dense_case(ref, rng, group, xshape, units, bias=True):

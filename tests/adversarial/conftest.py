@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ SHARED = ("/tmp", "/dev/shm", "/var/tmp", "/run/lock")
 
 @dataclass
 class Batch:
+    """One graded hostile class and what was measured around it."""
+
     root: Path
     out: Path
     subs: Path
@@ -49,15 +52,25 @@ class Batch:
     before: dict = field(default_factory=dict)
     after: dict = field(default_factory=dict)
     by_name: dict = field(default_factory=dict)
+    peak_kb: int = 0  # the grading process's own peak RSS
+    space_drop: dict = field(default_factory=dict)  # file system -> largest drop of free bytes
+    survivors: list = field(default_factory=list)  # processes alive after grade run ended
 
     def results(self, student: str) -> dict:
-        return json.loads((self.out / student / "results.json").read_text())
+        return json.loads((self.out / student_id(student) / "results.json").read_text())
 
     def item_scores(self, student: str) -> dict[str, float]:
         return self.results(student)["extra_data"]["item_scores"]
 
 
 GRADED_MODULES = ("conv", "pooling", "activations")
+
+
+def student_id(name: str) -> str:
+    """The id a payload folder is graded under (the kit's own output names are renamed)."""
+    from autograder.discover import RESERVED_IDS
+
+    return f"student-{name}" if name.lower() in RESERVED_IDS else name
 
 
 def points_table() -> str:
@@ -192,7 +205,77 @@ def build_class(root: Path, chosen: list[Payload], token: str, port: int, out: P
     return subs
 
 
-def grade(root: Path, chosen: list[Payload], env_extra: dict[str, str], jobs: int = 2) -> Batch:
+class SpaceWatch:
+    """The lowest free space seen on each file system while the batch runs."""
+
+    PLACES = ("/dev/shm", "/tmp", "/var/tmp", "/run")
+
+    def __init__(self, extra: list[Path]):
+        self.places = [p for p in (*self.PLACES, *map(str, extra)) if os.path.isdir(p)]
+        self.before = {p: self._free(p) for p in self.places}
+        self.lowest = dict(self.before)
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _free(place: str) -> int:
+        st = os.statvfs(place)
+        return st.f_bavail * st.f_frsize
+
+    def _run(self):
+        while not self.stop:
+            for p in self.places:
+                self.lowest[p] = min(self.lowest[p], self._free(p))
+            time.sleep(0.05)
+
+    def close(self) -> dict[str, int]:
+        self.stop = True
+        self.thread.join(2)
+        return {p: self.before[p] - self.lowest[p] for p in self.places}
+
+
+GRADER = (
+    "import atexit, os, resource\n"
+    "atexit.register(lambda: open(os.environ['CNN_PEAK_FILE'], 'w').write(\n"
+    "    str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+    "from autograder.cli import main\n"
+    "main()\n"
+)
+
+
+def survivors(token: str, uid: int | None = None) -> list[str]:
+    """Processes still alive that a submission of this run started: named with the run's
+    token (every payload child names itself so), with the token in their command line, or
+    (for a throwaway grader uid) running as that uid."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read()
+            owner = os.stat(f"/proc/{name}").st_uid
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            continue
+        if comm == token[:15] or token.encode() in cmdline or (uid is not None and owner == uid):
+            found.append(f"{name} {comm} uid={owner} {cmdline[:120]!r}")
+    return found
+
+
+def grade(
+    root: Path,
+    chosen: list[Payload],
+    env_extra: dict[str, str],
+    jobs: int = 2,
+    uid: int | None = None,
+) -> Batch:
     token = "cnnpwn" + secrets.token_hex(6)
     secret = "cnnsecret-" + secrets.token_hex(12)
     out = root / "out"
@@ -203,12 +286,19 @@ def grade(root: Path, chosen: list[Payload], env_extra: dict[str, str], jobs: in
     cwd.mkdir()
     folders = [subs, *(KIT_ROOT / d for d in SNAPSHOT_DIRS)]
     before = snapshot(folders)
-    env = {**os.environ, "CNN_GRADE_SECRET": secret, **env_extra}
+    peak_file = root / "peak"
+    env = {
+        **os.environ,
+        "CNN_GRADE_SECRET": secret,
+        "CNN_PEAK_FILE": str(peak_file),
+        **env_extra,
+    }
+    watch = SpaceWatch([root])
     started = time.monotonic()
     cmd = [
         sys.executable,
         "-c",
-        "from autograder.cli import main; main()",
+        GRADER,
         "run",
         str(subs),
         "--out",
@@ -218,8 +308,18 @@ def grade(root: Path, chosen: list[Payload], env_extra: dict[str, str], jobs: in
         "--config",
         str(root / "grade.toml"),
     ]
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=400)
+    if uid is None:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    else:  # as a throwaway user, with the interpreter made reachable
+        from _isolation_env import run_as
+
+        for p in [root, *root.rglob("*")]:
+            os.chmod(p, 0o777 if p.is_dir() else 0o666)
+        keep = {k: env[k] for k in ("CNN_GRADE_SECRET", "CNN_PEAK_FILE", *env_extra)}
+        proc = run_as(cmd, None, uid, env=keep, cwd=cwd, timeout=600)
     seconds = time.monotonic() - started
+    alive = survivors(token, uid)  # the moment grade run has ended
+    space = watch.close()
     time.sleep(4)  # daemons wake up after 3 s
     listener.close()
     batch = Batch(
@@ -234,6 +334,9 @@ def grade(root: Path, chosen: list[Payload], env_extra: dict[str, str], jobs: in
         before,
         snapshot(folders),
         {p.name: p for p in chosen},
+        peak_kb=int(peak_file.read_text()) if peak_file.exists() else 0,
+        space_drop=space,
+        survivors=alive,
     )
     return batch
 
@@ -244,6 +347,21 @@ def hostile_batch(tmp_path_factory) -> Batch:
     batch = grade(tmp_path_factory.mktemp("hostile"), payloads(), {})
     yield batch
     cleanup(batch)
+
+
+@pytest.fixture(scope="session")
+def nonroot_batch() -> Batch:
+    """The payloads of issue #11 (and the host attacks), graded by a non-root instructor."""
+    from _isolation_env import THROWAWAY_UID
+
+    if os.geteuid() != 0:
+        pytest.skip("making a throwaway grader uid needs root")
+    chosen = [p for p in payloads() if p.name in NONROOT_PAYLOADS]
+    root = Path(tempfile.mkdtemp(prefix="cnn-hostile-nonroot-"))
+    batch = grade(root, chosen, {}, uid=THROWAWAY_UID)
+    yield batch
+    cleanup(batch)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -283,4 +401,23 @@ FALLBACK_PAYLOADS = (
     "disk_bomb",
     "network",
     "shadow_numpy",
+    "setsid_sleepers",
+    "status_line_disk_bomb",
+    "raw_pipe_answers",
+    "tensorflow_by_path",
+    "hidden_mutation",
+)
+NONROOT_PAYLOADS = (
+    "daemon",
+    "read_secrets",
+    "use_tensorflow",
+    "tensorflow_by_path",
+    "setsid_sleepers",
+    "fork_bomb",
+    "huge_answers",
+    "raw_pipe_answers",
+    "status_line_disk_bomb",
+    "hidden_mutation",
+    "spin_sigterm",
+    "gradebook.csv",
 )

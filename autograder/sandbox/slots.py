@@ -1,0 +1,175 @@
+"""Worker uids for a grader running as root: one uid per worker slot, from a reserved range.
+
+Each worker runs as a uid of its own (``UID_BASE + k``), leased with an ``flock`` on
+``/run/cnn-grade-slots/<uid>`` for as long as the worker runs: two workers (of this batch or
+of another grading process on the machine) never share a uid, so a per-uid limit
+(``RLIMIT_NPROC``) counts exactly one worker's processes, and no process of another user
+(``nobody``'s 70 processes of some service, say) can use it up. The kernel drops the lock when
+the grader dies, however it dies.
+
+A uid's processes are all killed by :func:`kill_uid`: a helper switched to that uid calls
+``kill(-1, SIGKILL)`` until nothing is left, which reaches every process of the uid whatever
+it did (new sessions, double forks, ignored signals). The range is the kit's: set
+``CNN_GRADE_UID_BASE`` if something else on the machine uses it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+UID_BASE = int(os.environ.get("CNN_GRADE_UID_BASE", "2100000000"))
+UID_COUNT = 4096
+SLOT_DIR = Path("/run/cnn-grade-slots")
+
+_lock = threading.Lock()
+_held: dict[int, int] = {}  # uid -> lock fd held by this process
+
+
+class Slot:
+    """A leased uid (release() or use as a context manager)."""
+
+    def __init__(self, uid: int, fd: int):
+        self.uid, self._fd = uid, fd
+
+    def release(self) -> None:
+        with _lock:
+            if self._fd >= 0:
+                _held.pop(self.uid, None)
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> Slot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _slot_dir() -> Path:
+    folder = SLOT_DIR
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(folder)
+        if st.st_uid == 0 and not st.st_mode & 0o022 and os.path.isdir(folder):
+            return folder
+    except OSError:
+        pass
+    from .scratch import base_dir
+
+    folder = base_dir() / "slots"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _in_passwd(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+def lease(kill_leftovers: bool = True) -> Slot:
+    """A uid no other worker on this machine uses now (its leftovers, if any, killed: a
+    grader SIGKILLed at the ``user`` level leaves its workers' children behind)."""
+    folder = _slot_dir()
+    for uid in range(UID_BASE, UID_BASE + UID_COUNT):
+        with _lock:
+            if uid in _held:
+                continue
+            fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            os.set_inheritable(fd, False)
+            if _in_passwd(uid):  # someone gave this uid a name: not ours to use
+                os.close(fd)
+                continue
+            _held[uid] = fd
+        if kill_leftovers:
+            kill_uid(uid)
+        return Slot(uid, fd)
+    raise OSError(f"all {UID_COUNT} worker uids from {UID_BASE} are in use")
+
+
+def kill_uid(uid: int) -> bool:
+    """SIGKILL every process of ``uid`` (as that uid: ``kill(-1)`` until none is left)."""
+    if os.geteuid() != 0 or uid < UID_BASE:
+        return False
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        return False
+    # The shell's own kill is kill(2): -1 means every process this uid may signal (its own),
+    # except the shell itself. It fails (ESRCH) once there is none left.
+    loop = "n=0; while kill -9 -1 2>/dev/null && [ $n -lt 200 ]; do n=$((n+1)); done"
+    try:
+        subprocess.run(
+            [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "/bin/sh", "-c", loop],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
+
+
+def processes_of(uid: int) -> list[int]:
+    """Pids whose real uid is ``uid`` (from /proc; for tests and checks)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/status") as f:
+                    for line in f:
+                        if line.startswith("Uid:"):
+                            if int(line.split()[1]) == uid:
+                                found.append(int(name))
+                            break
+            except (OSError, ValueError):
+                pass
+    return found
+
+
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+
+
+def remove_files_of(uid: int, places: tuple[str, ...] = SHARED_TMP) -> int:
+    """Remove what ``uid`` left in the shared temp folders (the ``user`` level has no private
+    mounts; Landlock, where present, already refused those writes). Returns the count."""
+    import stat
+
+    from .scratch import _remove
+
+    removed = 0
+    for place in places:
+        try:
+            entries = list(os.scandir(place))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_uid != uid:
+                continue
+            try:
+                if stat.S_ISDIR(st.st_mode):
+                    _remove(Path(entry.path))
+                else:
+                    os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                pass
+    return removed

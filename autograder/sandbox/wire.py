@@ -1,0 +1,245 @@
+"""The trusted side of the worker's wire format: what crosses in, and bounded reading of answers.
+
+In: call specs as JSON; every array argument lives in one shared input blob (a sealed memfd
+the worker maps, ``{"$in": {"dtype", "shape", "offset"}}`` in the spec), so the trusted side
+judges mutation by reading that memory after the call, not by anything the worker reports.
+Out: one JSON answer per call on the status pipe, parsed by :func:`parse_answer` under hard
+bounds (bytes, number of values, nesting depth, integer size); arrays as dtype, shape and
+base64 bytes, rebuilt only as plain numeric arrays. Nothing is unpickled, nothing raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import mmap
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..cases import Call, Rng
+
+MAX_VALUES = 100_000  # JSON values in one answer (a real answer has a few dozen)
+MAX_TOTAL_VALUES = 1_000_000  # in all the answers of one submission
+MAX_DEPTH = 25  # nesting of lists, tuples and dicts in an answer
+MAX_INT_DIGITS = 19  # integers beyond 64 bits are not a counting answer
+ALIGN = 64
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A returned value that cannot cross the boundary (not a plain array, number, ...)."""
+
+    type_name: str
+
+
+@dataclass(frozen=True)
+class NpScalar:
+    """A numpy scalar (``np.float64(3.0)``), carried as a 0-d array."""
+
+    array: np.ndarray
+
+
+MALFORMED = Unsupported("a malformed result")  # one object, however many there are
+
+
+class AnswerError(ValueError):
+    """An answer the trusted side refuses to read; the message is one sentence for the student."""
+
+
+def digest(arr: np.ndarray) -> str:
+    """dtype, shape and a hash of the bytes: what the mutation check compares."""
+    h = hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).hexdigest()
+    return f"{arr.dtype.str}|{tuple(arr.shape)}|{h}"
+
+
+def arrays_in(value: Any, found: list | None = None) -> list[np.ndarray]:
+    """The arrays of a call's arguments, in the order the worker meets them."""
+    found = [] if found is None else found
+    if isinstance(value, np.ndarray):
+        found.append(value)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            arrays_in(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            arrays_in(v, found)
+    return found
+
+
+class InputBlob:
+    """Every array argument of a submission's calls, laid out once in one buffer.
+
+    ``spec(call)`` is the call's JSON with arrays as offsets into the blob; after the worker
+    ran call ``i``, ``after(i)`` digests the blob's regions of that call as the worker left
+    them (student code may write them, but cannot make the grader read anything else).
+    """
+
+    def __init__(self, calls: list[Call]):
+        self.regions: list[list[tuple[int, np.dtype, tuple[int, ...]]]] = []
+        self.specs: list[dict] = []
+        self.size = 0
+        chunks: list[tuple[int, np.ndarray]] = []
+        for call in calls:
+            regions: list[tuple[int, np.dtype, tuple[int, ...]]] = []
+
+            def enc(value: Any, regions=regions) -> Any:
+                if isinstance(value, np.ndarray):
+                    # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+                    arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
+                    offset = self.size
+                    self.size += -(-max(arr.nbytes, 1) // ALIGN) * ALIGN
+                    chunks.append((offset, arr))
+                    regions.append((offset, arr.dtype, arr.shape))
+                    where = {"dtype": arr.dtype.str, "shape": list(arr.shape), "offset": offset}
+                    return {"$in": where}
+                if isinstance(value, Rng):
+                    return {"$rng": int(value.seed)}
+                if isinstance(value, tuple):
+                    return {"$tuple": [enc(v) for v in value]}
+                if isinstance(value, list):
+                    return [enc(v) for v in value]
+                if isinstance(value, dict):
+                    return {"$dict": [[str(k), enc(v)] for k, v in value.items()]}
+                if isinstance(value, (np.integer, np.floating, np.bool_)):
+                    return value.item()
+                return value
+
+            self.specs.append(
+                {
+                    "program": call.program,
+                    "target": call.target,
+                    "args": enc(list(call.args)),
+                    "kwargs": enc(dict(call.kwargs))["$dict"],
+                }
+            )
+            self.regions.append(regions)
+        self.size = max(self.size, ALIGN)
+        self.buffer = bytearray(self.size)
+        for offset, arr in chunks:
+            self.buffer[offset : offset + arr.nbytes] = arr.tobytes()
+
+    def memfd(self) -> int:
+        """A sealed (fixed-size) memfd holding the blob, for the worker to map read-write."""
+        if hasattr(os, "memfd_create"):
+            fd = os.memfd_create("cnn-inputs", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        else:  # pragma: no cover - not Linux: an unlinked temporary file
+            import tempfile
+
+            fd = os.dup(tempfile.TemporaryFile().fileno())
+        view = memoryview(self.buffer)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.ftruncate(fd, self.size)
+        try:
+            import fcntl
+
+            seals = fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
+        except (AttributeError, OSError):
+            pass
+        self.view = mmap.mmap(fd, self.size)  # the grader's own view of the worker's writes
+        self.buffer = bytearray()  # not needed any more
+        return fd
+
+    def after(self, index: int, memory: Any = None) -> list[str]:
+        """Digests of call ``index``'s array arguments as they are now in the blob."""
+        memory = self.view if memory is None else memory
+        out = []
+        for offset, dtype, shape in self.regions[index]:
+            count = math.prod(shape)
+            arr = np.frombuffer(memory, dtype=dtype, count=count, offset=offset).reshape(shape)
+            out.append(digest(arr))
+        return out
+
+
+def count_values(data: bytes) -> int:
+    """An upper bound on the number of JSON values in ``data`` (counted without parsing)."""
+    return data.count(b",") + data.count(b":") + data.count(b"[") + data.count(b"{") + 1
+
+
+def parse_answer(data: bytes) -> Any:
+    """A worker's JSON answer under hard bounds; raises :class:`AnswerError` (one sentence)."""
+    if count_values(data) > MAX_VALUES:
+        raise AnswerError(f"its answer holds more than {MAX_VALUES} values")
+    try:
+        return json.loads(data.decode("utf-8"), parse_int=_bounded_int)
+    except RecursionError:
+        raise AnswerError("its answer is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError, MemoryError, OverflowError):
+        raise AnswerError("its answer could not be read") from None
+
+
+class _BigInt:
+    pass
+
+
+_BIG = _BigInt()
+TOO_DEEP = Unsupported("a structure nested too deeply")
+TOO_BIG = Unsupported("an integer too large")
+
+
+def _bounded_int(text: str) -> Any:
+    return _BIG if len(text.lstrip("-")) > MAX_INT_DIGITS else int(text)
+
+
+def decode(value: Any, depth: int = 0) -> Any:
+    """Rebuild a worker's result from its parsed JSON, trusting none of it."""
+    if depth > MAX_DEPTH:
+        return TOO_DEEP
+    if value is _BIG:
+        return TOO_BIG
+    if isinstance(value, list):
+        return [decode(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((key, inner),) = value.items()
+            if key in ("$arr", "$npscalar"):
+                arr = unpack(inner)
+                if arr is None:
+                    return Unsupported("an array the grader could not read")
+                return NpScalar(arr) if key == "$npscalar" else arr
+            if key == "$tuple" and isinstance(inner, list):
+                return tuple(decode(v, depth + 1) for v in inner)
+            if key == "$dict" and isinstance(inner, list):
+                out = {}
+                for pair in inner:
+                    if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):
+                        out[pair[0]] = decode(pair[1], depth + 1)
+                return out
+            if key == "$unsupported" and isinstance(inner, str):
+                return Unsupported(inner[:200])
+        return MALFORMED
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    return MALFORMED
+
+
+def unpack(spec: Any) -> np.ndarray | None:
+    """An array from the worker's JSON, or None when it is not a plain numeric array."""
+    if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "b64"}:
+        return None
+    dtype_text, shape, b64 = spec["dtype"], spec["shape"], spec["b64"]
+    if not isinstance(dtype_text, str) or not isinstance(b64, str) or len(dtype_text) > 16:
+        return None
+    if not isinstance(shape, list) or len(shape) > 32:
+        return None
+    if not all(type(n) is int and 0 <= n <= 1 << 40 for n in shape):
+        return None
+    try:
+        dtype = np.dtype(dtype_text)
+        if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+            return None
+        if math.prod(shape) * dtype.itemsize != len(b64) // 4 * 3 - b64[-2:].count("="):
+            return None
+        data = base64.b64decode(b64, validate=True)
+        if len(data) != math.prod(shape) * dtype.itemsize:
+            return None
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    except (TypeError, ValueError, binascii.Error):
+        return None
