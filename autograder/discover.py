@@ -67,7 +67,7 @@ _CANVAS = re.compile(
 _CANVAS_RESUBMITTED = re.compile(r"(?P<stem>.+?)-(?P<n>\d+)(?P<ext>\.[^.]+)")
 # Names the kit writes in the output folder next to the student folders: a student id equal to
 # one of them (ignoring case) is renamed, so OUT/<student>/ never takes the place of a report.
-RESERVED_IDS = frozenset({"gradebook.csv", "summary.html", "mistakes.csv"})
+RESERVED_IDS = frozenset({"gradebook.csv", "summary.html", "mistakes.csv", "run.json"})
 _ID_BAD = re.compile(r"[^A-Za-z0-9._@+-]+")
 _ATTEMPT_SUFFIXES = frozenset(
     {"py", "pyc", "pyw", "txt", "py.txt", "bak", "py.bak", "py.orig", "py~", "rtf", "doc", "docx"}

@@ -150,3 +150,10 @@ def test_class_report_names_the_run_warns_about_the_development_secret_and_has_a
     page = summary.write_class_report(tmp_path, results(), ITEMS).read_text(encoding="utf-8")
     assert 'id="dev-secret"' not in page and config_digest(other) in page
     assert config_digest(other) != config_digest(cfg) and "real-secret" not in page
+
+
+def test_run_json_is_a_reserved_student_id():
+    from autograder.discover import RESERVED_IDS
+    from autograder.summary_extra import RUN_FILE
+
+    assert RUN_FILE in RESERVED_IDS  # a student called run.json cannot take its place
