@@ -89,7 +89,12 @@ def test_results_are_complete_after_every_module(tmp_path):
     grader = Grader.create(cfg)
     shutil.copytree(SOLUTIONS_DIR, tmp_path / "ada" / "cnn")
     with open(tmp_path / "ada" / "cnn" / "conv.py", "a") as f:
-        f.write("\n\ndef pad2d(x, pad):\n    return x\n")
+        # Right for the default value, wrong for any other (an echo of x would earn nothing).
+        f.write(
+            "\n\ndef pad2d(x, pads, value=0.0):\n"
+            "    (t, b), (l, r) = pads\n"
+            "    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))\n"
+        )
     (sub,) = discover([tmp_path / "ada"])
     snapshots: list[dict] = []
     final = grade_progressively(grader, sub, lambda d: snapshots.append(json.loads(json.dumps(d))))
