@@ -35,11 +35,10 @@ ENGINE_CODE = (
 
 
 def rounded_total(parts) -> float:
-    """The rounded sum of the rounded parts (4 decimals, as the kit's scores).
+    """The rounded sum of the rounded parts: the kit's one rounding rule (``results.total``)."""
+    from ..results import total
 
-    A local helper: the ``scores`` branch adds the shared one in ``autograder/results.py``.
-    """
-    return round(sum(round(float(p), 4) for p in parts), 4)
+    return total(float(p) for p in parts)
 
 
 class _FixedDict:
