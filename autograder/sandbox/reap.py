@@ -99,13 +99,13 @@ def reap(session: int, token: str) -> int:
                 killed += 1
             except (ProcessLookupError, PermissionError):
                 pass
-        _collect_zombies()
+        collect_zombies()
         time.sleep(0.02)
-    _collect_zombies()
+    collect_zombies()
     return killed
 
 
-def _collect_zombies() -> None:
+def collect_zombies() -> None:
     """Wait for orphans re-parented to us (never for a live worker, which Popen waits for)."""
     me = os.getpid()
     for name in os.listdir("/proc"):

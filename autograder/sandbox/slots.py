@@ -119,6 +119,12 @@ def kill_uid(uid: int) -> bool:
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
+    # Killed processes that were re-parented to us (the grader is a child subreaper) stay
+    # zombies until we wait for them, and a zombie still counts against the uid's process
+    # limit: without this, a uid collects zombies until its next worker cannot even start.
+    from .reap import collect_zombies
+
+    collect_zombies()
     return True
 
 
