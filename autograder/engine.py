@@ -26,7 +26,7 @@ from .compare import Verdict, judge
 from .config import Config
 from .discover import Submission, materialise
 from .oracle.bank import load_bank
-from .paths import KIT_ROOT, MODULES, SOLUTIONS_DIR, STUBS_DIR
+from .paths import ALL_MODULES, KIT_ROOT, SOLUTIONS_DIR, STUBS_DIR, modules_for
 from .reference import load_solutions
 from .results import CaseResult, GraderFailure, SubmissionResult, TestResult, points
 from .sandbox import scratch
@@ -191,7 +191,7 @@ class Grader:
                 limits=self.config.limits,
                 isolation=self.isolation,
                 hide=list(self.hide),
-                modules=MODULES,
+                modules=modules_for(self.config.parts),
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -309,7 +309,7 @@ def _banned_reason(item: str, banned: dict[str, str]) -> str:
     module = item.split(".")[0]
     if module in banned:
         return banned[module]
-    private = [m for m in banned if m.startswith("_") or m not in MODULES]
+    private = [m for m in banned if m.startswith("_") or m not in ALL_MODULES]
     if private:
         return banned[private[0]]
     if item == "model.lecture_model_forward":

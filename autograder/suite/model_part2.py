@@ -1,0 +1,75 @@
+"""Hidden suite for part 2's items of cnn/model.py: ``lecture_model_loss_and_grads``.
+
+The batch, the labels, the dropout mask and the L2 factor are planned; the images and the
+weights' values are per student (the weights are the lecture model's shapes, Glorot-scaled).
+``train_lecture_model`` takes an optimizer object, which needs a worker program that builds the
+student's own optimizer in the sandbox (not yet built: no generator, no default points).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._layers import close_case as _close
+from ._layers import normal, raises_case
+
+MISTAKES = {
+    "model-l2-on-bias": "Your loss or gradients include the L2 penalty on the biases: Keras's "
+    "kernel_regularizer penalises the two conv kernels and the dense kernel only.",
+    "model-l2-missing": "Your loss and gradients match the model without the L2 term "
+    "l2 * sum(w**2) of the kernels.",
+    "model-dropout-ignored": "Your result matches the model with dropout off although "
+    "training=True and a mask were given: drop with that mask and scale by 1 / (1 - 0.5).",
+}
+SHAPES = [(3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,), (1600, 10), (10,)]
+
+
+def _weights(rng):
+    out = []
+    for shape in SHAPES:
+        if len(shape) == 1:
+            out.append(normal(rng, shape, scale=0.05))
+        else:
+            fan = int(np.prod(shape[:-1])) + shape[-1]
+            out.append(normal(rng, shape, scale=np.sqrt(2.0 / fan)))
+    return out
+
+
+def loss_and_grads_gen(ref, rng, group):
+    fn, item = ref.model.lecture_model_loss_and_grads, "model.lecture_model_loss_and_grads"
+    specs = [(2, False, 0.0)]  # (batch, training with a mask, l2)
+    if group == "hidden":
+        specs += [(1, False, 0.0), (3, True, 0.0), (2, False, 0.01), (2, True, 0.005)]
+    cases = []
+    for n, training, l2 in specs:
+        x = np.clip(0.5 + 0.25 * normal(rng, (n, 28, 28, 1)), 0.0, 1.0)
+        y = np.eye(10)[rng.integers(0, 10, n)]
+        w = _weights(rng)
+        kwargs: dict = {}
+        wrong = {}
+        if training:
+            kwargs.update(training=True, mask=rng.random((n, 1600)) >= 0.5)
+            wrong["model-dropout-ignored"] = lambda x=x, y=y, w=w, l2=l2: fn(x, y, w, l2=l2)
+        if l2:
+            kwargs["l2"] = l2
+
+            def with_bias_l2(x=x, y=y, w=w, l2=l2):  # evaluated at once by close_case
+                loss, grads = fn(x, y, w, **kwargs)  # noqa: B023 (called at once)
+                bias = sum(float(np.sum(b * b)) for b in w[1::2])
+                pairs = enumerate(zip(grads, w, strict=True))
+                return loss + l2 * bias, [g + 2 * l2 * wi * (i % 2) for i, (g, wi) in pairs]
+
+            wrong["model-l2-on-bias"] = with_bias_l2
+            wrong["model-l2-missing"] = lambda x=x, y=y, w=w, kw=dict(kwargs): fn(
+                x, y, w, **{**kw, "l2": 0.0}
+            )
+        args = (("x", x), ("y_true", y), ("weights", w))
+        cases.append(_close(fn, item, group, args, kwargs, wrong))
+    if group == "hidden":
+        w = _weights(rng)
+        args = (("x", normal(rng, (2, 28, 28, 1))), ("y_true", np.eye(10)[:2]), ("weights", w[:5]))
+        cases.append(raises_case(item, args, {}, "5 weights instead of 6"))
+    return cases
+
+
+GENERATORS = {"model.lecture_model_loss_and_grads": loss_and_grads_gen}
