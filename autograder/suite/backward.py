@@ -68,6 +68,20 @@ def _conv_loop(dy, x, k, stride, dil, pads, overwrite=False, crop=True):
     return dxp[:, top : top + h, left : left + w, :]
 
 
+def _conv_offsets_overwrite(dy, x, k, stride, dil, pads):
+    """dx when each kernel offset's contribution is written with `=` (the last offset wins)."""
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x.shape
+    dxp = np.zeros((n, h + top + bottom, w + left + right, c))
+    span_h, span_w = (dy.shape[1] - 1) * stride[0] + 1, (dy.shape[2] - 1) * stride[1] + 1
+    for a in range(k.shape[0]):
+        for b in range(k.shape[1]):
+            rows = slice(a * dil[0], a * dil[0] + span_h, stride[0])
+            cols = slice(b * dil[1], b * dil[1] + span_w, stride[1])
+            dxp[:, rows, cols, :] = dy @ k[a, b].T
+    return dxp[:, top : top + h, left : left + w, :]
+
+
 def _geometry(ref, size, window, stride, dil, padding):
     return ref.backward.window_geometry(size, window, stride, dil, padding)
 
@@ -93,6 +107,11 @@ def _conv_mistakes(ref, dy, x, k, stride, dil, padding, right, dims):
 
     out = {
         "bwd-overwrite": lambda: (squeeze(_conv_loop(dy2, x2, k2, s2, d2, pads, True)), dk, db),
+        "bwd-overwrite-offsets": lambda: (
+            squeeze(_conv_offsets_overwrite(dy2, x2, k2, s2, d2, pads)),
+            dk,
+            db,
+        ),
         "bwd-kernel-flipped": lambda: (dx, dk[::-1] if dims == 1 else dk[::-1, ::-1], db),
         "bwd-bias-not-summed": lambda: (dx, dk, dy.sum(axis=0)),
     }
@@ -192,6 +211,34 @@ def _pool_loop(dy, x, pool, stride, pads, mode, rule="first", overwrite=False, c
     return dxp[:, top : top + h, left : left + w]
 
 
+def _pool_offsets_overwrite(dy, x, pool, stride, pads, mode):
+    """dx when each window offset's contribution is written with `=` (the last offset wins)."""
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x.shape
+    xp = np.full((n, h + top + bottom, w + left + right, c), -np.inf)
+    xp[:, top : top + h, left : left + w] = x
+    real = np.isfinite(xp[:1, :, :, :1]).astype(float)
+    span_h, span_w = (dy.shape[1] - 1) * stride[0] + 1, (dy.shape[2] - 1) * stride[1] + 1
+    offsets = [
+        (slice(None), slice(a, a + span_h, stride[0]), slice(b, b + span_w, stride[1]))
+        for a in range(pool[0])
+        for b in range(pool[1])
+    ]
+    dxp = np.zeros_like(xp)
+    if mode == "max":
+        y = np.max([xp[cells] for cells in offsets], axis=0)
+        found = np.zeros(y.shape, dtype=bool)
+        for cells in offsets:
+            win = (xp[cells] == y) & ~found
+            found |= win
+            dxp[cells] = np.where(win, dy, 0.0)
+    else:
+        share = dy / sum(real[cells] for cells in offsets)
+        for cells in offsets:
+            dxp[cells] = share * real[cells]
+    return dxp[:, top : top + h, left : left + w]
+
+
 def _pool_case(ref, group, mode, x, pool, stride, padding, dy_rng):
     item = f"backward.{mode}_pool2d_backward"
     fn = getattr(ref.backward, f"{mode}_pool2d_backward")
@@ -204,7 +251,10 @@ def _pool_case(ref, group, mode, x, pool, stride, padding, dy_rng):
     def loop(**kw):
         return lambda: _pool_loop(dy, x, pool, s, pads, mode, **kw)
 
-    wrong = {"bwd-overwrite": loop(overwrite=True)}
+    wrong = {
+        "bwd-overwrite": loop(overwrite=True),
+        "bwd-overwrite-offsets": lambda: _pool_offsets_overwrite(dy, x, pool, s, pads, mode),
+    }
     if mode == "max":
         wrong.update({"maxpool-all-ties": loop(rule="all"), "maxpool-last-tie": loop(rule="last")})
     else:
@@ -320,6 +370,8 @@ def softmax_ce_gen(ref, rng, group):
         cases.append(_close(fn, item, group, (("y_true", y), ("logits", logits)), {}, wrong))
     return cases
 
+
+MISTAKES["bwd-overwrite-offsets"] = MISTAKES["bwd-overwrite"]
 
 GENERATORS = {
     "backward.conv1d_backward": _conv_gen(1),
