@@ -19,6 +19,14 @@ trusted process. The worker knows three programs:
     "wait", "restored"}`` (``restored`` is the epoch stamp ``epoch + 1`` of the weights returned
     by ``on_train_end``, or None).
 
+``gradcheck`` (part 2)
+    ``args = (spec, x)``: the worker builds the grader's analytic function from ``spec``
+    (``worker.analytic``) and returns ``target(f, x, **kwargs)``.
+``training`` (part 2)
+    ``args = (x, y, weights, optimizer name, optimizer kwargs)``: the worker builds the
+    student's ``optimizers.<name>(**optimizer kwargs)`` and returns
+    ``target(x, y, weights, optimizer, **kwargs)``.
+
 Arguments are numpy arrays, JSON scalars, tuples, lists, dicts and :class:`Rng` (the worker
 passes ``np.random.default_rng(seed)``).
 """
@@ -29,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-PROGRAMS = ("call", "optimizer", "early_stopping")
+PROGRAMS = ("call", "optimizer", "early_stopping", "gradcheck", "training")
 GROUPS = ("public", "hidden")
 ORACLES = ("reference", "keras", "property")
 

@@ -65,18 +65,18 @@ DEFAULT_POINTS: dict[str, float] = {
 FORWARD_POINTS = DEFAULT_POINTS  # part 1 ("forward"): the defaults above, unchanged
 
 # Part 2 ("backward"): backward passes, gradient checking, training; they add up to 100.
-# Not graded yet (no hidden generator; they would be 6 and 12 of 100): numerical_gradient,
-# train_lecture_model.
 BACKWARD_POINTS: dict[str, float] = {
     "backward.conv1d_backward": 10,
-    "backward.conv2d_backward": 18,
-    "backward.max_pool2d_backward": 12,
-    "backward.avg_pool2d_backward": 10,
-    "backward.dense_backward": 10,
+    "backward.conv2d_backward": 16,
+    "backward.max_pool2d_backward": 10,
+    "backward.avg_pool2d_backward": 8,
+    "backward.dense_backward": 8,
     "backward.dropout_backward": 6,
-    "backward.softmax_crossentropy_backward": 10,
+    "backward.softmax_crossentropy_backward": 8,
+    "gradcheck.numerical_gradient": 6,
     "gradcheck.relative_error": 4,
-    "model.lecture_model_loss_and_grads": 20,
+    "model.lecture_model_loss_and_grads": 12,
+    "model.train_lecture_model": 12,
 }
 # The parts an instructor may choose with `[grading] parts`, in teaching order.
 PART_POINTS: dict[str, dict[str, float]] = {"forward": FORWARD_POINTS, "backward": BACKWARD_POINTS}

@@ -55,7 +55,7 @@ def test_bad_parts_and_points_of_an_unchosen_part_get_one_sentence(tmp_path):
 
 def test_example_config_lists_part2_points_commented(tmp_path):
     text = example_config()
-    assert 'parts = ["forward"]' in text and '# "backward.conv2d_backward" = 18' in text
+    assert 'parts = ["forward"]' in text and '# "backward.conv2d_backward" = 16' in text
     assert _cfg(tmp_path, text).points == DEFAULT_POINTS
 
 
@@ -69,7 +69,7 @@ def test_part2_plan_is_the_same_for_every_student_and_names_its_mistakes(item):
     a, b = runs
     assert [c.name.split("(")[0] for c in a] == [c.name.split("(")[0] for c in b]
     assert [sorted(c.mistakes) for c in a] == [sorted(c.mistakes) for c in b]
-    assert any(c.mistakes for c in a)
+    assert any(c.mistakes for c in a) or item == "model.train_lecture_model"  # no named one
     for case in a:  # the expectation is the reference's own answer, and no mistake equals it
         for wrong in case.mistakes.values():
             assert not matches(wrong, case.expect.value) if hasattr(case.expect, "value") else True

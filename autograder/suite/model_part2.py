@@ -8,8 +8,11 @@ student's own optimizer in the sandbox (not yet built: no generator, no default 
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
+from ..cases import Call, Case, Close
 from ._layers import close_case as _close
 from ._layers import normal, raises_case
 
@@ -72,4 +75,46 @@ def loss_and_grads_gen(ref, rng, group):
     return cases
 
 
-GENERATORS = {"model.lecture_model_loss_and_grads": loss_and_grads_gen}
+def _digits(ref, rng, n):
+    """``n`` training digits at planned indices (the kit's shipped data)."""
+    x_train, y_train, _, _ = importlib.import_module(ref.__name__ + ".data").load_digits28()
+    at = np.sort(rng.permutation(x_train.shape[0])[:n])
+    return x_train[at], y_train[at]
+
+
+def train_gen(ref, rng, group):
+    """Short unshuffled runs (shuffle=False, training=False, l2=0) compared with the reference;
+    the reference itself matches Keras ``fit(shuffle=False)`` (tests/test_model_train_tf.py)."""
+    item = "model.train_lecture_model"
+    specs = [(8, 4, 1, "SGD", {"learning_rate": 0.05})]  # (samples, batch, epochs, optimizer)
+    if group == "hidden":
+        specs += [
+            (12, 5, 2, "Adam", {"learning_rate": 1e-3}),  # a partial last batch
+            (8, 8, 2, "SGD", {"learning_rate": 0.02, "momentum": 0.9}),
+            (6, 4, 1, "RMSprop", {"learning_rate": 1e-3}),
+        ]
+    cases = []
+    for n, batch, epochs, opt, opt_kwargs in specs:
+        x, y = _digits(ref, rng, n)
+        weights = [np.asarray(w) for w in _weights(rng)]
+        kwargs = {"epochs": epochs, "batch_size": batch, "shuffle": False, "training": False}
+        expected = ref.model.train_lecture_model(
+            x, y, [w.copy() for w in weights], getattr(ref.optimizers, opt)(**opt_kwargs), **kwargs
+        )
+        cases.append(
+            Case(
+                item=item,
+                name=f"{n} digits, batch {batch}, {epochs} epoch(s), {opt}{opt_kwargs}, unshuffled",
+                call=Call("training", item, (x, y, weights, opt, opt_kwargs), kwargs),
+                expect=Close(expected),
+                group=group,
+                params={"samples": n, "batch_size": batch, "epochs": epochs, "optimizer": opt},
+            )
+        )
+    return cases
+
+
+GENERATORS = {
+    "model.lecture_model_loss_and_grads": loss_and_grads_gen,
+    "model.train_lecture_model": train_gen,
+}
