@@ -83,3 +83,15 @@ def test_planned_ties_in_max_pool_check_the_first_maximum():
     ties = [c for c in cases if c.name.startswith("planned ties")]
     assert len(ties) == 3
     assert all({"maxpool-all-ties", "maxpool-last-tie"} <= set(c.mistakes) for c in ties)
+
+
+def test_handout_ships_part2_files_and_paragraph_only_when_part2_is_graded(tmp_path):
+    from autograder.lms.handout import _ships, readme
+
+    forward = load_config(None)
+    both = _cfg(tmp_path, '[grading]\nparts = ["forward", "backward"]\n')
+    for name in ("backward.py", "gradcheck.py", "data.py", "digits28.npz", "test_backward.py"):
+        assert not _ships(forward, name) and _ships(both, name)
+    assert _ships(forward, "conv.py") and _ships(forward, "test_conv.py")
+    assert "## Part 2" not in readme(forward) and "## Part 2" in readme(both)
+    assert "`conv2d_backward`" in readme(both) and "`conv2d_backward`" not in readme(forward)
