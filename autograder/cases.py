@@ -107,6 +107,7 @@ class Case:
     params: dict = field(default_factory=dict)  # shown on failure (never expected values)
     check_mutation: bool = True  # array arguments must be bitwise unchanged after the call
     mistakes: dict[str, Any] = field(default_factory=dict)  # mistake name -> that mistake's output
+    timeout: float | None = None  # this call's own wall-clock limit (else limits.call_timeout)
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:

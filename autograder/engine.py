@@ -192,6 +192,7 @@ class Grader:
                 isolation=self.isolation,
                 hide=list(self.hide),
                 modules=modules_for(self.config.parts),
+                timeouts=[c.timeout for c in cases],
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -282,7 +283,14 @@ def lost_points(cases: list[Case], outcomes: list, limits) -> list[tuple[tuple[s
     found: dict[tuple[str, str, str], int] = {}
     for case, outcome in zip(cases, outcomes, strict=True):
         if outcome.status == "timeout":
-            why = f"ran out of time ({limits.call_timeout:g} s per call) and earned nothing"
+            limit = case.timeout or limits.call_timeout
+            why = f"ran out of time ({limit:g} s per call) and earned nothing"
+            if case.timeout:
+                why = (
+                    f"ran out of its own time limit ({limit:g} s for the whole training run) "
+                    "and earned nothing; only this case is lost: make the training loop "
+                    "faster (vectorised layers, no Python loop over pixels)"
+                )
         elif outcome.status == "crashed":
             why = "ended the worker process (a crash, too much memory or output) and earned nothing"
         elif outcome.status == "skipped" and "time budget" in outcome.detail:

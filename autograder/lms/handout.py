@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import DEV_SECRET, Config
 from ..paths import KIT_ROOT, PACKAGE_DIR, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
+from ..suite.model_part2 import OUTCOME_ACCURACY, OUTCOME_TEXT, OUTCOME_TIMEOUT
 from .public_cases import public_cases_json
 
 # Public data shipped with the stubs (given code reads it): copied into the handout's cnn/ and
@@ -191,7 +192,11 @@ def _part2_paragraph(config: Config) -> list[str]:
         "is a batch mean, so its gradient is `(softmax(z) - y) / N`. `cnn/data.py` (given) "
         "loads the digits shipped in `cnn/digits28.npz`. Two epochs of `train_lecture_model` "
         "on them (Adam, learning rate 1e-3, batch 32) take about 10-20 s with a vectorised "
-        "implementation and reach about 0.92 held-out accuracy.",
+        "implementation and reach about 0.92 held-out accuracy. The hidden suite's outcome "
+        f"case runs exactly that ({OUTCOME_TEXT}) and asks for a held-out accuracy of at "
+        f"least {OUTCOME_ACCURACY}; it has its own time limit of {OUTCOME_TIMEOUT:g} s for the "
+        "whole run (the other calls have the usual per-call limit): a slower implementation "
+        "loses that case only.",
         "",
     ]
 
