@@ -19,6 +19,14 @@ trusted process. The worker knows three programs:
     "wait", "restored"}`` (``restored`` is the epoch stamp ``epoch + 1`` of the weights returned
     by ``on_train_end``, or None).
 
+``gradcheck`` (part 2)
+    ``args = (spec, x)``: the worker builds the grader's analytic function from ``spec``
+    (``worker.analytic``) and returns ``target(f, x, **kwargs)``.
+``training`` (part 2)
+    ``args = (x, y, weights, optimizer name, optimizer kwargs)``: the worker builds the
+    student's ``optimizers.<name>(**optimizer kwargs)`` and returns
+    ``target(x, y, weights, optimizer, **kwargs)``.
+
 Arguments are numpy arrays, JSON scalars, tuples, lists, dicts and :class:`Rng` (the worker
 passes ``np.random.default_rng(seed)``).
 """
@@ -29,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-PROGRAMS = ("call", "optimizer", "early_stopping")
+PROGRAMS = ("call", "optimizer", "early_stopping", "gradcheck", "training")
 GROUPS = ("public", "hidden")
 ORACLES = ("reference", "keras", "property")
 
@@ -99,6 +107,7 @@ class Case:
     params: dict = field(default_factory=dict)  # shown on failure (never expected values)
     check_mutation: bool = True  # array arguments must be bitwise unchanged after the call
     mistakes: dict[str, Any] = field(default_factory=dict)  # mistake name -> that mistake's output
+    timeout: float | None = None  # this call's own wall-clock limit (else limits.call_timeout)
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:

@@ -62,6 +62,38 @@ DEFAULT_POINTS: dict[str, float] = {
     "training.dense": 1,
     "model.lecture_model_forward": 8,
 }
+FORWARD_POINTS = DEFAULT_POINTS  # part 1 ("forward"): the defaults above, unchanged
+
+# Part 2 ("backward"): backward passes, gradient checking, training; they add up to 100.
+BACKWARD_POINTS: dict[str, float] = {
+    "backward.conv1d_backward": 10,
+    "backward.conv2d_backward": 16,
+    "backward.max_pool2d_backward": 10,
+    "backward.avg_pool2d_backward": 8,
+    "backward.dense_backward": 8,
+    "backward.dropout_backward": 6,
+    "backward.softmax_crossentropy_backward": 8,
+    "gradcheck.numerical_gradient": 6,
+    "gradcheck.relative_error": 4,
+    "model.lecture_model_loss_and_grads": 12,
+    "model.train_lecture_model": 12,
+}
+# The parts an instructor may choose with `[grading] parts`, in teaching order.
+PART_POINTS: dict[str, dict[str, float]] = {"forward": FORWARD_POINTS, "backward": BACKWARD_POINTS}
+DEFAULT_PARTS: tuple[str, ...] = ("forward",)
+
+
+def points_for(parts) -> dict[str, float]:
+    """The default points of the chosen parts (in teaching order)."""
+    out: dict[str, float] = {}
+    for part in PART_POINTS:
+        if part in parts:
+            out.update(PART_POINTS[part])
+    return out
+
+
+def part_of(item: str) -> str | None:
+    return next((p for p, pts in PART_POINTS.items() if item in pts), None)
 
 
 class ConfigError(Exception):
@@ -75,6 +107,7 @@ class Config:
     public_share: float = 0.25  # share of each item's points earned on its public cases
     public_visibility: str = "visible"
     hidden_visibility: str = "after_due_date"
+    parts: tuple[str, ...] = DEFAULT_PARTS
     points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
     limits: Limits = field(default_factory=Limits)
 
@@ -116,6 +149,9 @@ def load_config(path: Path | None = None) -> Config:
             cfg.assignment = _string(value, "grading.assignment")
         elif key == "secret":
             cfg.secret = _string(value, "grading.secret")
+        elif key == "parts":
+            cfg.parts = _parts(value)
+            cfg.points = points_for(cfg.parts)
         elif key == "public_share":
             share = _number(value, "grading.public_share")
             if not 0 <= share <= 1:
@@ -123,7 +159,7 @@ def load_config(path: Path | None = None) -> Config:
             cfg.public_share = share
         else:
             raise ConfigError(
-                f"Unknown key grading.{key}: expected assignment, secret or public_share."
+                f"Unknown key grading.{key}: expected assignment, secret, parts or public_share."
             )
     for key, value in _table(data, "visibility").items():
         if key not in ("public", "hidden"):
@@ -144,7 +180,14 @@ def load_config(path: Path | None = None) -> Config:
         limits[key] = int(number) if names[key] in ("int", int) else float(number)
     cfg.limits = Limits(**limits)
     for key, value in _table(data, "points").items():
-        if key not in DEFAULT_POINTS:
+        part = part_of(key)
+        if part is not None and part not in cfg.parts:
+            raise ConfigError(
+                f"[points] gives {key!r} points, but it belongs to part {part!r}, which "
+                f"[grading] parts = {list(cfg.parts)} does not include: add {part!r} to parts "
+                "or remove the line."
+            )
+        if part is None:
             raise ConfigError(
                 f"Unknown item {key!r} in [points]: expected names like "
                 "'conv.conv2d' (see `grade config`)."
@@ -160,6 +203,21 @@ def load_config(path: Path | None = None) -> Config:
         )
     cfg.secret = cfg.secret or os.environ.get(SECRET_ENV, "") or DEV_SECRET
     return cfg
+
+
+def _parts(value) -> tuple[str, ...]:
+    names = list(PART_POINTS)
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v in PART_POINTS for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ConfigError(
+            f"grading.parts must be a non-empty list of distinct parts from {names} "
+            f'(e.g. parts = ["forward"]); received {value!r}.'
+        )
+    return tuple(p for p in names if p in value)
 
 
 def _table(data: dict, name: str) -> dict:
@@ -192,6 +250,11 @@ def example_config() -> str:
         "# keep it out of the handout. The same secret reproduces the same cases on a regrade.",
         '# secret = "change-me"',
         "public_share = 0.25   # share of each item's points earned on its public cases",
+        '# Which parts are graded (and shipped in the handout and the bundles): "forward"',
+        '# (part 1: layers, optimizers, the lecture model\'s forward pass) and/or "backward"',
+        "# (part 2: backward passes, gradient checking, training). Each part's defaults add up",
+        "# to 100; a key of [points] must belong to a chosen part.",
+        'parts = ["forward"]',
         "",
         "[visibility]   # visible | hidden | after_due_date | after_published",
         'public = "visible"',
@@ -200,7 +263,9 @@ def example_config() -> str:
         "[limits]",
         *[f"{f.name} = {getattr(lim, f.name)}" for f in fields(Limits)],
         "",
-        "[points]   # per graded item; the defaults add up to 100",
+        "[points]   # per graded item of the chosen parts; each part's defaults add up to 100",
         *[f'"{k}" = {v:g}' for k, v in DEFAULT_POINTS.items()],
+        '# Part 2 ("backward"): only with parts containing "backward"; uncomment to change.',
+        *[f'# "{k}" = {v:g}' for k, v in BACKWARD_POINTS.items()],
     ]
     return "\n".join(lines) + "\n"

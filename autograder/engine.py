@@ -26,7 +26,7 @@ from .compare import Verdict, judge
 from .config import Config
 from .discover import Submission, materialise
 from .oracle.bank import load_bank
-from .paths import KIT_ROOT, MODULES, SOLUTIONS_DIR, STUBS_DIR
+from .paths import ALL_MODULES, KIT_ROOT, SOLUTIONS_DIR, STUBS_DIR, modules_for
 from .reference import load_solutions
 from .results import CaseResult, GraderFailure, SubmissionResult, TestResult, points
 from .sandbox import scratch
@@ -191,7 +191,8 @@ class Grader:
                 limits=self.config.limits,
                 isolation=self.isolation,
                 hide=list(self.hide),
-                modules=MODULES,
+                modules=modules_for(self.config.parts),
+                timeouts=[c.timeout for c in cases],
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -282,7 +283,14 @@ def lost_points(cases: list[Case], outcomes: list, limits) -> list[tuple[tuple[s
     found: dict[tuple[str, str, str], int] = {}
     for case, outcome in zip(cases, outcomes, strict=True):
         if outcome.status == "timeout":
-            why = f"ran out of time ({limits.call_timeout:g} s per call) and earned nothing"
+            limit = case.timeout or limits.call_timeout
+            why = f"ran out of time ({limit:g} s per call) and earned nothing"
+            if case.timeout:
+                why = (
+                    f"ran out of its own time limit ({limit:g} s for the whole training run) "
+                    "and earned nothing; only this case is lost: make the training loop "
+                    "faster (vectorised layers, no Python loop over pixels)"
+                )
         elif outcome.status == "crashed":
             why = "ended the worker process (a crash, too much memory or output) and earned nothing"
         elif outcome.status == "skipped" and "time budget" in outcome.detail:
@@ -309,7 +317,7 @@ def _banned_reason(item: str, banned: dict[str, str]) -> str:
     module = item.split(".")[0]
     if module in banned:
         return banned[module]
-    private = [m for m in banned if m.startswith("_") or m not in MODULES]
+    private = [m for m in banned if m.startswith("_") or m not in ALL_MODULES]
     if private:
         return banned[private[0]]
     if item == "model.lecture_model_forward":

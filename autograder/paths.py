@@ -28,3 +28,14 @@ MODULES = (
     "training",
     "model",
 )
+# Part 2's new modules (backward passes, gradient checking); its model items live in model.py.
+PART2_MODULES = ("backward", "gradcheck")
+ALL_MODULES = MODULES + PART2_MODULES
+# The modules a worker imports when a part is graded (see config.PART_POINTS).
+PART_MODULES = {"forward": MODULES, "backward": ("backward", "gradcheck", "model")}
+
+
+def modules_for(parts) -> tuple[str, ...]:
+    """The contract modules of the chosen parts, in teaching order."""
+    wanted = {m for part in parts for m in PART_MODULES.get(part, ())}
+    return tuple(m for m in ALL_MODULES if m in wanted)

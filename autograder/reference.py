@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from .paths import MODULES, SOLUTIONS_DIR, STUBS_DIR
+from .paths import ALL_MODULES, MODULES, SOLUTIONS_DIR, STUBS_DIR
 
 
 def load_package(path: Path, name: str, modules: tuple[str, ...] = MODULES) -> ModuleType:
@@ -44,9 +44,9 @@ def load_package(path: Path, name: str, modules: tuple[str, ...] = MODULES) -> M
 
 def load_solutions() -> ModuleType:
     """The reference solutions, as the package ``_reference_cnn``."""
-    return load_package(SOLUTIONS_DIR, "_reference_cnn")
+    return load_package(SOLUTIONS_DIR, "_reference_cnn", ALL_MODULES)
 
 
 def load_stubs() -> ModuleType:
     """The student stubs, as the package ``_stub_cnn``."""
-    return load_package(STUBS_DIR, "_stub_cnn")
+    return load_package(STUBS_DIR, "_stub_cnn", ALL_MODULES)

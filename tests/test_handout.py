@@ -31,7 +31,7 @@ def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("handout")
     cfg = base / "grade.toml"
     cfg.write_text(
-        f'[grading]\nsecret = "{SECRET}"\npublic_share = 0.4\n'
+        f'[grading]\nsecret = "{SECRET}"\npublic_share = 0.4\nparts = ["forward", "backward"]\n'
         '[points]\n"conv.conv2d" = 20\n"training.flatten" = 0\n'
     )
     out = base / "hand"

@@ -11,7 +11,7 @@ functions of an otherwise correct package: those items must earn 0.
 from __future__ import annotations
 
 from ..discover import Submission
-from ..paths import MODULES, SOLUTIONS_DIR
+from ..paths import ALL_MODULES, SOLUTIONS_DIR
 from .corpus import _package_files, _regions
 
 KINDS = ("zeros", "ones", "uniform", "echo")
@@ -92,7 +92,7 @@ def nothing_submission(kind: str = "zeros", only: tuple[str, ...] = ()) -> Submi
     """The reference package computing nothing (``only``: just those items, e.g. 'conv.conv2d';
     a class item such as 'optimizers.SGD' idles all its methods)."""
     files = _package_files(SOLUTIONS_DIR)
-    for module in MODULES:
+    for module in ALL_MODULES:
         targets = {item.split(".")[1] for item in only if item.split(".")[0] == module}
         if only and not targets:
             continue

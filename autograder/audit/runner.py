@@ -19,9 +19,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
-from ..config import Config
+from ..config import DEFAULT_PARTS, Config, part_of, points_for
 from ..discover import Submission
 from ..engine import Grader
+from ..paths import modules_for
 from ..results import SubmissionResult
 from .corpus import (
     Correct,
@@ -205,9 +206,9 @@ class Audit:
         }
 
 
-def audit_config(module: str | None = None) -> Config:
-    """The audit's config; with ``module``, only that module's items carry points."""
-    cfg = Config(secret=AUDIT_SECRET)
+def audit_config(module: str | None = None, parts: tuple[str, ...] = DEFAULT_PARTS) -> Config:
+    """The audit's config for ``parts``; with ``module``, only that module's items carry points."""
+    cfg = Config(secret=AUDIT_SECRET, parts=tuple(parts), points=points_for(parts))
     if module is not None:
         cfg.points = {
             item: (points if item.split(".")[0] == module else 0)
@@ -283,6 +284,7 @@ def run_audit(
     full: bool = False,
     ids: int = AUDIT_IDS,
     nothing: bool = True,
+    parts: tuple[str, ...] = DEFAULT_PARTS,
 ) -> Audit:
     """Grade every mutant and correct implementation; return the measurements.
 
@@ -291,16 +293,26 @@ def run_audit(
     full grading, in a fraction of the time); ``full=True`` grades mutants on every item too,
     which also measures the points they lose elsewhere (e.g. the model built from a wrong conv).
     Every submission is graded under ``ids`` student ids; ``nothing`` adds the adversaries.
+    ``parts``: the parts graded (config ``[grading] parts``); only the mutants of their items
+    and the correct implementations that hold every module of those parts take part.
     """
     started = time.perf_counter()
     mutants = load_mutants() if mutants is None else mutants
     correct = load_correct() if correct is None else correct
-    grader = Grader.create(audit_config())
+    mutants = [m for m in mutants if part_of(m.item) in parts]
+    needed = {f"{m}.py" for m in modules_for(parts)}
+    correct = [
+        c
+        for c in correct
+        if all((c.path / name).is_file() for name in needed)
+        and ("backward" in parts or not c.name.endswith("-part2"))  # part 2's own styles
+    ]
+    grader = Grader.create(audit_config(parts=parts))
     graders = {None: grader}
     if not full:
         for module in {m.module for m in mutants}:
             graders[module] = Grader(
-                audit_config(module), grader.ref, grader.bank, grader.isolation
+                audit_config(module, parts), grader.ref, grader.bank, grader.isolation
             )
     subs = [(graders[None if full else m.module], mutant_submission(m)) for m in mutants]
     subs += [(grader, correct_submission(c)) for c in correct]

@@ -35,7 +35,14 @@ def register(group: click.Group) -> None:
     help="Grade mutants on every item, not only on their module's (slower; shows collateral).",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 when a target is missed.")
-def audit(out, jobs, full, strict) -> None:
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    type=click.Choice(["forward", "backward"]),
+    help="The part(s) to audit, as in the config's [grading] parts (default: forward).",
+)
+def audit(out, jobs, full, strict, parts) -> None:
     """Grade every wrong and correct implementation of the corpus; report how the suite did.
 
     Reports the mutation score (wrong implementations that lose points on the item they break),
@@ -65,6 +72,7 @@ def audit(out, jobs, full, strict) -> None:
             mutants=mutants,
             correct=correct,
             full=full,
+            parts=tuple(parts) or ("forward",),
             progress=(lambda n: bar.update(n)) if bar else None,
         )
     finally:

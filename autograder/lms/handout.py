@@ -16,11 +16,20 @@ from pathlib import Path
 from ..config import DEV_SECRET, Config
 from ..paths import KIT_ROOT, PACKAGE_DIR, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
+from ..suite.model_part2 import OUTCOME_ACCURACY, OUTCOME_TEXT, OUTCOME_TIMEOUT
 from .public_cases import public_cases_json
 
 # Public data shipped with the stubs (given code reads it): copied into the handout's cnn/ and
 # allowed by the leak check only when byte-identical to the kit's copy in assignments/cnn/.
 DATA_FILES = ("digits28.npz",)
+# What ships only when part 2 ("backward") is graded: its stubs, data and public tests. The
+# part-1 stubs always ship (part 2's training runs the student's own forward layers).
+PART2_STUBS = ("backward.py", "gradcheck.py", "data.py")
+PART2_TESTS = ("test_backward.py", "test_gradcheck.py", "test_lecture_training.py")
+
+
+def _ships(config: Config, name: str) -> bool:
+    return "backward" in config.parts or name not in (*PART2_STUBS, *PART2_TESTS, *DATA_FILES)
 
 
 class HandoutError(Exception):
@@ -143,20 +152,7 @@ def readme(config: Config) -> str:
         )
     lines += [
         "",
-        "## Part 2: backward passes and training (not graded yet)",
-        "",
-        "`cnn/backward.py`, `cnn/gradcheck.py` and the training functions at the end of "
-        "`cnn/model.py` (`lecture_model_loss_and_grads`, `train_lecture_model`) are part 2 of the "
-        "lecture. Their public tests run with the others (`tests/test_backward.py`, "
-        "`tests/test_gradcheck.py`, `tests/test_lecture_training.py`), but they earn no points "
-        "yet. Start with the single-window helpers. The conventions: a max-pooling window sends "
-        "its whole gradient to its FIRST maximum in row-major order, overlapping windows add, "
-        "'same' padding is cropped off `dx`, biases sum over the batch and space, and the loss "
-        "is a batch mean, so its gradient is `(softmax(z) - y) / N`. `cnn/data.py` (given) "
-        "loads the digits shipped in `cnn/digits28.npz`. Two epochs of `train_lecture_model` "
-        "on them (Adam, learning rate 1e-3, batch 32) take about 10-20 s with a vectorised "
-        "implementation and reach about 0.92 held-out accuracy.",
-        "",
+        *_part2_paragraph(config),
         "## Conventions that decide grades",
         "",
         "Where the lecture's formula and Keras differ, **Keras's behaviour is graded**:",
@@ -180,6 +176,31 @@ def readme(config: Config) -> str:
     return "\n".join(lines)
 
 
+def _part2_paragraph(config: Config) -> list[str]:
+    if "backward" not in config.parts:
+        return []
+    return [
+        "## Part 2: backward passes and training",
+        "",
+        "`cnn/backward.py`, `cnn/gradcheck.py` and the training functions at the end of "
+        "`cnn/model.py` (`lecture_model_loss_and_grads`, `train_lecture_model`) are part 2 of the "
+        "lecture (public tests: `tests/test_backward.py`, `tests/test_gradcheck.py`, "
+        "`tests/test_lecture_training.py`). Start with the single-window helpers (they earn no "
+        "points of their own). The conventions: a max-pooling window sends "
+        "its whole gradient to its FIRST maximum in row-major order, overlapping windows add, "
+        "'same' padding is cropped off `dx`, biases sum over the batch and space, and the loss "
+        "is a batch mean, so its gradient is `(softmax(z) - y) / N`. `cnn/data.py` (given) "
+        "loads the digits shipped in `cnn/digits28.npz`. Two epochs of `train_lecture_model` "
+        "on them (Adam, learning rate 1e-3, batch 32) take about 10-20 s with a vectorised "
+        "implementation and reach about 0.92 held-out accuracy. The hidden suite's outcome "
+        f"case runs exactly that ({OUTCOME_TEXT}) and asks for a held-out accuracy of at "
+        f"least {OUTCOME_ACCURACY}; it has its own time limit of {OUTCOME_TIMEOUT:g} s for the "
+        "whole run (the other calls have the usual per-call limit): a slower implementation "
+        "loses that case only.",
+        "",
+    ]
+
+
 def build_handout(
     out: Path, config: Config, make_zip: bool = False, notebook: bool = False
 ) -> Path:
@@ -201,14 +222,14 @@ def build_handout(
             )
     out.mkdir(parents=True, exist_ok=True)
     (out / "cnn").mkdir()
-    for name in sorted(stubs):
+    for name in sorted(n for n in stubs if _ships(config, n)):
         shutil.copyfile(STUBS_DIR / name, out / "cnn" / name)
-    for name in DATA_FILES:
+    for name in [n for n in DATA_FILES if _ships(config, n)]:
         if not (STUBS_DIR / name).is_file():
             raise HandoutError(f"assignments/cnn/{name} is missing; run scripts/build_digits28.py.")
         shutil.copyfile(STUBS_DIR / name, out / "cnn" / name)
     (out / "tests").mkdir()
-    for src in sorted(PUBLIC_TESTS_DIR.glob("*.py")):
+    for src in sorted(p for p in PUBLIC_TESTS_DIR.glob("*.py") if _ships(config, p.name)):
         shutil.copyfile(src, out / "tests" / src.name)
     (out / "tests" / "points.json").write_text(_points_json(config), encoding="utf-8")
     (out / "tests" / "public_cases.json").write_text(public_cases_json(config), encoding="utf-8")
@@ -217,7 +238,8 @@ def build_handout(
     if notebook:
         from .notebook import NOTEBOOK_NAME, handout_notebook
 
-        (out / NOTEBOOK_NAME).write_text(handout_notebook(stubs), encoding="utf-8")
+        shipped = {n: t for n, t in stubs.items() if _ships(config, n)}
+        (out / NOTEBOOK_NAME).write_text(handout_notebook(shipped), encoding="utf-8")
     problems = leaks(out, config.secret)
     if problems:
         shutil.rmtree(out, ignore_errors=True)

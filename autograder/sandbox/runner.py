@@ -329,12 +329,14 @@ def run_calls(
     isolation: Isolation | None = None,
     hide: list[Path] | None = None,
     modules: tuple[str, ...] = (),
+    timeouts: list[float | None] | None = None,
 ) -> RunReport:
     """Run ``calls`` in a worker over a throwaway copy of the package folder ``package``.
 
     ``items[i]`` names the graded item of call ``i`` (for the per-item timeout budget);
     ``mutation[i]`` asks for the array arguments' digests after the call (read by this
-    process from the shared input blob).
+    process from the shared input blob). ``timeouts[i]``, when given and not None, replaces
+    ``limits.call_timeout`` for call ``i`` (part 2's training outcome case has its own).
     """
     limits = limits or Limits()
     iso = isolation or detect()
@@ -355,6 +357,7 @@ def run_calls(
         try:
             run = _Run(job, calls, items, mutation, limits, iso, list(hide or []), blob, fd)
             run.uid = slot.uid if slot else None
+            run.call_timeouts = list(timeouts or [])
             return run.go()
         finally:
             os.close(fd)
@@ -416,6 +419,13 @@ class _Run:
         self.answer_bytes = 0
         self.answer_values = 0
         self.budget_end = time.monotonic() + limits.submission_timeout
+        self.call_timeouts: list[float | None] = []
+
+    def timeout_of(self, index: int) -> float:
+        """Call ``index``'s own time limit, else ``limits.call_timeout``."""
+        if index < len(self.call_timeouts) and self.call_timeouts[index] is not None:
+            return float(self.call_timeouts[index])  # type: ignore[arg-type]
+        return self.limits.call_timeout
 
     def go(self) -> RunReport:
         n, start = self.n, 0
@@ -498,7 +508,7 @@ class _Run:
             elif line == "ready" and not ready:  # once: a repeated one must not buy time
                 ready = True
                 index = _next_pending(self.outcomes, start)
-                deadline = time.monotonic() + limits.call_timeout
+                deadline = time.monotonic() + self.timeout_of(index)
             elif line.startswith("done ") and ready:
                 parts = line.split()
                 if len(parts) != 3 or not all(p.isdigit() for p in parts[1:]):
@@ -516,7 +526,7 @@ class _Run:
                     self.outcomes[index] = Outcome("crashed", detail=problem)
                     return _next_pending(self.outcomes, index + 1)
                 index = _next_pending(self.outcomes, index + 1)
-                deadline = time.monotonic() + limits.call_timeout
+                deadline = time.monotonic() + self.timeout_of(index)
                 if index >= n:
                     return n
             elif line == "finished":
@@ -579,7 +589,7 @@ class _Run:
             self.timeouts[item] += 1
             self.outcomes[index] = Outcome(
                 "timeout",
-                detail=f"it did not finish within {limits.call_timeout:g} s "
+                detail=f"it did not finish within {self.timeout_of(index):g} s "
                 "(the worker was stopped)",
             )
         else:

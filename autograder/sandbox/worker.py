@@ -218,7 +218,41 @@ def run_early_stopping(cls, args, kwargs):
     }
 
 
-PROGRAMS = {"call": run_call, "optimizer": run_optimizer, "early_stopping": run_early_stopping}
+def analytic(spec):
+    """Part 2's hidden analytic function (the grader's, not the student's):
+    f(x) = sum(a sin(b x)) + sum(c x**3) / 3 + d (sum x)**2 / 2, with its exact gradient
+    a b cos(b x) + c x**2 + d sum(x) computed by the grader (autograder/suite/gradcheck.py)."""
+    a, b, c, d = (np.asarray(spec[k], dtype=np.float64) for k in ("a", "b", "c", "d"))
+
+    def f(x):
+        x = np.asarray(x, dtype=np.float64)
+        return float(np.sum(a * np.sin(b * x)) + np.sum(c * x**3) / 3 + d * np.sum(x) ** 2 / 2)
+
+    return f
+
+
+def run_gradcheck(fn, args, kwargs):
+    """``numerical_gradient(f, x, **kwargs)`` with ``args = (analytic spec, x)``."""
+    spec, x = args
+    return fn(analytic(spec), x, **kwargs)
+
+
+def run_training(fn, args, kwargs):
+    """``train_lecture_model(x, y, weights, optimizer, **kwargs)`` with ``args = (x, y, weights,
+    optimizer name, optimizer kwargs)``: the optimizer is the student's own class."""
+    x, y, weights, name, opt_kwargs = args
+    package = fn.__module__.rsplit(".", 1)[0]  # "cnn" in the worker
+    optimizer = getattr(importlib.import_module(package + ".optimizers"), name)(**opt_kwargs)
+    return fn(x, y, weights, optimizer, **kwargs)
+
+
+PROGRAMS = {
+    "call": run_call,
+    "optimizer": run_optimizer,
+    "early_stopping": run_early_stopping,
+    "gradcheck": run_gradcheck,
+    "training": run_training,
+}
 
 
 def run_one(index, spec, modules_ok):

@@ -25,7 +25,7 @@ from types import ModuleType
 import numpy as np
 
 from ..cases import Case
-from ..paths import MODULES
+from ..paths import ALL_MODULES
 
 
 class Draws:
@@ -72,7 +72,8 @@ def _collect() -> tuple[dict[str, Generator], dict[str, str], dict[str, Callable
         "mutated-input": "Your function changed an input array in place; Keras never modifies "
         "its inputs (work on a copy).",
     }
-    for module in MODULES:
+    # Part 2's model items live in their own file, model_part2.py (one topic, one file).
+    for module in (*ALL_MODULES, "model_part2"):
         try:
             mod = importlib.import_module(f"{__name__}.{module}")
         except ModuleNotFoundError as exc:

@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from ...discover import Submission
-from ...paths import EXAMPLES_DIR, MODULES, SOLUTIONS_DIR
+from ...paths import ALL_MODULES, EXAMPLES_DIR, SOLUTIONS_DIR
 from ...stubs import BEGIN, END, _enclosing_name
 
 CORPUS_DIR = Path(__file__).resolve().parent
@@ -109,8 +109,8 @@ def load_mutants(folder: Path = MUTANTS_DIR) -> list[Mutant]:
     mutants: list[Mutant] = []
     seen: set[str] = set()
     for path in sorted(Path(folder).glob("*.yaml")):
-        module = path.stem
-        if module not in MODULES:
+        module = path.stem.removesuffix("_part2")  # model_part2.yaml: part 2's model items
+        if module not in ALL_MODULES:
             raise CorpusError(f"{path.name}: {module!r} is not a module of the contract.")
         entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
         for entry in entries:
