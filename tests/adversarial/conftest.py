@@ -25,11 +25,14 @@ from autograder.paths import KIT_ROOT, SOLUTIONS_DIR, STUBS_DIR
 
 from .payloads import Payload, payloads, render
 
+# The submission budget is large enough that a slow payload (a memory bomb writes 1 GB per
+# call) never spends it under load: these tests judge containment, and a budget that runs
+# out would cost the payload's honest module points for a reason that is not an escape.
 LIMITS = """
 [limits]
 call_timeout = 2.0
 import_timeout = 4.0
-submission_timeout = 60.0
+submission_timeout = 240.0
 memory_mb = 1024
 max_timeouts_per_item = 1
 """
