@@ -10,6 +10,7 @@ so even markup that slipped through could not run or load anything.
 from __future__ import annotations
 
 import base64
+import contextvars
 import hashlib
 import html
 import io
@@ -166,6 +167,16 @@ def histogram_png(scores: list[float], top: float) -> str:
     return _png(fig)
 
 
+def _histogram_key(scores: list[float], top: float) -> tuple:
+    """What :func:`histogram_png` draws: the axis and the students per bar."""
+    import numpy as np
+
+    top = top or max(scores, default=0.0) or 1.0
+    edges = [i * (top / 20) for i in range(21)]
+    counts, _ = np.histogram([min(max(s, 0.0), top) for s in scores], bins=edges)
+    return (top, tuple(int(c) for c in counts))
+
+
 def items_png(stats: list[dict]) -> str:
     """Per function, how the class splits: full points, partial, nothing (the table gives the
     means; this shows where students stand)."""
@@ -196,8 +207,27 @@ def items_png(stats: list[dict]) -> str:
 # The page
 
 
-def _img(ident: str, alt: str, plot) -> str:
-    """An embedded PNG plot, or a note when matplotlib is missing (the tables still work)."""
+# OUT/.plot-cache while write_class_report runs: a plot whose inputs did not change since the
+# last report is not drawn again (matplotlib's import and drawing are most of a report's cost).
+_PLOT_CACHE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("plots", default=None)
+
+
+def _img(ident: str, alt: str, plot, key: object = None) -> str:
+    """An embedded PNG plot, or a note when matplotlib is missing (the tables still work).
+
+    ``key``: everything the picture depends on (then it may come from the plot cache)."""
+    cache = _PLOT_CACHE.get()
+    path = None
+    if cache is not None and key is not None:
+        digest = hashlib.sha256(repr((ident, key)).encode()).hexdigest()[:32]
+        path = cache / f"{digest}.b64"
+        try:
+            data = path.read_text(encoding="ascii")
+        except OSError:
+            data = ""
+        if data:
+            _used.add(path.name)
+            return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -205,7 +235,14 @@ def _img(ident: str, alt: str, plot) -> str:
             '<p class="warn">Plots need matplotlib: pip install -e ".[grade]", then '
             "grade report.</p>"
         )
-    return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{plot()}">'
+    data = plot()
+    if path is not None:
+        write_atomic(path, data)
+        _used.add(path.name)
+    return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+_used: set[str] = set()
 
 
 def _bar(fraction: float) -> str:
@@ -267,6 +304,7 @@ def class_report_html(
                 "histogram",
                 f"histogram of the scores of {len(scores)} students",
                 lambda: histogram_png(scores, top),
+                _histogram_key(scores, top),
             )
         )
         parts += _items_section(stats, split_fractions(ok, items))
@@ -334,6 +372,7 @@ def _items_section(
             "items-plot",
             "share of students with full, partial and no points per function",
             lambda: items_png(stats),
+            [(s["item"], s["students"], s["full"], s.get("none", 0)) for s in stats],
         ),
         '<table id="items" class="sortable"><thead><tr><th>function</th><th class="n">points'
         '</th><th class="n">mean score</th><th class="n">mean %</th><th class="n">full points'
@@ -441,5 +480,14 @@ def write_class_report(out: Path, results: list[dict], items: list[str], config=
     title = f"Class report: {info['assignment']}" if info.get("assignment") else "Class report"
     write_atomic(out / "mistakes.csv", csv_text(mistake_rows(results, items)))
     path = out / "summary.html"
-    write_atomic(path, class_report_html(results, items, title, info, feedback))
+    cache = out / ".plot-cache"
+    token = _PLOT_CACHE.set(cache)
+    _used.clear()
+    try:
+        write_atomic(path, class_report_html(results, items, title, info, feedback))
+    finally:
+        _PLOT_CACHE.reset(token)
+    for old in cache.glob("*.b64") if cache.is_dir() else []:
+        if old.name not in _used:  # only the current report's plots are kept
+            old.unlink(missing_ok=True)
     return path
