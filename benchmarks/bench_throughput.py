@@ -243,6 +243,9 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--skip-curve", action="store_true")
+    parser.add_argument(
+        "--curve-only", action="store_true", help="only part 4 (e.g. to extend a curve)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -250,12 +253,19 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cnn-bench-"))
     result: dict = {"machine": machine(), "args": vars(args), "repo": str(REPO)}
     try:
+        if args.curve_only:
+            result["curve"] = curve_side(tmp, args)
+            path = write_results("throughput-curve", result)
+            print(json.dumps(result["curve"], indent=1, default=str)[:4000])
+            print(f"\nresults: {path.relative_to(REPO)}")
+            return
         print(f"[1/4] grade run --jobs {args.jobs} on {args.copies} correct submissions ...")
         result["kit"] = kit = kit_side(tmp, args)
         print(f"[2/4] otter run x{args.otter_runs} (+1 on the stubs) ...")
         result["otter"] = otter = otter_side(tmp, args)
         print(f"[3/4] cold single submission x{args.cold_runs} ...")
         result["cold"] = cold = cold_side(tmp, args)
+        write_results("throughput-partial", result)  # parts 1-3, in case the curve is stopped
         if not args.skip_curve:
             print(f"[4/4] curves at {args.sizes} students ...")
             result["curve"] = curve_side(tmp, args)
