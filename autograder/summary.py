@@ -14,6 +14,7 @@ import contextvars
 import hashlib
 import html
 import io
+import json
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -207,9 +208,13 @@ def items_png(stats: list[dict]) -> str:
 # The page
 
 
-# OUT/.plot-cache while write_class_report runs: a plot whose inputs did not change since the
-# last report is not drawn again (matplotlib's import and drawing are most of a report's cost).
-_PLOT_CACHE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("plots", default=None)
+# While write_class_report runs: the plots of the last report (OUT/.plot-cache.json, key ->
+# PNG), so a plot whose inputs did not change is not drawn again (matplotlib's import and
+# drawing are most of a report's cost); then the plots of this report.
+PLOT_CACHE = ".plot-cache.json"
+_PLOT_CACHE: contextvars.ContextVar[tuple[dict, dict] | None] = contextvars.ContextVar(
+    "plots", default=None
+)
 
 
 def _img(ident: str, alt: str, plot, key: object = None) -> str:
@@ -217,16 +222,12 @@ def _img(ident: str, alt: str, plot, key: object = None) -> str:
 
     ``key``: everything the picture depends on (then it may come from the plot cache)."""
     cache = _PLOT_CACHE.get()
-    path = None
+    digest = hashlib.sha256(repr((ident, key)).encode()).hexdigest()[:32]
     if cache is not None and key is not None:
-        digest = hashlib.sha256(repr((ident, key)).encode()).hexdigest()[:32]
-        path = cache / f"{digest}.b64"
-        try:
-            data = path.read_text(encoding="ascii")
-        except OSError:
-            data = ""
-        if data:
-            _used.add(path.name)
+        old, new = cache
+        data = old.get(digest)
+        if isinstance(data, str) and data:
+            new[digest] = data
             return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
     try:
         import matplotlib  # noqa: F401
@@ -236,13 +237,9 @@ def _img(ident: str, alt: str, plot, key: object = None) -> str:
             "grade report.</p>"
         )
     data = plot()
-    if path is not None:
-        write_atomic(path, data)
-        _used.add(path.name)
+    if cache is not None and key is not None:
+        cache[1][digest] = data
     return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-
-
-_used: set[str] = set()
 
 
 def _bar(fraction: float) -> str:
@@ -480,14 +477,17 @@ def write_class_report(out: Path, results: list[dict], items: list[str], config=
     title = f"Class report: {info['assignment']}" if info.get("assignment") else "Class report"
     write_atomic(out / "mistakes.csv", csv_text(mistake_rows(results, items)))
     path = out / "summary.html"
-    cache = out / ".plot-cache"
-    token = _PLOT_CACHE.set(cache)
-    _used.clear()
+    cache = out / PLOT_CACHE
+    try:
+        old = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = {}
+    plots: tuple[dict, dict] = (old if isinstance(old, dict) else {}, {})
+    token = _PLOT_CACHE.set(plots)
     try:
         write_atomic(path, class_report_html(results, items, title, info, feedback))
     finally:
         _PLOT_CACHE.reset(token)
-    for old in cache.glob("*.b64") if cache.is_dir() else []:
-        if old.name not in _used:  # only the current report's plots are kept
-            old.unlink(missing_ok=True)
+    if plots[1] != plots[0]:
+        write_atomic(cache, json.dumps(plots[1]), sync=False)
     return path
