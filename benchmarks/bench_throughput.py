@@ -198,7 +198,7 @@ def curve_side(tmp: Path, args) -> dict:
                 "students": size,
                 "cpu_per_student": res["cpu"] / size,
                 "wall_per_student": res["wall"] / size,
-                "full_scores": sum(s == 20.0 for s in scores),
+                "full_scores": sum(s == 2.0 * len(LIGHT_ITEMS) for s in scores),
                 "loadavg_after": os.getloadavg(),
             }
         )
