@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from .report import write_atomic
@@ -24,6 +25,7 @@ from .report import write_atomic
 NAME = ".grade-index.jsonl"
 _FAILED = re.compile(r"^- FAILED: `[^`]*`")  # summary_extra.hardest_cases reads these lines
 _TODO = "not implemented yet"
+_TEST_KEYS = ("name", "score", "max_score")  # (and the cut output) all a report reads of a test
 
 
 def stamp(path: Path) -> list[int] | None:
@@ -35,7 +37,8 @@ def stamp(path: Path) -> list[int] | None:
 
 
 def slim(data: dict) -> dict:
-    """``results.json`` without what no report reads (the long Markdown texts)."""
+    """``results.json`` without what no report reads (the long Markdown texts, the tests'
+    Gradescope fields)."""
     out = {k: v for k, v in data.items() if k != "output"}
     tests = []
     for test in data.get("tests", []):
@@ -47,10 +50,22 @@ def slim(data: dict) -> dict:
                 lines.append(m.group(0))
         if todo:
             lines.append(_TODO)
-        kept = {k: v for k, v in test.items() if k != "output"}
+        kept = {k: test[k] for k in _TEST_KEYS if k in test}
         tests.append(kept | {"output": "\n".join(lines)})
     out["tests"] = tests
-    return out
+    return _shared_strings(out)
+
+
+def _shared_strings(record: dict) -> dict:
+    """The strings every student's record repeats (test names, item ids), held once."""
+    for test in record.get("tests", []):
+        if isinstance(test.get("name"), str):
+            test["name"] = sys.intern(test["name"])
+    extra = record.get("extra_data", {})
+    for key in ("item_scores", "mistakes"):
+        if isinstance(extra.get(key), dict):
+            extra[key] = {sys.intern(str(k)): v for k, v in extra[key].items()}
+    return record
 
 
 def read_results(path: Path) -> dict | None:
@@ -82,7 +97,7 @@ class Index:
                     except (ValueError, TypeError):
                         continue
                     if isinstance(name, str) and isinstance(record, dict):
-                        known[name] = (st, record)
+                        known[name] = (st, _shared_strings(record))
         except OSError:
             pass
         try:
