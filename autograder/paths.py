@@ -1,8 +1,9 @@
 """Where the kit's own files live.
 
 In a checkout (``pip install -e .``) and in the Gradescope bundle the package sits next to
-``solutions/``, ``assignments/`` and ``examples/``; a wheel or ``pip install .`` carries those
-folders as package data under ``autograder/_kit/`` (see ``setup.py``).
+``solutions/``, ``assignments/`` and ``examples/`` (a checkout also has ``corpus/``, the audit's
+correct implementations); a wheel or ``pip install .`` carries those folders as package data
+under ``autograder/_kit/`` (see ``setup.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ SOLUTIONS_DIR = KIT_ROOT / "solutions" / "cnn"
 STUBS_DIR = KIT_ROOT / "assignments" / "cnn"
 PUBLIC_TESTS_DIR = KIT_ROOT / "assignments" / "tests"
 EXAMPLES_DIR = KIT_ROOT / "examples"
+CORPUS_DIR = KIT_ROOT / "corpus"  # the audit's correct implementations (data, not engine code)
 
 # The modules of the contract, in teaching order.
 MODULES = (

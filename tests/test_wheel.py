@@ -108,5 +108,5 @@ def test_student_code_cannot_see_the_installed_kit(installed):
     text = json.dumps(json.loads((tmp / "g" / "peek" / "results.json").read_text()))
     assert "LISTING:" in text  # the channel works: the student's message is shown
     listing = text.split("LISTING:", 1)[1].split(":END", 1)[0]
-    for private in ("suite", "oracle", "_kit", "engine.py"):
+    for private in ("topics", "oracle", "_kit", "engine.py"):
         assert private not in listing, listing

@@ -123,7 +123,7 @@ def public_cases(config: Config) -> dict:
     """Every public case the grader runs under ``config``, in the order it runs them."""
     from ..engine import Grader, mistake_text
     from ..reference import load_solutions
-    from ..suite import MISTAKES
+    from ..topics import MISTAKES
 
     # No bank and no isolation: only the public cases are built, nothing is run.
     ref = load_solutions()

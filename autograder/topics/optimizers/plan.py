@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cases import Call, Case, Close, Raises
-from ..compare import matches
-from ..sandbox.worker import run_optimizer
-from ._layers import margin, near_border, plan_of, values_of
+from ...cases import Call, Case, Close, Raises
+from ...compare import matches
+from ...sandbox.worker import run_optimizer
+from .._shared.layers import margin, near_border, plan_of, values_of
 
 MISTAKES = {
     "sgd-momentum-ignored": "Your trajectory matches plain SGD (w -= lr*g) although momentum > 0: "

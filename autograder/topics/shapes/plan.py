@@ -8,7 +8,7 @@ sizes, even kernels, dilation, stride > kernel, kernel equal to the input).
 
 from __future__ import annotations
 
-from ._layers import SHARED_MISTAKES, axis_pads, close_case, pick, raises_case, ri
+from .._shared.layers import SHARED_MISTAKES, axis_pads, close_case, pick, raises_case, ri
 
 MISTAKES = {
     "size-no-dilation": "Your answer matches the output size computed with kernel_size instead "

@@ -1,7 +1,8 @@
 """The audit's corpus: wrong implementations (mutants) and correct ones, as submissions.
 
-A mutant is a patch over ONE student region of the reference solutions. The mutants live in
-``mutants/<module>.yaml``, a list of entries::
+A mutant is a patch over ONE student region of the reference solutions. The mutants are data in
+their topic's folder, ``autograder/topics/<module>/mutants*.yaml`` (listed by its topic.toml), a
+list of entries::
 
     - id: conv2d-flipped-kernel           # unique, used as the audit's student id
       target: conv2d                      # the region: function, or Class.method
@@ -13,8 +14,10 @@ A mutant is a patch over ONE student region of the reference solutions. The muta
       # or   region: |                    # the whole new region body (unindented)
 
 ``mistake: null`` marks a mistake the suite is not expected to name (it must still lose
-points). Correct implementations are full ``cnn/`` packages under ``correct/<name>/cnn``,
-plus the sample class's perfect students and the reference solutions themselves.
+points). Correct implementations are full ``cnn/`` packages under ``corpus/correct/<name>/cnn``
+of the checkout (data, outside the importable engine; a wheel carries them under
+``autograder/_kit/corpus``), plus the sample class's perfect students and the reference
+solutions themselves.
 """
 
 from __future__ import annotations
@@ -25,12 +28,11 @@ from pathlib import Path
 
 import yaml
 
-from ...discover import Submission
-from ...paths import ALL_MODULES, EXAMPLES_DIR, SOLUTIONS_DIR
-from ...stubs import BEGIN, END, _enclosing_name
+from ..discover import Submission
+from ..paths import ALL_MODULES, CORPUS_DIR, EXAMPLES_DIR, SOLUTIONS_DIR
+from ..stubs import BEGIN, END, _enclosing_name
+from ..topics import TOPICS
 
-CORPUS_DIR = Path(__file__).resolve().parent
-MUTANTS_DIR = CORPUS_DIR / "mutants"
 CORRECT_DIR = CORPUS_DIR / "correct"
 # Perfect students of the sample class (another style each); used when present.
 SAMPLE_CORRECT = ("ada-perfect", "ben-vectorised")
@@ -104,12 +106,20 @@ def apply_patch(source: str, mutant: Mutant) -> str:
     return "".join(lines[:start]) + new + "".join(lines[end:])
 
 
-def load_mutants(folder: Path = MUTANTS_DIR) -> list[Mutant]:
-    """Every mutant of ``folder/<module>.yaml``, checked for well-formedness."""
+def mutant_files(folder: Path | None = None) -> list[tuple[str, Path]]:
+    """(label, path) of every mutant file, by label: the topics' (``model_part2`` for the model
+    topic's mutants_part2.yaml), or ``folder/<label>.yaml`` when a folder is given."""
+    if folder is not None:
+        return [(p.stem, p) for p in sorted(Path(folder).glob("*.yaml"))]
+    return sorted(pair for topic in TOPICS.values() for pair in topic.mutant_files())
+
+
+def load_mutants(folder: Path | None = None) -> list[Mutant]:
+    """Every mutant of the topics (or of ``folder/<module>.yaml``), checked for well-formedness."""
     mutants: list[Mutant] = []
     seen: set[str] = set()
-    for path in sorted(Path(folder).glob("*.yaml")):
-        module = path.stem.removesuffix("_part2")  # model_part2.yaml: part 2's model items
+    for label, path in mutant_files(folder):
+        module = label.removesuffix("_part2")  # model_part2: part 2's model items
         if module not in ALL_MODULES:
             raise CorpusError(f"{path.name}: {module!r} is not a module of the contract.")
         entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []

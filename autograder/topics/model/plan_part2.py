@@ -12,9 +12,9 @@ import importlib
 
 import numpy as np
 
-from ..cases import Call, Case, Close, Property, Rng
-from ._layers import close_case as _close
-from ._layers import normal, raises_case
+from ...cases import Call, Case, Close, Property, Rng
+from .._shared.layers import close_case as _close
+from .._shared.layers import normal, raises_case
 
 MISTAKES = {
     "model-l2-on-bias": "Your loss or gradients include the L2 penalty on the biases: Keras's "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._layers import (
+from .._shared.layers import (
     SHARED_MISTAKES,
     array_problem,
     close_case,

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from ..cases import Call, Case, Close, Property, Raises, Rng
-from ..compare import matches
+from ...cases import Call, Case, Close, Property, Raises, Rng
+from ...compare import matches
 
 MISTAKES = {
     "minibatch-drop-last": "Your batches leave out the last, partial batch: Keras's fit runs "

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cases import Call, Case, Close, Property, Raises, Rng
-from ..compare import matches
+from ...cases import Call, Case, Close, Property, Raises, Rng
+from ...compare import matches
 
 ITEM = "model.lecture_model_forward"
 SHAPES = ((3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,), (1600, 10), (10,))

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._layers import close_case as _close
-from ._layers import normal, pick, raises_case, ri
+from .._shared.layers import close_case as _close
+from .._shared.layers import normal, pick, raises_case, ri
 
 MISTAKES = {
     "bwd-overwrite": "Your dx matches writing each window's gradient with `=` instead of adding "

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..cases import Call, Case, Close, Property, Raises
-from ..compare import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays, matches
+from ...cases import Call, Case, Close, Property, Raises
+from ...compare import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays, matches
 
 # Mistake ids used by more than one module (same sentence everywhere).
 SHARED_MISTAKES = {

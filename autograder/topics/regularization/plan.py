@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cases import Call, Case, Close, Property, Raises, Rng
-from ..compare import matches
-from ..sandbox.worker import run_early_stopping as worker_early_stopping
-from ._layers import plan_of
+from ...cases import Call, Case, Close, Property, Raises, Rng
+from ...compare import matches
+from ...sandbox.worker import run_early_stopping as worker_early_stopping
+from .._shared.layers import plan_of
 
 MISTAKES = {
     "dropout-unscaled": "Your output zeroes the dropped units but does not scale the kept ones: "

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cases import Call, Case, Close
-from ..compare import matches
-from ._layers import close_case as _close
-from ._layers import normal, raises_case
+from ...cases import Call, Case, Close
+from ...compare import matches
+from .._shared.layers import close_case as _close
+from .._shared.layers import normal, raises_case
 
 MISTAKES = {
     "ngrad-forward": "Your gradient matches the forward difference (f(x + h e_i) - f(x)) / h: "
