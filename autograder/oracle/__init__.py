@@ -6,6 +6,7 @@ grading needs no TensorFlow.
 """
 
 from .bank import load_bank, provenance
-from .build import build_bank, verify_bank
+from .build import build_bank
+from .verify import verify_bank
 
 __all__ = ["build_bank", "load_bank", "provenance", "verify_bank"]
