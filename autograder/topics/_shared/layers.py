@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ...cases import Call, Case, Close, Property, Raises
-from ...compare import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays, matches
+from ...compare import matches
+from ...tolerance import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays
 
 # Mistake ids used by more than one module (same sentence everywhere).
 SHARED_MISTAKES = {
