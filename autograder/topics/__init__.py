@@ -122,6 +122,37 @@ def scan(root: Path = TOPICS_DIR) -> dict[str, Topic]:
     }
 
 
+def missing_parts(topic: Topic) -> list[str]:
+    """What ``topic``'s folder lacks, one sentence each (empty: complete). Read from its files
+    only: a plan module per part with default points for items of the topic, mutant files, and a
+    bank module or a reason (``[bank] none``) why there is no Keras counterpart."""
+    where = f"topics/{topic.name}"
+    out = []
+    if not topic.parts:
+        out.append(f"{where}: topic.toml gives no part ([parts.<part>] with plan and points).")
+    for part, share in topic.parts.items():
+        if not (topic.folder / f"{share.plan}.py").is_file():
+            out.append(f"{where}: no plan module {share.plan}.py for part {part}.")
+        if not share.points:
+            out.append(f"{where}: no default points for part {part}.")
+        out += [
+            f"{where}: item {item!r} is not named {topic.name}.<function>."
+            for item in share.points
+            if not item.startswith(f"{topic.name}.")
+        ]
+    if not topic.mutants:
+        out.append(f"{where}: topic.toml lists no mutant files ([audit] mutants).")
+    out += [
+        f"{where}: no mutant file {name}." for name in topic.mutants
+        if not (topic.folder / name).is_file()
+    ]
+    if topic.bank is not None and not (topic.folder / f"{topic.bank}.py").is_file():
+        out.append(f"{where}: no bank module {topic.bank}.py.")
+    if topic.bank is None and not topic.no_bank.strip():
+        out.append(f"{where}: [bank] none must say why the topic has no Keras counterpart.")
+    return out
+
+
 TOPICS: dict[str, Topic] = scan()
 
 
