@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cases import Case
+from ..paths import PARTS
 from ._shared import Draws, Generator
 
 if sys.version_info >= (3, 11):
@@ -48,8 +49,6 @@ __all__ = ["BANK_MISTAKES", "GENERATORS", "ITEMS", "MISTAKES", "PARTS", "TOPICS"
 
 TOPICS_DIR = Path(__file__).resolve().parent
 TOPIC_FILE = "topic.toml"
-# The parts an instructor may choose with `[grading] parts`, in teaching order.
-PARTS: tuple[str, ...] = ("forward", "backward")
 
 
 @dataclass(frozen=True)
