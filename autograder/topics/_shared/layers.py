@@ -46,12 +46,12 @@ def pick(rng: np.random.Generator, options):
 
 
 def plan_of(rng):
-    """The plan stream of a :class:`~autograder.topics._shared.Draws` (a plain Generator is both)."""
+    """The plan stream of a ``Draws`` (a plain Generator is both)."""
     return getattr(rng, "plan", rng)
 
 
 def values_of(rng):
-    """The value stream of a :class:`~autograder.topics._shared.Draws` (a plain Generator is both)."""
+    """The value stream of a ``Draws`` (a plain Generator is both)."""
     return getattr(rng, "values", rng)
 
 
