@@ -3,9 +3,9 @@ dropout and softmax + cross-entropy.
 
 The plan fixes every shape, stride, padding, dilation, pool size, dropout mask and label set, the
 same for every student; the values (x, kernel, dy, logits) are per student, drawn with
-``_shared.layers.normal`` so that their order is planned too: no accidental tie in a
-max-pooling window. Ties appear only in the planned tie cases, whose small-integer inputs come
-from the plan and check the first-maximum rule. Named mistakes are computed here by slow loops with one thing
+``layers.normal`` so that their order is planned too: no accidental tie in a max-pooling window.
+Ties appear only in the planned tie cases, whose small-integer inputs come from the plan and
+check the first-maximum rule. Named mistakes are computed here by slow loops with one thing
 changed (``=`` instead of ``+=``, padding left on ``dx``, the gradient to every tied maximum or to
 the last one, ...), so the feedback can say which one a wrong answer matches.
 """
