@@ -18,6 +18,8 @@ from pathlib import Path
 
 from . import discover as _d
 from .discover import DiscoveryError, Submission
+from .discover.ids import _finalise
+from .discover.read import DEFER
 
 
 class _Deferred:
@@ -87,12 +89,12 @@ def discover_pending(paths: Sequence[Path]) -> list[Pending]:
                 continue
             seen.add(key)
             # Only a folder on disk: members of an archive cannot be read once it is closed.
-            token = _d.DEFER.set(defer if os.path.isdir(path) else None)
+            token = DEFER.set(defer if os.path.isdir(path) else None)
             try:
                 found += _d._discover_path(path, stack)
             finally:
-                _d.DEFER.reset(token)
+                DEFER.reset(token)
         subs = [f.sub for f in found]
         before = {id(s): len(s.problems) for s in subs}
-        final = _d._finalise(subs)
+        final = _finalise(subs)
         return [Pending(s.student, s.origin, s, deferred.get(id(s)), before[id(s)]) for s in final]
