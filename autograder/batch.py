@@ -23,17 +23,19 @@ import threading
 import traceback
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
-from .discover import Submission, discover
-from .engine import Grader
+from .discover import Submission
+from .engine import Grader, kit_digest
+from .index import Index, slim, stamp
+from .pool import Done, Pool, WorkerDied
 from .report import csv_text, gradebook_rows, write_atomic, write_submission
 from .results import GraderFailure, SubmissionResult
 from .sandbox import runner
 from .sandbox.errors import WorkerStartError
+from .stream import Pending, discover_pending
 from .summary import write_class_report
 
 STOP_SIGNALS = tuple(
@@ -63,8 +65,9 @@ class BatchSummary:
     graded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # the grader failed (not the student)
-    results: list[dict] = field(default_factory=list)
     isolation: str = ""
+    # every student in the output folder (slim results: autograder.index.slim), for the CLI
+    everyone: list[dict] = field(default_factory=list)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -110,70 +113,119 @@ def grade_batch(
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {out} exists and is not a folder.")
-    subs = [s for s in discover(paths) if not _inside(s.origin, out)]
-    subs = [s for s in subs if in_shard(s.student, shard)]
+    # Names first (no files read), then this shard's students only; each is read when graded.
+    pending = [p for p in discover_pending(paths) if not _inside(p.origin, out)]
+    pending = [p for p in pending if in_shard(p.student, shard)]
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_temp(out)
     hide = (out, *(Path(p).resolve() for p in paths))
     grader = Grader.create(config, hide=tuple(h for h in hide if h.is_dir()))
     summary = BatchSummary(isolation=grader.isolation.level)
-    todo: list[Submission] = []
-    for sub in subs:
-        old = _existing(out, sub.student)
-        if (
-            not force
-            and old is not None
-            and not old["extra_data"].get("error")
-            and old["extra_data"].get("fingerprint") == grader.fingerprint(sub)
-        ):
-            summary.skipped.append(sub.student)
-            summary.results.append(old)
-        else:
-            todo.append(sub)
+    index = Index.load(out)
     if on_start:
-        on_start(len(todo))
+        on_start(len(pending))
     written: set[str] = set()
 
-    def record(sub: Submission, result: SubmissionResult) -> None:
-        data = write_submission(out, result)
-        written.add(sub.student)
-        if result.error:
-            summary.failed.append(sub.student)
-        summary.graded.append(sub.student)
-        summary.results.append(data)
+    def work(i: int) -> Done:
+        return grade_task(grader, pending[i], out, index, force, i)
+
+    def record(done: Done) -> None:
+        if done.kind == "error":  # the grading code itself broke on this student
+            print(f"grade: internal error on {pending[done.index].student}: {done.student}",
+                  file=sys.stderr)  # fmt: skip
+            done = _write_failure(grader, pending[done.index], out, done.index,
+                                  "internal grader error")  # fmt: skip
+        student = pending[done.index].student
+        if done.kind == "skipped":
+            summary.skipped.append(student)
+        else:
+            index.put(student, done.stamp, done.record or {})
+            written.add(student)
+            if done.kind == "failed":
+                summary.failed.append(student)
+            summary.graded.append(student)
         if progress:
             progress(1)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    futures: dict = {}
+    tasks = list(range(len(pending)))
+    pool = Pool(jobs, work) if jobs > 1 and len(tasks) > 1 else None
+    if pool is not None:
+        grader.shared_cases()  # built once, before the grading processes are forked
+        kit_digest()
     runner.reset_stop()
     with _stop_on_signals():
         try:
-            futures = {pool.submit(_grade_one, grader, sub): sub for sub in todo}
-            for future in as_completed(futures):
-                record(futures[future], future.result())
+            if pool is None:
+                for i in tasks:
+                    record(work(i))
+            else:
+                for item in pool.run(tasks):
+                    if isinstance(item, WorkerDied):
+                        record(_write_failure(grader, pending[item.index], out, item.index,
+                                              str(item)))  # fmt: skip
+                    else:
+                        record(item)
         except _Stop as stop:
             with _ignoring_signals():
                 runner.stop_all()
-                pool.shutdown(wait=True, cancel_futures=True)
-                for future, sub in futures.items():  # finished while we were stopping
-                    if sub.student not in written and future.done() and not future.cancelled():
-                        if future.exception() is None:
-                            record(sub, future.result())
-                done = sum(1 for p in out.iterdir() if (p / "results.json").is_file())
+                if pool is not None:
+                    for done in pool.stop(signal.SIGTERM):
+                        if pending[done.index].student not in written:
+                            record(done)
+                    pool.close()
+                index.save()
+                done_count = sum(1 for p in out.iterdir() if (p / "results.json").is_file())
                 runner.reset_stop()
-            raise BatchInterrupted(stop.signum, len(written), done) from None
+            raise BatchInterrupted(stop.signum, len(written), done_count) from None
         except BaseException:
             runner.stop_all()  # never leave a worker running behind an error
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:
+                pool.stop(signal.SIGTERM)
+                pool.close()
             runner.reset_stop()
             raise
-        pool.shutdown(wait=True)
-    # The gradebook lists every student graded into this folder, by this run or an earlier one.
-    everyone = collect_results(out)
+        if pool is not None:
+            pool.close()
+    # The gradebook lists every student graded into this folder, by this run or an earlier one
+    # (from the folder's index: a results.json is re-read only when it changed behind our back).
+    everyone = index.records()
+    index.save()
+    summary.everyone = everyone
     write_gradebook(out, everyone, grader.items)
     write_class_report(out, everyone, grader.items, config)
     return summary
+
+
+def grade_task(grader: Grader, pending: Pending, out: Path, index: Index, force: bool,
+               number: int = 0) -> Done:  # fmt: skip
+    """Grade one student (in this process or a grading process): skip it when its results are
+    current, else grade it and write its files. Returns what the batch records."""
+    sub = pending.load()
+    old = index.record(sub.student)
+    if (
+        not force
+        and old is not None
+        and not old["extra_data"].get("error")
+        and old["extra_data"].get("fingerprint") == grader.fingerprint(sub)
+    ):
+        return Done(number, "skipped", sub.student)
+    result = _grade_one(grader, sub)
+    data = write_submission(out, result)
+    kind = "failed" if result.error else "graded"
+    return Done(number, kind, sub.student, stamp(out / sub.student / "results.json"), slim(data))
+
+
+def _write_failure(grader: Grader, pending: Pending, out: Path, number: int, why: str) -> Done:
+    """A student whose grading process died (or whose grading code broke): "not graded"."""
+    result = SubmissionResult(
+        pending.student,
+        pending.origin,
+        error=f"not graded: {why}; the next run retries it",
+        isolation=grader.isolation.level,
+    )
+    data = write_submission(out, result)
+    path = out / pending.student / "results.json"
+    return Done(number, "failed", pending.student, stamp(path), slim(data))
 
 
 class _stop_on_signals:
@@ -242,9 +294,7 @@ def _grade_one(grader: Grader, sub: Submission) -> SubmissionResult:
     except Exception as exc:  # noqa: BLE001 - one failure must not stop the batch
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         print(f"grade: internal error on {sub.student}: {detail}", file=sys.stderr)
-        error = (
-            f"not graded: internal grader error ({type(exc).__name__}); the next run retries it"
-        )
+        error = f"not graded: internal grader error ({type(exc).__name__}); the next run retries it"
     return SubmissionResult(
         sub.student,
         sub.origin,

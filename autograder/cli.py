@@ -6,12 +6,18 @@ exits 3 when the grader failed on some submission (it is "not graded" and a reru
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-import click
+# The grader computes expected values one student per process: one BLAS thread each (set before
+# numpy is first imported; --jobs N uses N processes, not N x cores threads).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from .config import ConfigError, example_config, load_config
+import click  # noqa: E402
+
+from .config import ConfigError, example_config, load_config  # noqa: E402
 
 EXIT_NOT_GRADED = 3  # grade run: the grader failed on some submission (retried by a rerun)
 
@@ -160,9 +166,7 @@ def not_graded(extra: dict) -> bool:
 
 def _echo_batch(out: Path, summary, total: float) -> None:
     """What happened: counts for this run, the whole gradebook's mean, where the report is."""
-    from .batch import collect_results
-
-    everyone = collect_results(out.resolve())
+    everyone = summary.everyone  # every student in the folder (the run read them anyway)
     extras = [r.get("extra_data", {}) for r in everyone]
     graded = [r for r, e in zip(everyone, extras, strict=True) if not not_graded(e)]
     mean = sum(r["score"] for r in graded) / len(graded) if graded else 0.0

@@ -94,6 +94,9 @@ class Grader:
         default=None, init=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # id(shared case) -> trivial.discriminating(case): shared cases live as long as the batch.
+    _disc_cache: dict[int, bool] = field(default_factory=dict, init=False, repr=False)
+    _shared_ids: frozenset[int] = field(default=frozenset(), init=False, repr=False)
 
     @classmethod
     def create(cls, config: Config, hide: tuple[Path, ...] = ()) -> Grader:
@@ -134,6 +137,12 @@ class Grader:
                     )
                     for item in self.items
                 }
+                for pub, bank_cases in self._shared.values():
+                    for case in pub + bank_cases:  # shared by threads: computed once, here
+                        case.mistakes = dict(case.mistakes)
+                self._shared_ids = frozenset(
+                    id(c) for pub, bank in self._shared.values() for c in pub + bank
+                )
             return self._shared
 
     def cases(self, student: str) -> list[Case]:
@@ -226,6 +235,23 @@ class Grader:
         result.seconds = round(time.perf_counter() - started, 3)
         return result
 
+    def _discriminating(self, case: Case) -> bool:
+        """:func:`trivial.discriminating`, once per batch for the cases every student shares."""
+        shared = self._disc_cache.get(id(case))
+        if shared is not None:
+            return shared
+        found = discriminating(case, self.ref)
+        if id(case) in self._shared_ids:
+            self._disc_cache[id(case)] = found
+        return found
+
+    def _works(self, found: list[Case]) -> bool:
+        """:func:`trivial.works` with the discriminating test run only until one case passes it
+        (the same answer: ``works`` is true as soon as any passed case is discriminating)."""
+        if any(self._discriminating(c) for c in found):
+            return True
+        return works([(c, False) for c in found])
+
     def _tests(self, cases, outcomes, banned: dict[str, str]) -> list[TestResult]:
         cfg = self.config
         by_key: dict[tuple[str, str], TestResult] = {}
@@ -238,22 +264,20 @@ class Grader:
             ):
                 by_key[item, group] = TestResult(item, group, points(worth * weight), vis)
         verdicts = [judge(case, outcome) for case, outcome in zip(cases, outcomes, strict=True)]
-        passed: dict[str, list[tuple[Case, bool]]] = {}
+        passed: dict[str, list[Case]] = {}
         for c, v in zip(cases, verdicts, strict=True):
             if v.passed and isinstance(c.expect, Close):
-                passed.setdefault(c.item, []).append((c, discriminating(c, self.ref)))
+                passed.setdefault(c.item, []).append(c)
         # The public test is visible before the due date: whether its cases count depends on
         # the public cases alone. The hidden test's cases count once any case shows the
         # function computes something.
-        working = {
-            (item, group)
-            for item, found in passed.items()
-            for group, ok in (
-                ("public", works([f for f in found if f[0].group == "public"])),
-                ("hidden", works(found)),
-            )
-            if ok
-        }
+        working = set()
+        for item, found in passed.items():
+            public = [c for c in found if c.group == "public"]
+            if self._works(public):
+                working |= {(item, "public"), (item, "hidden")}
+            elif self._works(found):
+                working.add((item, "hidden"))
         for case, outcome, verdict in zip(cases, outcomes, verdicts, strict=True):
             if verdict.passed and (case.item, case.group) not in working:
                 # Nothing for doing nothing: argument checks (given code), properties and

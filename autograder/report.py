@@ -422,8 +422,11 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+def write_atomic(path: Path, text: str, sync: bool = True) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
+
+    ``sync``: also flush it to the disk before it replaces the old one (a power cut then
+    leaves the old file or the new one, not an empty one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -431,7 +434,8 @@ def write_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -446,7 +450,8 @@ def write_submission(out: Path, result: SubmissionResult) -> dict:
     results dict."""
     folder = out / result.student
     data = to_gradescope(result)
-    write_atomic(folder / "feedback.md", feedback_markdown(result))
-    write_atomic(folder / "feedback.html", feedback_html(result))
+    # One fsync per student: results.json, written last, is what marks the student done.
+    write_atomic(folder / "feedback.md", feedback_markdown(result), sync=False)
+    write_atomic(folder / "feedback.html", feedback_html(result), sync=False)
     write_atomic(folder / "results.json", json.dumps(data, indent=1, allow_nan=False) + "\n")
     return data

@@ -8,7 +8,9 @@ this check names the reason even when the import is hidden behind a string.
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
+import threading
 
 BANNED = {
     "tensorflow": "TensorFlow",
@@ -34,8 +36,29 @@ def _banned_name(name: str) -> str | None:
     return None
 
 
+_seen: dict[bytes, list[str]] = {}  # sha256(source) -> its frameworks (the batch's files repeat)
+_seen_lock = threading.Lock()
+_parse_lock = threading.Lock()
+_SEEN_MAX = 50_000
+
+
 def banned_frameworks(source: bytes) -> list[str]:
     """The frameworks a module's source imports (or names in an import string)."""
+    key = hashlib.sha256(source).digest()
+    with _seen_lock:
+        known = _seen.get(key)
+    if known is not None:
+        return list(known)
+    with _parse_lock:  # ast.parse in two threads at once can fail on CPython 3.11
+        found = _scan(source)  # ("AST constructor recursion depth mismatch": grade audit)
+    with _seen_lock:
+        if len(_seen) >= _SEEN_MAX:
+            _seen.clear()
+        _seen[key] = found
+    return list(found)
+
+
+def _scan(source: bytes) -> list[str]:
     found: set[str] = set()
     try:
         tree = ast.parse(source)

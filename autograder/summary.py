@@ -10,9 +10,11 @@ so even markup that slipped through could not run or load anything.
 from __future__ import annotations
 
 import base64
+import contextvars
 import hashlib
 import html
 import io
+import json
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -166,6 +168,16 @@ def histogram_png(scores: list[float], top: float) -> str:
     return _png(fig)
 
 
+def _histogram_key(scores: list[float], top: float) -> tuple:
+    """What :func:`histogram_png` draws: the axis and the students per bar."""
+    import numpy as np
+
+    top = top or max(scores, default=0.0) or 1.0
+    edges = [i * (top / 20) for i in range(21)]
+    counts, _ = np.histogram([min(max(s, 0.0), top) for s in scores], bins=edges)
+    return (top, tuple(int(c) for c in counts))
+
+
 def items_png(stats: list[dict]) -> str:
     """Per function, how the class splits: full points, partial, nothing (the table gives the
     means; this shows where students stand)."""
@@ -196,8 +208,27 @@ def items_png(stats: list[dict]) -> str:
 # The page
 
 
-def _img(ident: str, alt: str, plot) -> str:
-    """An embedded PNG plot, or a note when matplotlib is missing (the tables still work)."""
+# While write_class_report runs: the plots of the last report (OUT/.plot-cache.json, key ->
+# PNG), so a plot whose inputs did not change is not drawn again (matplotlib's import and
+# drawing are most of a report's cost); then the plots of this report.
+PLOT_CACHE = ".plot-cache.json"
+_PLOT_CACHE: contextvars.ContextVar[tuple[dict, dict] | None] = contextvars.ContextVar(
+    "plots", default=None
+)
+
+
+def _img(ident: str, alt: str, plot, key: object = None) -> str:
+    """An embedded PNG plot, or a note when matplotlib is missing (the tables still work).
+
+    ``key``: everything the picture depends on (then it may come from the plot cache)."""
+    cache = _PLOT_CACHE.get()
+    digest = hashlib.sha256(repr((ident, key)).encode()).hexdigest()[:32]
+    if cache is not None and key is not None:
+        old, new = cache
+        data = old.get(digest)
+        if isinstance(data, str) and data:
+            new[digest] = data
+            return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -205,7 +236,10 @@ def _img(ident: str, alt: str, plot) -> str:
             '<p class="warn">Plots need matplotlib: pip install -e ".[grade]", then '
             "grade report.</p>"
         )
-    return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{plot()}">'
+    data = plot()
+    if cache is not None and key is not None:
+        cache[1][digest] = data
+    return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _bar(fraction: float) -> str:
@@ -267,6 +301,7 @@ def class_report_html(
                 "histogram",
                 f"histogram of the scores of {len(scores)} students",
                 lambda: histogram_png(scores, top),
+                _histogram_key(scores, top),
             )
         )
         parts += _items_section(stats, split_fractions(ok, items))
@@ -334,6 +369,7 @@ def _items_section(
             "items-plot",
             "share of students with full, partial and no points per function",
             lambda: items_png(stats),
+            [(s["item"], s["students"], s["full"], s.get("none", 0)) for s in stats],
         ),
         '<table id="items" class="sortable"><thead><tr><th>function</th><th class="n">points'
         '</th><th class="n">mean score</th><th class="n">mean %</th><th class="n">full points'
@@ -441,5 +477,17 @@ def write_class_report(out: Path, results: list[dict], items: list[str], config=
     title = f"Class report: {info['assignment']}" if info.get("assignment") else "Class report"
     write_atomic(out / "mistakes.csv", csv_text(mistake_rows(results, items)))
     path = out / "summary.html"
-    write_atomic(path, class_report_html(results, items, title, info, feedback))
+    cache = out / PLOT_CACHE
+    try:
+        old = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = {}
+    plots: tuple[dict, dict] = (old if isinstance(old, dict) else {}, {})
+    token = _PLOT_CACHE.set(plots)
+    try:
+        write_atomic(path, class_report_html(results, items, title, info, feedback))
+    finally:
+        _PLOT_CACHE.reset(token)
+    if plots[1] != plots[0]:
+        write_atomic(cache, json.dumps(plots[1]), sync=False)
     return path

@@ -1,23 +1,30 @@
-"""Throughput: `grade run --jobs 2` on a class of correct submissions vs `otter run`, and the floor.
+"""Throughput, side by side in one run: `grade run --jobs 2` vs `otter run`, every descendant's CPU.
 
-    python benchmarks/bench_throughput.py [--copies 200] [--jobs 2] [--otter-runs 5]
-                                          [--floor-repeats 10]
+    python benchmarks/bench_throughput.py [--copies 100] [--jobs 2] [--otter-runs 3]
+        [--cold-runs 3] [--sizes 100,1000,5000] [--skip-curve]
 
-1. The class: COPIES copies of solutions/cnn as student folders. ``grade run CLASS --jobs J``
-   (this checkout's CLI, real isolation) is timed: cost per submission = wall / COPIES; the
-   median of every student's ``extra_data.seconds`` (its latency inside the batch) is reported
-   too. Every student must score 100.
-2. otter-grader 7: an autograder whose one exception-based test file makes the same checks
-   (the kit's cases for one student: public, hidden and Keras-bank cases, same arguments, same
-   tolerance, exception and mutation checks) in otter's kernel, arguments and expected values
-   shipped as support files; ``otter run -a autograder.zip SUBMISSION`` is timed OTTER_RUNS
-   times on a correct submission (median), once on the stubs (must score 0: the test bites).
-3. The floor: starting one isolated sandbox worker (``run_calls`` with the real isolation on
-   the solutions, importing the package, one trivial call), median of FLOOR_REPEATS, plus the
-   student's own compute: the sum of the ``seconds`` the worker reports for the calls of a
-   correct submission.
+CPU is counted for EVERY process a command starts (``_cpu.measure``: a fresh cgroup-v1
+``cpuacct`` group when the machine has one, else a subreaper and ``RUSAGE_CHILDREN``), so the
+sandbox workers, their namespaces' init processes and anything re-parented are all charged.
 
-Prints a table and the ratios; writes benchmarks/results/throughput-*.json.
+1. The kit: COPIES copies of solutions/cnn graded by ``grade run CLASS --jobs J`` (this
+   checkout's CLI, real isolation, the full default config): CPU-s and wall per submission;
+   every student must score 100.
+2. otter-grader 7: an autograder whose test makes the same checks as the kit's cases for one
+   student (``_otter.py``); ``otter run`` OTTER_RUNS times on a correct submission (CPU-s each,
+   median), once on the stubs (must score 0: the test bites). Ratio = otter CPU / kit CPU.
+3. Cold single submission: ``grade run ONE --out`` in a fresh process (``--jobs 1``), with the
+   command's CPU capped at half a CPU when the machine allows it (the Gradescope container):
+   CPU-s and wall, median of COLD_RUNS.
+4. Curves: synthetic classes of SIZES students (5 % hanging in a graded function, 5 % killing
+   their worker, the rest correct) graded by ``grade run --jobs J`` with a LIGHT config (the six
+   shapes items only, 1 s per call) so that the per-student costs that depend on the class size
+   (discovery, worker start, results files, the index, the gradebook and class report) are
+   what is measured: wall, CPU, the grader's peak memory (PSS of the batch process and its
+   grading processes) per size. On the largest class, also: a regrade after one student
+   changed one file (no --force), and ``--shard 1/4`` into a fresh folder.
+
+Prints a table; writes benchmarks/results/throughput-*.json.
 """
 
 from __future__ import annotations
@@ -28,189 +35,297 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import (
-    BENCH_SECRET,
-    REPO,
-    SOLUTIONS,
-    copy_package,
-    grade_cli,
-    machine,
-    median,
-    table,
-    write_results,
+from _common import BENCH_SECRET, REPO, SOLUTIONS, grade_env, machine, median, table, write_results
+from _cpu import measure
+
+GRADE = [sys.executable, "-c", "from autograder.cli import main; main()"]
+HANG = "\n\ndef conv_output_length(*args, **kwargs):  # benchmark: hangs\n    import time\n    time.sleep(3600)\n"  # noqa: E501
+CRASH = "\n\ndef conv_output_length(*args, **kwargs):  # benchmark: kills its worker\n    import os\n    os._exit(3)\n"  # noqa: E501
+LIGHT_ITEMS = (
+    "shapes.conv_output_length",
+    "shapes.same_padding",
+    "shapes.pool_output_length",
+    "shapes.conv_param_count",
+    "shapes.dense_param_count",
+    "shapes.receptive_field",
 )
 
 
-def build_class(root: Path, copies: int) -> list[str]:
-    names = [f"student-{i:03d}" for i in range(1, copies + 1)]
-    for name in names:
-        copy_package(SOLUTIONS, root / name)
+def link_package(dest: Path, override: dict[str, str] | None = None) -> None:
+    """``dest/cnn`` = solutions/cnn, hard-linked (fast for big classes); ``override``: module
+    file -> extra source appended (a copy, not a link)."""
+    pkg = dest / "cnn"
+    pkg.mkdir(parents=True)
+    for src in SOLUTIONS.glob("*.py"):
+        if override and src.name in override:
+            (pkg / src.name).write_text(src.read_text() + override[src.name])
+        else:
+            os.link(src, pkg / src.name)
+
+
+def build_class(root: Path, size: int, faulty: bool) -> list[str]:
+    names = [f"student-{i:05d}" for i in range(size)]
+    for i, name in enumerate(names):
+        override = None
+        if faulty and i % 20 == 7:
+            override = {"shapes.py": HANG}
+        elif faulty and i % 20 == 13:
+            override = {"shapes.py": CRASH}
+        link_package(root / name, override)
     return names
 
 
-def grade_class(class_dir: Path, out: Path, jobs: int, names: list[str]) -> dict:
-    wall, run = grade_cli("run", str(class_dir), "--out", str(out), "--jobs", str(jobs))
-    if run.returncode != 0:
-        sys.exit(f"grade run failed ({run.returncode}):\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
-    seconds, scores, isolation = [], [], set()
-    for name in names:
-        data = json.loads((out / name / "results.json").read_text())
-        seconds.append(float(data["extra_data"]["seconds"]))
-        scores.append(float(data["score"]))
-        isolation.add(data["extra_data"]["isolation"])
+def light_config(path: Path) -> Path:
+    from autograder.config import DEFAULT_POINTS
+
+    points = "\n".join(
+        f'"{item}" = {p if item in LIGHT_ITEMS else 0}' for item, p in DEFAULT_POINTS.items()
+    )
+    path.write_text(
+        f"[limits]\ncall_timeout = 1.0\nmax_timeouts_per_item = 1\n[points]\n{points}\n"
+    )
+    return path
+
+
+def grade(*args: str, quota=None) -> dict:
+    res = measure([*GRADE, *args], env=grade_env(), cwd=REPO, cpu_quota=quota)
+    if res["returncode"] not in (0,):
+        sys.exit(f"grade {' '.join(args)} failed ({res['returncode']}):\n{res['stderr'][-3000:]}")
+    return res
+
+
+def _scores(out: Path, names: list[str]) -> list[float]:
+    return [float(json.loads((out / n / "results.json").read_text())["score"]) for n in names]
+
+
+def _slim(res: dict) -> dict:
+    return {k: v for k, v in res.items() if k not in ("stdout", "stderr")}
+
+
+def kit_side(tmp: Path, args) -> dict:
+    names = build_class(tmp / "class", args.copies, faulty=False)
+    res = grade("run", str(tmp / "class"), "--out", str(tmp / "out"), "--jobs", str(args.jobs))
+    scores = _scores(tmp / "out", names)
     if any(s != 100.0 for s in scores):
         sys.exit(f"a correct submission did not score 100: {sorted(set(scores))}")
+    return _slim(res) | {
+        "submissions": len(names),
+        "cpu_per_submission": res["cpu"] / len(names),
+        "wall_per_submission": res["wall"] / len(names),
+        "loadavg_after": os.getloadavg(),
+    }
+
+
+def otter_side(tmp: Path, args) -> dict:
+    import _otter
+
+    from autograder.config import load_config
+    from autograder.engine import Grader
+    from autograder.paths import STUBS_DIR
+
+    config = load_config(None)
+    grader = Grader.create(config)
+    cases = grader.cases("student-00000")
+    points = {item: config.points[item] for item in grader.items}
+    autograder, counts = _otter.build_autograder(cases, points, tmp / "otter")
+    good = _otter.submission_zip(SOLUTIONS, tmp / "good.zip")
+    stub = _otter.submission_zip(STUBS_DIR, tmp / "stub.zip")
+
+    def otter(sub: Path, out: Path) -> tuple[dict, float]:
+        out.mkdir(parents=True, exist_ok=True)
+        argv = ["otter", "run", "--no-logo", "-a", str(autograder), "-o", str(out), str(sub)]
+        res = measure(argv, timeout=900)
+        if res["returncode"] != 0:
+            sys.exit(f"otter run failed:\n{res['stderr'][-3000:]}")
+        data = json.loads((out / "results.json").read_text())
+        score = sum(float(t.get("score", 0) or 0) for t in data.get("tests", []) if "score" in t)
+        return _slim(res), score
+
+    runs = [otter(good, tmp / f"otter-out-{i}") for i in range(args.otter_runs)]
+    stub_run, stub_score = otter(stub, tmp / "otter-out-stub")
+    scores = [s for _, s in runs]
+    if any(s != 100 for s in scores) or stub_score != 0:
+        sys.exit(f"otter's test is not equivalent: {scores}, stubs {stub_score}")
     return {
-        "wall_seconds": wall,
-        "per_submission_wall": wall / len(names),
-        "median_submission_seconds": median(seconds),
-        "max_submission_seconds": max(seconds),
-        "isolation": sorted(isolation),
+        "runs": [r for r, _ in runs],
+        "cpu_median": median([r["cpu"] for r, _ in runs]),
+        "wall_median": median([r["wall"] for r, _ in runs]),
+        "scores": scores,
+        "stub_score": stub_score,
+        "stub_cpu": stub_run["cpu"],
+        "cases": counts,
+        "loadavg_after": os.getloadavg(),
+    }
+
+
+def cold_side(tmp: Path, args) -> dict:
+    one = tmp / "one"
+    link_package(one / "student", None)
+    runs = []
+    for i in range(args.cold_runs):
+        out = tmp / f"cold-{i}"
+        res = grade("run", str(one / "student"), "--out", str(out), quota=0.5)
+        if _scores(out, ["student"]) != [100.0]:
+            sys.exit("the cold submission did not score 100")
+        runs.append(_slim(res))
+    return {
+        "runs": runs,
+        "cpu_median": median([r["cpu"] for r in runs]),
+        "wall_median": median([r["wall"] for r in runs]),
+        "cpu_quota": runs[0]["cpu_quota"],
+    }
+
+
+def curve_side(tmp: Path, args) -> dict:
+    cfg = light_config(tmp / "light.toml")
+    points = []
+    last = None
+    for size in args.sizes:
+        root = tmp / f"curve-{size}"
+        names = build_class(root / "class", size, faulty=True)
+        out = root / "out"
+        print(f"  class of {size} ...", flush=True)
+        res = grade(
+            "run", str(root / "class"), "--out", str(out), "--config", str(cfg),
+            "--jobs", str(args.jobs),
+        )  # fmt: skip
+        scores = _scores(out, names)
+        points.append(
+            _slim(res)
+            | {
+                "students": size,
+                "cpu_per_student": res["cpu"] / size,
+                "wall_per_student": res["wall"] / size,
+                "full_scores": sum(s == 2.0 * len(LIGHT_ITEMS) for s in scores),
+                "loadavg_after": os.getloadavg(),
+            }
+        )
+        if last is not None:
+            shutil.rmtree(last[0], ignore_errors=True)
+        last = (root, names, out)
+    root, names, out = last
+    # One student changes one file: the rerun regrades one student and updates the reports.
+    changed = root / "class" / names[1] / "cnn" / "shapes.py"
+    text = changed.read_text()
+    changed.unlink()
+    changed.write_text(text + "\n# changed\n")
+    regrade = grade(
+        "run", str(root / "class"), "--out", str(out), "--config", str(cfg),
+        "--jobs", str(args.jobs),
+    )  # fmt: skip
+    one = grade(
+        "run", str(root / "class" / names[2]), "--out", str(out), "--config", str(cfg),
+        "--force",
+    )  # fmt: skip
+    shard = grade(
+        "run", str(root / "class"), "--out", str(root / "shard"), "--config", str(cfg),
+        "--jobs", str(args.jobs), "--shard", "1/4",
+    )  # fmt: skip
+    return {
+        "config": "six shapes items, call_timeout 1 s, max_timeouts_per_item 1",
+        "faults": "5 % hang (sleep) in conv_output_length, 5 % kill their worker there",
+        "points": points,
+        "largest": len(names),
+        "rerun_one_changed": _slim(regrade) | {"stdout": regrade["stdout"][-400:]},
+        "regrade_one_path_force": _slim(one),
+        "shard_1_of_4": _slim(shard)
+        | {"students": len(list((root / "shard").glob("*/results.json")))},
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--copies", type=int, default=200)
+    parser.add_argument("--copies", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--otter-runs", type=int, default=5)
-    parser.add_argument("--floor-repeats", type=int, default=10)
+    parser.add_argument("--otter-runs", type=int, default=3)
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--sizes", default="100,1000,5000")
+    parser.add_argument("--skip-curve", action="store_true")
+    parser.add_argument(
+        "--curve-only", action="store_true", help="only part 4 (e.g. to extend a curve)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    os.environ["CNN_GRADE_SECRET"] = BENCH_SECRET  # the same hidden cases as `grade run`
     tmp = Path(tempfile.mkdtemp(prefix="cnn-bench-"))
+    result: dict = {"machine": machine(), "args": vars(args), "repo": str(REPO)}
     try:
-        run(args, tmp)
+        if args.curve_only:
+            result["curve"] = curve_side(tmp, args)
+            path = write_results("throughput-curve", result)
+            print(json.dumps(result["curve"], indent=1, default=str)[:4000])
+            print(f"\nresults: {path.relative_to(REPO)}")
+            return
+        print(f"[1/4] grade run --jobs {args.jobs} on {args.copies} correct submissions ...")
+        result["kit"] = kit = kit_side(tmp, args)
+        print(f"[2/4] otter run x{args.otter_runs} (+1 on the stubs) ...")
+        result["otter"] = otter = otter_side(tmp, args)
+        print(f"[3/4] cold single submission x{args.cold_runs} ...")
+        result["cold"] = cold = cold_side(tmp, args)
+        write_results("throughput-partial", result)  # parts 1-3, in case the curve is stopped
+        if not args.skip_curve:
+            print(f"[4/4] curves at {args.sizes} students ...")
+            result["curve"] = curve_side(tmp, args)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}")
-
-
-def run(args, tmp: Path) -> None:
-    os.environ["CNN_GRADE_SECRET"] = BENCH_SECRET  # the same hidden cases as `grade run`
-    import _otter
-
-    from autograder.config import load_config
-    from autograder.engine import Grader
-    from autograder.paths import MODULES, STUBS_DIR
-    from autograder.sandbox.runner import run_calls
-
-    result: dict = {"machine": machine(), "args": vars(args), "repo": str(REPO)}
-
-    print(f"[1/4] grade run on {args.copies} correct submissions, --jobs {args.jobs} ...")
-    names = build_class(tmp / "class", args.copies)
-    kit = grade_class(tmp / "class", tmp / "out", args.jobs, names)
-    kit["loadavg_after"] = os.getloadavg()
-    result["kit"] = kit
-
-    print("[2/4] the floor: one isolated worker, and the student's own compute ...")
-    from autograder.cases import Call
-    from autograder.sandbox.isolation import detect
-
-    iso = detect()
-    probe = [Call("call", "shapes.conv_output_length", (28, 3), {})]
-    spawn = []
-    for _ in range(args.floor_repeats):
-        started = time.perf_counter()
-        report = run_calls(
-            SOLUTIONS, probe, [probe[0].target], [False], isolation=iso, modules=MODULES
-        )
-        spawn.append(time.perf_counter() - started)
-        if report.outcomes[0].status != "ok" or report.outcomes[0].value != 26:
-            sys.exit(f"the floor probe failed: {report.outcomes[0]}")
-    config = load_config(None)
-    grader = Grader.create(config)
-    cases = grader.cases(names[0])
-    report = run_calls(
-        SOLUTIONS,
-        [c.call for c in cases],
-        [c.item for c in cases],
-        [c.check_mutation and c.call.program == "call" for c in cases],
-        limits=config.limits,
-        isolation=iso,
-        modules=MODULES,
-    )
-    compute = sum(o.seconds for o in report.outcomes)
-    slowest = max(report.outcomes, key=lambda o: o.seconds)
-    result["floor"] = {
-        "isolation": iso.level,
-        "spawn_seconds": spawn,
-        "spawn_median": median(spawn),
-        "student_compute_seconds": compute,
-        "slowest_call_seconds": slowest.seconds,
-        "calls": len(cases),
-        "floor_seconds": median(spawn) + compute,
-    }
-
-    print(f"[3/4] otter run, {args.otter_runs} runs on a correct submission, 1 on the stubs ...")
-    points = {item: config.points[item] for item in grader.items}
-    autograder, counts = _otter.build_autograder(cases, points, tmp / "otter")
-    good = _otter.submission_zip(SOLUTIONS, tmp / "good.zip")
-    stub = _otter.submission_zip(STUBS_DIR, tmp / "stub.zip")
-    otter_seconds, otter_scores = [], []
-    for i in range(args.otter_runs):
-        seconds, res = _otter.otter_run(autograder, good, tmp / f"otter-out-{i}")
-        otter_seconds.append(seconds)
-        otter_scores.append(_otter_score(res))
-    stub_seconds, stub_res = _otter.otter_run(autograder, stub, tmp / "otter-out-stub")
-    if any(s != 100 for s in otter_scores) or _otter_score(stub_res) != 0:
-        sys.exit(f"otter's test is not equivalent: {otter_scores}, stubs {_otter_score(stub_res)}")
-    result["otter"] = {
-        "loadavg_after": os.getloadavg(),
-        "seconds": otter_seconds,
-        "median": median(otter_seconds),
-        "scores": otter_scores,
-        "stub_score": _otter_score(stub_res),
-        "stub_seconds": stub_seconds,
-        "cases": counts,
-    }
-
-    print("[4/4] done\n")
-    o, f = result["otter"]["median"], result["floor"]["floor_seconds"]
-    per, lat = kit["per_submission_wall"], kit["median_submission_seconds"]
+    ratio = otter["cpu_median"] / kit["cpu_per_submission"]
     result["ratios"] = {
-        "otter_over_kit_wall_per_submission": o / per,
-        "otter_over_kit_median_latency": o / lat,
-        "kit_wall_per_submission_over_floor": per / f,
-        "kit_median_latency_over_floor": lat / f,
-        "targets": {"otter_over_kit >= 10": o / per >= 10, "kit_over_floor <= 3": per / f <= 3},
+        "otter_cpu_over_kit_cpu_per_submission": ratio,
+        "otter_cpu_over_cold_kit_cpu": otter["cpu_median"] / cold["cpu_median"],
+        "otter_wall_over_kit_wall_per_submission": otter["wall_median"]
+        / kit["wall_per_submission"],
     }
-    mx = kit["max_submission_seconds"]
     rows = [
-        ("isolation", f"{', '.join(kit['isolation'])}"),
+        ("CPU counted by", kit["method"]),
         (
-            f"grade run --jobs {args.jobs}, {args.copies} submissions",
-            f"{kit['wall_seconds']:.1f} s wall = {per:.3f} s per submission",
+            f"grade run --jobs {args.jobs}, {kit['submissions']} correct",
+            f"{kit['cpu_per_submission']:.3f} CPU-s, {kit['wall_per_submission']:.3f} s wall "
+            f"per submission; grader peak {kit['grader_peak_pss_mb']:.0f} MB",
         ),
-        ("  median / max per-submission seconds", f"{lat:.3f} / {mx:.3f} s"),
-        (f"otter run ({len(otter_seconds)} runs, median)", f"{o:.2f} s per submission"),
-        ("  otter cases (close/raises/property)", str(counts)),
-        ("floor: isolated worker start (median)", f"{result['floor']['spawn_median']:.3f} s"),
-        ("floor: student compute (sum of call s)", f"{compute:.3f} s, {len(cases)} calls"),
-        ("floor total", f"{f:.3f} s"),
-        ("otter / kit (wall per submission)", f"{o / per:.1f}x  (target >= 10x)"),
-        ("otter / kit (median latency)", f"{o / lat:.1f}x"),
-        ("kit (wall per submission) / floor", f"{per / f:.2f}x  (target <= 3x)"),
-        ("kit (median latency) / floor", f"{lat / f:.2f}x"),
-        ("load average: start / after kit / after otter", _loads(result)),
+        (
+            f"otter run (median of {args.otter_runs})",
+            f"{otter['cpu_median']:.2f} CPU-s, {otter['wall_median']:.2f} s wall",
+        ),
+        ("otter / kit, CPU per submission", f"{ratio:.1f}x  (target >= 30x)"),
+        (
+            "cold single submission (fresh process)",
+            f"{cold['cpu_median']:.2f} CPU-s, {cold['wall_median']:.2f} s wall"
+            + (f" at {cold['cpu_quota']} CPU" if cold["cpu_quota"] else ""),
+        ),
     ]
+    for p in result.get("curve", {}).get("points", []):
+        rows.append(
+            (
+                f"curve: {p['students']} students (light config)",
+                f"{p['wall']:.0f} s wall, {p['cpu_per_student']:.3f} CPU-s/student, "
+                f"grader peak {p['grader_peak_pss_mb']:.0f} MB",
+            )
+        )
+    if "curve" in result:
+        c = result["curve"]
+        for key, label in (
+            ("rerun_one_changed", "rerun, one student changed"),
+            ("regrade_one_path_force", "grade run ONE --force (one student)"),
+            ("shard_1_of_4", "--shard 1/4 of the largest"),
+        ):
+            r = c[key]
+            rows.append(
+                (
+                    f"  {label}",
+                    f"{r['wall']:.1f} s wall, {r['cpu']:.1f} CPU-s, peak "
+                    f"{r['grader_peak_pss_mb']:.0f} MB",
+                )
+            )
+    rows.append(("load average at start", f"{result['machine']['loadavg_at_start']}"))
     print(table(rows))
     path = write_results("throughput", result)
     print(f"\nresults: {path.relative_to(REPO)}")
-
-
-def _loads(result: dict) -> str:
-    marks = (result["machine"]["loadavg_at_start"], result["kit"]["loadavg_after"],
-             result["otter"]["loadavg_after"])  # fmt: skip
-    return " / ".join(f"{m[0]:.1f}" for m in marks) + " (1-min; 2 cores: above 2 is contention)"
-
-
-def _otter_score(res: dict) -> float:
-    return sum(float(t.get("score", 0) or 0) for t in res.get("tests", []) if "score" in t)
 
 
 if __name__ == "__main__":

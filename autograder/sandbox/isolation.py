@@ -39,6 +39,7 @@ count) apply at every level.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import resource
 import secrets
@@ -50,8 +51,6 @@ import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-
-import numpy
 
 from ..paths import KIT_ROOT, PACKAGE_DIR
 
@@ -161,12 +160,21 @@ def detect(force: str | None = None) -> Isolation:
     return Isolation("process-group", landlock=landlock_abi())
 
 
+@cache
+def _numpy_file() -> str:
+    """numpy's ``__init__.py``, found without importing numpy (``grade --help`` stays light)."""
+    spec = importlib.util.find_spec("numpy")
+    if spec is None or spec.origin is None:
+        raise ImportError("numpy is not installed")
+    return spec.origin
+
+
 def nobody_can_run(setpriv: str) -> bool:
     """Whether another user can start this interpreter and import numpy (not from ``/root``).
 
     Probed as a uid past the workers' range, never as the shared ``nobody`` (whose process
     limit other processes on the machine may have used up)."""
-    site = str(Path(numpy.__file__).resolve().parent.parent)
+    site = str(Path(_numpy_file()).resolve().parent.parent)
     probe = f"import sys; sys.path.append({site!r}); import numpy"
     return _runs([*_as_nobody(setpriv), sys.executable, "-I", "-S", "-c", probe])
 
@@ -189,7 +197,7 @@ def interpreter_mounts() -> tuple[list[tuple[str, str]], str, list[str]]:
     """
     base = os.path.realpath(sys.base_prefix)
     exe = os.path.realpath(sys.executable)
-    numpy_dir = str(Path(numpy.__file__).resolve().parent)
+    numpy_dir = str(Path(_numpy_file()).resolve().parent)
     mounts = [(base, "base")]
     if not exe.startswith(base + os.sep):
         mounts.append((os.path.dirname(exe), "bin"))
@@ -269,7 +277,7 @@ def command(
     if not iso.setpriv:
         drop = []
     if not iso.namespaces:
-        site = str(Path(numpy.__file__).resolve().parent.parent)
+        site = str(Path(_numpy_file()).resolve().parent.parent)
         args = [a.replace("{job}", str(job)) for a in worker_args]
         python = [sys.executable, "-I", "-S", "-B", *args]
         if iso.level == "user":

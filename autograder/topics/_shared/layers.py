@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from ...cases import Call, Case, Close, Property, Raises
 from ...compare import matches
+from ...mistakes import LazyMistakes
 from ...tolerance import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays
 
 # Mistake ids used by more than one module (same sentence everywhere).
@@ -144,6 +146,8 @@ def margin(got: Any, want: Any) -> float:
         if len(got) != len(want):
             return float("inf")
         return max((margin(g, w) for g, w in zip(got, want, strict=True)), default=0.0)
+    if type(want) in (int, float) and type(got) in (int, float):
+        return _scalar_margin(float(got), float(want))  # the same number, without numpy
     if isinstance(want, np.ndarray | np.generic | float | int) and not isinstance(want, bool):
         w = np.asarray(want, dtype=np.float64)
         try:
@@ -161,6 +165,18 @@ def margin(got: Any, want: Any) -> float:
         ratio[np.atleast_1d(g == w)] = 0.0
         return float(np.nan_to_num(ratio, nan=np.inf).max())
     return 0.0 if got == want else float("inf")
+
+
+def _scalar_margin(g: float, w: float) -> float:
+    """:func:`margin` of two Python numbers, as numpy computes it for 0-d float64 arrays
+    (``nan_to_num``: NaN -> inf, inf -> the largest float)."""
+    if g == w:
+        return 0.0
+    tol = max(ATOL_SCALE * (abs(w) if math.isfinite(w) else 0.0), ATOL_FLOOR)
+    ratio = abs(g - w) / (tol + RTOL * abs(w))
+    if math.isnan(ratio):
+        return math.inf
+    return sys.float_info.max if ratio == math.inf else ratio
 
 
 def near_border(value: float, low: float = 0.2, high: float = 5.0) -> bool:
@@ -218,16 +234,14 @@ def close_case(
     kwargs = dict(kwargs or {})
     values = tuple(v for _, v in args)
     expected = _plain(fn(*copy.deepcopy(values), **copy.deepcopy(kwargs)))
-    mistakes = {}
-    for mistake, compute in (wrong or {}).items():
-        try:
-            out = _plain(compute())
-        except (ValueError, IndexError, ZeroDivisionError):
-            continue
-        if not matches(out, expected, exact) and not any(
-            matches(out, other, exact) for other in mistakes.values()
-        ):
-            mistakes[mistake] = out
+    # computed when an answer does not match (the same ids and outputs as computing them here)
+    mistakes = LazyMistakes(
+        wrong or {},
+        expected,
+        lambda out, other: matches(out, other, exact),
+        distinct=True,
+        prepare=_plain,
+    )
     text, params = label(args, kwargs)
     return Case(
         item=item,

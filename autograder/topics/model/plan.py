@@ -8,10 +8,13 @@ that differ from the inference output.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...cases import Call, Case, Close, Property, Raises, Rng
 from ...compare import matches
+from ...mistakes import LazyMistakes
 
 ITEM = "model.lecture_model_forward"
 SHAPES = ((3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,), (1600, 10), (10,))
@@ -62,15 +65,19 @@ def _forward(ref, x, w, flip=False, relu=True, pool="max", flatten="last", keep=
     return ref.activations.softmax(z) if softmax else z
 
 
+WRONG = {
+    "model-flatten-channels-first": {"flatten": "first"},
+    "model-dropout-scaled-at-inference": {"keep": 0.5},
+    "model-no-relu": {"relu": False},
+    "model-no-softmax": {"softmax": False},
+    "model-kernel-flipped": {"flip": True},
+    "model-average-pooling": {"pool": "avg"},
+}
+
+
 def _wrong(ref, x, w):
-    return {
-        "model-flatten-channels-first": _forward(ref, x, w, flatten="first"),
-        "model-dropout-scaled-at-inference": _forward(ref, x, w, keep=0.5),
-        "model-no-relu": _forward(ref, x, w, relu=False),
-        "model-no-softmax": _forward(ref, x, w, softmax=False),
-        "model-kernel-flipped": _forward(ref, x, w, flip=True),
-        "model-average-pooling": _forward(ref, x, w, pool="avg"),
-    }
+    """mistake id -> a recipe computing that mistake's output (run when an answer needs it)."""
+    return {k: functools.partial(_forward, ref, x, w, **change) for k, change in WRONG.items()}
 
 
 def _images(rng, n, kind="uniform"):
@@ -86,7 +93,7 @@ def _case(ref, rng, group, n, kind="uniform", scale=1.0, bias=0.1, explicit=Fals
     x, w = _images(rng, n, kind), _weights(rng, scale, bias)
     kwargs = {"training": False} if explicit else {}
     expected = ref.model.lecture_model_forward(x, w)
-    mistakes = {k: v for k, v in _wrong(ref, x, w).items() if not matches(v, expected)}
+    mistakes = LazyMistakes(_wrong(ref, x, w), expected, matches, skip=())
     label = f"x {x.shape} ({kind}), Glorot weights x{scale:g}, biases ~N(0, {bias:g})"
     return Case(
         ITEM,

@@ -8,6 +8,7 @@ student's own optimizer in the sandbox (not yet built: no generator, no default 
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import numpy as np
@@ -38,6 +39,14 @@ def _weights(rng):
     return out
 
 
+def _with_bias_l2(fn, x, y, w, l2, kwargs):
+    """The mistake "model-l2-on-bias": the L2 penalty (and its gradient) on the biases too."""
+    loss, grads = fn(x, y, w, **kwargs)
+    bias = sum(float(np.sum(b * b)) for b in w[1::2])
+    pairs = enumerate(zip(grads, w, strict=True))
+    return loss + l2 * bias, [g + 2 * l2 * wi * (i % 2) for i, (g, wi) in pairs]
+
+
 def loss_and_grads_gen(ref, rng, group):
     fn, item = ref.model.lecture_model_loss_and_grads, "model.lecture_model_loss_and_grads"
     specs = [(2, False, 0.0)]  # (batch, training with a mask, l2)
@@ -56,13 +65,7 @@ def loss_and_grads_gen(ref, rng, group):
         if l2:
             kwargs["l2"] = l2
 
-            def with_bias_l2(x=x, y=y, w=w, l2=l2):  # evaluated at once by close_case
-                loss, grads = fn(x, y, w, **kwargs)  # noqa: B023 (called at once)
-                bias = sum(float(np.sum(b * b)) for b in w[1::2])
-                pairs = enumerate(zip(grads, w, strict=True))
-                return loss + l2 * bias, [g + 2 * l2 * wi * (i % 2) for i, (g, wi) in pairs]
-
-            wrong["model-l2-on-bias"] = with_bias_l2
+            wrong["model-l2-on-bias"] = functools.partial(_with_bias_l2, fn, x, y, w, l2, kwargs)
             wrong["model-l2-missing"] = lambda x=x, y=y, w=w, kw=dict(kwargs): fn(
                 x, y, w, **{**kw, "l2": 0.0}
             )

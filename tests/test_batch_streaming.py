@@ -1,0 +1,217 @@
+"""Issue #16's batch machinery without the sandbox: lazy discovery, the output folder's index,
+the grading processes of --jobs N, and lazily computed named mistakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import batch as batch_mod
+from autograder import stream
+from autograder.compare import matches
+from autograder.config import Config
+from autograder.discover import discover
+from autograder.index import NAME, Index, slim
+from autograder.mistakes import LazyMistakes
+from autograder.paths import SOLUTIONS_DIR
+from autograder.results import CaseResult, GraderFailure, SubmissionResult
+from autograder.results import TestResult as Test
+from autograder.summary import class_report_html
+
+
+def _odd_class(root: Path) -> Path:
+    c = root / "class"
+    shutil.copytree(SOLUTIONS_DIR, c / "Ann" / "cnn")
+    shutil.copytree(SOLUTIONS_DIR, c / "ann" / "cnn")  # a duplicate id
+    (c / "gradebook.csv").mkdir()  # a reserved id
+    (c / "gradebook.csv" / "shapes.py").write_text("x = 1\n")
+    (c / "empty").mkdir()
+    with zipfile.ZipFile(c / "zed.zip", "w") as z:
+        z.writestr("cnn/shapes.py", "x = 2\n")
+    (c / "1234_5678_conv.py").write_text("y = 1\n")  # Canvas
+    (c / "bob_LATE_99_111_shapes.py").write_text("y = 2\n")
+    return c
+
+
+def test_lazy_discovery_finds_what_discover_finds(tmp_path):
+    c = _odd_class(tmp_path)
+    g = tmp_path / "gs"
+    (g / "submission_1" / "cnn").mkdir(parents=True)
+    (g / "submission_1" / "cnn" / "shapes.py").write_text("z = 1\n")
+    (g / "stray" / "cnn").mkdir(parents=True)
+    (g / "stray" / "cnn" / "shapes.py").write_text("z = 2\n")
+    (g / "submission_metadata.yml").write_text(
+        "submission_1:\n  :submitters:\n  - :sid: s1\n    :name: A\nsubmission_2: {}\n"
+    )
+    for paths in ([c], [g], [c, g], [c / "Ann"], [c / "zed.zip"]):
+        eager = [vars(s) for s in discover(paths)]
+        lazy = [vars(p.load()) for p in stream.discover_pending(paths)]
+        assert lazy == eager, paths
+
+
+def test_a_shard_reads_only_its_own_students(tmp_path, monkeypatch):
+    c = tmp_path / "class"
+    for i in range(12):
+        shutil.copytree(SOLUTIONS_DIR, c / f"s{i:02d}" / "cnn")
+    read: list[str] = []
+    real = stream.Pending.load
+
+    def load(self):
+        read.append(self.student)
+        return real(self)
+
+    monkeypatch.setattr(stream.Pending, "load", load)
+    pending = stream.discover_pending([c])
+    assert read == []  # listing the class read no student's files
+    mine = [p for p in pending if batch_mod.in_shard(p.student, (2, 4))]
+    subs = [p.load() for p in mine]
+    assert read == [p.student for p in mine] and len(mine) < 12
+    assert all(s.files for s in subs)
+
+
+def _result(student: str, score_cases: list[bool], error: str = "") -> SubmissionResult:
+    test = Test("conv.conv2d", "hidden", 10.0, "visible")
+    test.cases = [
+        CaseResult("conv.conv2d", f"case {i}", "hidden", "reference", ok, "" if ok else "bad")
+        for i, ok in enumerate(score_cases)
+    ]
+    test.cases[-1].message = "not implemented yet (it raised NotImplementedError)."
+    return SubmissionResult(student, f"/x/{student}", [test], error=error, fingerprint="f")
+
+
+def test_reports_from_the_slim_index_are_the_reports_from_the_files(tmp_path):
+    from autograder.report import gradebook_rows, to_gradescope
+
+    results = [
+        to_gradescope(_result("a", [True, False, True])),
+        to_gradescope(_result("b", [False, False, True])),
+        to_gradescope(_result("c", [True], error="not graded: x")),
+    ]
+    slims = [slim(r) for r in results]
+    items = ["conv.conv2d"]
+    assert gradebook_rows(slims, items) == gradebook_rows(results, items)
+    assert class_report_html(slims, items) == class_report_html(results, items)
+    assert len(json.dumps(slims)) < len(json.dumps(results))
+
+
+def test_the_index_rereads_only_results_that_changed(tmp_path):
+    from autograder.report import write_submission
+
+    out = tmp_path / "out"
+    for name in ("a", "b", "c"):
+        write_submission(out, _result(name, [True, False]))
+    first = Index.load(out)
+    assert first.reread == 3 and [r["extra_data"]["student"] for r in first.records()] == [
+        "a",
+        "b",
+        "c",
+    ]
+    first.save()
+    assert Index.load(out).reread == 0
+    write_submission(out, _result("b", [True, True]))  # changed behind the index's back
+    shutil.rmtree(out / "c")
+    again = Index.load(out)
+    assert again.reread == 1 and [r["extra_data"]["student"] for r in again.records()] == ["a", "b"]
+    (out / NAME).write_text("not json\n")  # a damaged index is only a cache
+    assert len(Index.load(out).records()) == 2
+
+
+def _fake_class(root: Path, names) -> Path:
+    subs = root / "class"
+    for name in names:
+        (subs / name / "cnn").mkdir(parents=True)
+        (subs / name / "cnn" / "shapes.py").write_text(f"X = {name!r}\n")
+    return subs
+
+
+def test_jobs_2_grades_in_processes_and_a_dead_one_leaves_not_graded(tmp_path, monkeypatch):
+    names = [f"s{i}" for i in range(7)]
+    subs = _fake_class(tmp_path, names)
+
+    def fake_grade(self, sub):
+        if sub.student == "s3":
+            os._exit(7)  # the grading process dies (a grader bug, an OOM kill)
+        if sub.student == "s5":
+            raise GraderFailure("the sandbox worker could not be started (status 126)")
+        return SubmissionResult(
+            sub.student,
+            sub.origin,
+            fingerprint=self.fingerprint(sub),
+            metadata={"pid": os.getpid()},
+        )
+
+    monkeypatch.setattr(batch_mod.Grader, "grade", fake_grade)
+    out = tmp_path / "out"
+    summary = batch_mod.grade_batch([subs], out, Config(secret="s"), jobs=2)
+    assert sorted(summary.graded) == names
+    assert sorted(summary.failed) == ["s3", "s5"]
+    pids = {
+        json.loads((out / n / "results.json").read_text())["extra_data"]["metadata"].get("pid")
+        for n in names
+        if n not in ("s3", "s5")
+    }
+    assert os.getpid() not in pids and len(pids) >= 2  # graded in other processes
+    dead = json.loads((out / "s3" / "results.json").read_text())["extra_data"]
+    assert dead["status"] == "not graded" and "grading process" in dead["error"]
+    assert "s3,not graded," in (out / "gradebook.csv").read_text()
+    # the rerun grades only the two not graded, in this process or the pool
+    monkeypatch.setattr(
+        batch_mod.Grader,
+        "grade",
+        lambda self, sub: SubmissionResult(
+            sub.student, sub.origin, fingerprint=self.fingerprint(sub)
+        ),
+    )
+    again = batch_mod.grade_batch([subs], out, Config(secret="s"), jobs=2)
+    assert sorted(again.graded) == ["s3", "s5"] and len(again.skipped) == 5
+    assert not again.failed and len(again.everyone) == 7
+
+
+def _eager(recipes, expected, distinct):
+    kept = {}
+    for name, make in recipes.items():
+        try:
+            out = make()
+        except ValueError:
+            continue
+        if matches(out, expected) or (distinct and any(matches(out, o) for o in kept.values())):
+            continue
+        kept[name] = out
+    return kept
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_lazy_mistakes_are_the_eager_ones_and_computed_only_when_needed(distinct):
+    expected = np.arange(4.0)
+    calls = []
+
+    def recipe(name, value):
+        def make():
+            calls.append(name)
+            if value is None:
+                raise ValueError("does not apply")
+            return np.asarray(value, dtype=float)
+
+        return make
+
+    recipes = {
+        "same-as-expected": recipe("same-as-expected", [0, 1, 2, 3]),
+        "off-by-one": recipe("off-by-one", [1, 2, 3, 4]),
+        "skip": recipe("skip", None),
+        "again-off-by-one": recipe("again-off-by-one", [1, 2, 3, 4]),
+        "doubled": recipe("doubled", [0, 2, 4, 6]),
+    }
+    lazy = LazyMistakes(recipes, expected, matches, distinct=distinct, skip=(ValueError,))
+    assert calls == []
+    first = next(name for name, out in lazy.items() if matches(np.array([1.0, 2, 3, 4]), out))
+    assert first == "off-by-one" and calls == ["same-as-expected", "off-by-one"]
+    calls.clear()
+    eager = _eager(recipes, expected, distinct)
+    assert list(lazy) == list(eager) and len(lazy) == len(eager)
+    assert all(np.array_equal(lazy[k], eager[k]) for k in eager)
