@@ -473,10 +473,12 @@ def test_a_worker_that_cannot_start_is_the_graders_error_not_the_students(tmp_pa
     from autograder.sandbox import WorkerStartError
 
     pkg = make_package(tmp_path, conv="def f(): return 1\n")
-    monkeypatch.setattr(runner, "command", lambda *a, **k: (["/bin/sh", "-c", "exit 126"], [], ""))
+    from autograder.sandbox import process
+
+    monkeypatch.setattr(process, "command", lambda *a, **k: (["/bin/sh", "-c", "exit 126"], [], ""))
     with pytest.raises(WorkerStartError, match="could not start the sandbox worker"):
         run(pkg, [Call("call", "conv.f")])
-    monkeypatch.setattr(runner, "command", lambda *a, **k: (["/nonexistent/unshare"], [], ""))
+    monkeypatch.setattr(process, "command", lambda *a, **k: (["/nonexistent/unshare"], [], ""))
     with pytest.raises(WorkerStartError, match="could not start"):
         run(pkg, [Call("call", "conv.f")])
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from ..cases import Call
 from . import worker
-from .runner import NpScalar, Outcome, outcome_from
-from .wire import InputBlob, parse_answer
+from .answers import Outcome, outcome_from
+from .wire import InputBlob, NpScalar, parse_answer
 
 
 def spec_of(call: Call) -> dict:
