@@ -473,14 +473,21 @@ def test_a_worker_that_cannot_start_is_the_graders_error_not_the_students(tmp_pa
     from autograder.sandbox import WorkerStartError
 
     pkg = make_package(tmp_path, conv="def f(): return 1\n")
-    from autograder.sandbox import process
+    from autograder.sandbox import forked, process
 
+    monkeypatch.setenv("CNN_GRADE_FORKSERVER", "0")  # the exec'd route
     monkeypatch.setattr(process, "command", lambda *a, **k: (["/bin/sh", "-c", "exit 126"], [], ""))
     with pytest.raises(WorkerStartError, match="could not start the sandbox worker"):
         run(pkg, [Call("call", "conv.f")])
     monkeypatch.setattr(process, "command", lambda *a, **k: (["/nonexistent/unshare"], [], ""))
     with pytest.raises(WorkerStartError, match="could not start"):
         run(pkg, [Call("call", "conv.f")])
+    monkeypatch.delenv("CNN_GRADE_FORKSERVER")
+    if forked.enabled(runner.detect()):  # the fork server's route: a server that cannot start
+        monkeypatch.setattr(forked, "_server", None)
+        monkeypatch.setattr(forked, "SERVER", tmp_path / "no-such-server.py")
+        with pytest.raises(WorkerStartError, match="fork server"):
+            run(pkg, [Call("call", "conv.f")])
 
 
 def test_status_lines_from_student_code_buy_no_time(tmp_path):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cases import Call
-from . import scratch, slots
+from . import forked, scratch, slots
 from .answers import (  # noqa: F401 - re-exported: the suite and the tests import them from here
     MAX_MESSAGE,
     Outcome,
@@ -30,6 +30,7 @@ from .answers import (  # noqa: F401 - re-exported: the suite and the tests impo
     signal_text,
 )
 from .errors import GradingStopped, WorkerStartError
+from .forked import ForkedWorker
 from .isolation import Isolation, Limits, detect
 from .process import (  # noqa: F401 - re-exported
     Worker,
@@ -193,7 +194,8 @@ class _Run:
     def _one_worker(self, start: int, skip_modules: list[str]) -> int:
         """Run one worker from call ``start``; return where the next one starts."""
         limits, n = self.limits, self.n
-        worker = Worker(self.job, start, self.iso, limits, self.hide, self.fd, self.uid)
+        kind = ForkedWorker if forked.enabled(self.iso) else Worker
+        worker = kind(self.job, start, self.iso, limits, self.hide, self.fd, self.uid)
         self.report.worker_starts += 1
         try:
             return self._drive(worker, start, skip_modules)
@@ -202,7 +204,7 @@ class _Run:
             if _stopping.is_set() and _next_pending(self.outcomes, 0) < n:
                 raise GradingStopped()
 
-    def _drive(self, worker: Worker, start: int, skip_modules: list[str]) -> int:
+    def _drive(self, worker: Worker | ForkedWorker, start: int, skip_modules: list[str]) -> int:
         limits, n = self.limits, self.n
         importing, ready, said, index = None, False, False, start
         # Until its first line no student code has run: starting is the grader's time, and a
