@@ -55,8 +55,24 @@ def signal_text(code: int | None) -> str:
     return f"it exited with status {code}"
 
 
+def outcome_from_answer(answer: dict) -> Outcome:
+    """An :class:`Outcome` from ``wire.read_answer``'s result (values already rebuilt)."""
+    if answer["status"] == "ok":
+        return Outcome("ok", value=answer["value"], seconds=answer["seconds"])
+    exc = answer["exception"]
+    clean = {
+        "type": clean_text(exc["type"], 100),
+        "value_error": exc["value_error"],
+        "not_implemented": exc["not_implemented"],
+        "message": clean_text(exc["message"]),
+        "where": clean_text(exc["where"], 200),
+    }
+    return Outcome("error", exception=clean, seconds=answer["seconds"])
+
+
 def outcome_from(data: Any) -> Outcome:
-    """An :class:`Outcome` from a worker's parsed answer, checking every part of it."""
+    """An :class:`Outcome` from an answer in the JSON form (``wire.parse_answer``; the
+    handout's public cases use it), checking every part of it."""
     if not isinstance(data, dict):
         return Outcome("crashed", detail="the worker's answer could not be read")
     seconds = data.get("seconds")

@@ -27,6 +27,7 @@ from .answers import (  # noqa: F401 - re-exported: the suite and the tests impo
     Outcome,
     clean_text,
     outcome_from,
+    outcome_from_answer,
     signal_text,
 )
 from .errors import GradingStopped, WorkerStartError
@@ -51,6 +52,7 @@ from .wire import (  # noqa: F401 - re-exported: the suite and the tests import 
     decode,
     digest,
     parse_answer,
+    read_answer,
 )
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -299,19 +301,17 @@ class _Run:
         if data is None:
             return "the worker died while sending its answer"
         self.answer_bytes += size
-        values = count_values(data)
-        if values > MAX_VALUES:
-            return f"its answer holds more than {MAX_VALUES} values (the worker was stopped)"
-        if self.answer_values + values > MAX_TOTAL_VALUES:
+        try:
+            answer = read_answer(data)
+        except AnswerError as exc:
+            return f"{exc} (the worker was stopped)"
+        if self.answer_values + answer["values"] > MAX_TOTAL_VALUES:
             return (
                 f"the answers of this submission held more than {MAX_TOTAL_VALUES} values "
                 "in total (the worker was stopped)"
             )
-        self.answer_values += values
-        try:
-            outcome = outcome_from(parse_answer(data))
-        except AnswerError as exc:
-            return f"{exc} (the worker was stopped)"
+        self.answer_values += answer["values"]
+        outcome = outcome_from_answer(answer)
         del data
         if self.mutation[index] and outcome.status == "ok":
             outcome.inputs_after = self.blob.after(index)
