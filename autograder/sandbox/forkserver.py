@@ -176,6 +176,8 @@ def run_worker(req, fds):
         raise SetupError("could not switch to the worker uid")
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # cleared by the uid switch
+    if os.getppid() != 1:  # init died before the line above
+        os._exit(70)
     os.environ.clear()
     os.environ.update(req["env"])
     os.environ["HOME"] = JOB_INSIDE
@@ -233,15 +235,23 @@ def run_c1(req, fds, server_pid):
         "unshare",
     )
     isolate(req)
+    life_r, life_w = os.pipe()  # EOF on it: C1 is gone (init's parent is outside its namespace)
     pid = os.fork()
     if pid == 0:
         try:
             ctl.close()
-            die_with_parent(0)  # the parent is outside this PID namespace: seen as 0
+            os.close(life_w)
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            import select
+
+            if select.select([life_r], [], [], 0)[0]:  # C1 died before the line above
+                os._exit(70)
+            os.close(life_r)
             run_init(req, fds)
         except BaseException as exc:  # noqa: BLE001
             os.write(2, f"sandbox: the namespace could not be set up ({exc})\n".encode())
         os._exit(73)
+    os.close(life_r)
     for name in ("status", "inputs", "log"):
         os.close(fds[name])
     pidfd = _libc.syscall(ctypes.c_long(SYS_PIDFD_OPEN), ctypes.c_int(pid), ctypes.c_uint(0))

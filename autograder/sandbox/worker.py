@@ -1,13 +1,14 @@
 """The sandbox worker: runs a student's ``cnn`` package, one call after another.
 
 This file is copied into a throwaway job folder and run there, in its own process, as
-``python -I -S -B worker.py JOB START FD INPUTS_FD``. It imports nothing from the kit and
-trusts nothing it gets back from student code: results leave as JSON (arrays as dtype, shape
-and base64 bytes; plain numeric arrays only), and the trusted grader decides what they are
-worth. Protocol, on the pipe FD: ``import <module>`` before each module import,
-``imports <n>`` and n bytes of JSON (the import errors, first worker only), ``ready`` once
-imports are done, ``done <i> <n>`` and n bytes of JSON after call ``i``. Nothing is written to
-disk. The array arguments are views into the shared input blob INPUTS_FD (mapped read-write:
+``python -I -S -B worker.py JOB START FD INPUTS_FD``, or preloaded by the fork server
+(``forkserver.py``), whose fresh, isolated child calls :func:`main`. It imports nothing from
+the kit and trusts nothing it gets back from student code: results leave in a small binary
+format (``Encoder``, read by ``wire.read_answer``: tagged values, plain numeric arrays as raw
+bytes), and the trusted grader decides what they are worth. Protocol, on the pipe FD:
+``import <module>`` before each module import, ``imports <n>`` and n bytes of JSON (the
+import errors, first worker only), ``ready`` once imports are done, ``done <i> <n>`` and n
+bytes of binary answer after call ``i``. Nothing is written to disk. The array arguments are views into the shared input blob INPUTS_FD (mapped read-write:
 the grader reads it back to see whether a call changed its inputs).
 
 Job folder (read-only for the worker): ``pkg/cnn/`` (the student's package), ``calls.json``
