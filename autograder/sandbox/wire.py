@@ -285,24 +285,28 @@ class _Reader:
     """A bounded, non-recursive-in-data reader: every length is checked against what is left."""
 
     def __init__(self, data: bytes):
-        self.data, self.pos, self.values = memoryview(data), 0, 0
+        self.data, self.pos, self.values, self.end = bytes(data), 0, 0, len(data)
 
-    def take(self, n: int) -> memoryview:
-        if n < 0 or self.pos + n > len(self.data):
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > self.end:
             raise AnswerError("its answer could not be read")
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
     def unpack(self, fmt: struct.Struct) -> Any:
-        return fmt.unpack(self.take(fmt.size))[0]
+        if self.pos + fmt.size > self.end:
+            raise AnswerError("its answer could not be read")
+        value = fmt.unpack_from(self.data, self.pos)[0]
+        self.pos += fmt.size
+        return value
 
     def text(self) -> str:
-        return bytes(self.take(self.unpack(_U32))).decode("utf-8", "replace")
+        return self.take(self.unpack(_U32)).decode("utf-8", "replace")
 
     def count(self) -> int:
         n = self.unpack(_U32)
-        if n > len(self.data) - self.pos:  # every item takes at least one byte
+        if n > self.end - self.pos:  # every item takes at least one byte
             raise AnswerError("its answer could not be read")
         return n
 
@@ -312,7 +316,7 @@ class _Reader:
             raise AnswerError(f"its answer holds more than {MAX_VALUES} values")
         if depth > MAX_DEPTH:
             raise AnswerError("its answer is nested too deeply")
-        tag = bytes(self.take(1))
+        tag = self.take(1)
         if tag == b"N":
             return None
         if tag in (b"T", b"F"):
@@ -342,7 +346,7 @@ class _Reader:
         raise AnswerError("its answer could not be read")
 
     def array(self) -> np.ndarray:
-        dtype_text = bytes(self.take(self.unpack(_U8))).decode("ascii", "replace")
+        dtype_text = self.take(self.unpack(_U8)).decode("ascii", "replace")
         ndim = self.unpack(_U8)
         if ndim > 32:
             raise AnswerError("its answer could not be read")
@@ -353,8 +357,14 @@ class _Reader:
         plain = dtype is not None
         if not plain:  # the worker sends only plain arrays: this answer is not its encoder's
             raise AnswerError("its answer could not be read")
-        data = self.take(math.prod(shape) * dtype.itemsize)  # type: ignore[union-attr]
-        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+        size = math.prod(shape) * dtype.itemsize  # type: ignore[union-attr]
+        if self.pos + size > self.end:
+            raise AnswerError("its answer could not be read")
+        arr = np.frombuffer(
+            self.data, dtype=dtype, count=size // max(dtype.itemsize, 1), offset=self.pos
+        )  # type: ignore[union-attr]
+        self.pos += size
+        return arr.reshape(shape).copy()
 
 
 def read_answer(data: bytes) -> dict:
@@ -367,7 +377,7 @@ def read_answer(data: bytes) -> dict:
     """
     reader = _Reader(data)
     try:
-        kind = bytes(reader.take(1))
+        kind = reader.take(1)
         seconds = reader.unpack(_F64)
         if not math.isfinite(seconds) or not 0 <= seconds < 1e6:
             seconds = 0.0
@@ -389,7 +399,7 @@ def read_answer(data: bytes) -> dict:
         if isinstance(exc, AnswerError):
             raise
         raise AnswerError("its answer could not be read") from None
-    if reader.pos != len(reader.data):
+    if reader.pos != reader.end:
         raise AnswerError("its answer could not be read")
     out["values"] = reader.values
     return out
