@@ -124,7 +124,8 @@ def _prepare(job: Path, package: Path, blob: InputBlob, modules, iso: Isolation,
             shutil.copyfile(src, job / "pkg" / "cnn" / src.name)
     if not (job / "pkg" / "cnn" / "__init__.py").exists():
         (job / "pkg" / "cnn" / "__init__.py").write_text("")
-    shutil.copyfile(WORKER, job / "worker.py")
+    if not forked.enabled(iso):  # the fork server has the worker preloaded
+        shutil.copyfile(WORKER, job / "worker.py")
     job_json = {
         "calls": blob.specs,
         "inputs_size": blob.size,
