@@ -538,3 +538,24 @@ def test_zero_d_and_strided_arguments_keep_their_shape(tmp_path):
     assert [o.value for o in report.outcomes] == [[], [3, 2]]
     assert report.outcomes[0].inputs_after == [digest(zero_d)]
     assert report.outcomes[1].inputs_after == [digest(strided)]
+
+
+def test_a_fork_server_killed_mid_call_is_the_graders_trouble(tmp_path):
+    """Its workers die with it (nothing outlives it); the student is not charged a crash."""
+    import threading
+
+    from autograder.sandbox import WorkerStartError, forked
+
+    if not forked.enabled(runner.detect()):
+        pytest.skip("the fork server runs at the namespaces+user level (root)")
+    pkg = make_package(tmp_path, conv="import time\ndef slow():\n    time.sleep(60)\n")
+    server = forked.server()
+    threading.Timer(3.0, server.proc.kill).start()
+    started = time.monotonic()
+    patient = dataclasses.replace(FAST, call_timeout=30.0)
+    with pytest.raises(WorkerStartError, match="fork server stopped"):
+        run(pkg, [Call("call", "conv.slow")], limits=patient)
+    assert time.monotonic() - started < 25
+    quick = dataclasses.replace(FAST, call_timeout=1.0)
+    report = run(pkg, [Call("call", "conv.slow")], limits=quick)
+    assert report.outcomes[0].status == "timeout"  # a new server carries on

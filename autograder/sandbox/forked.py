@@ -202,6 +202,7 @@ class ForkedWorker:
             raise GradingStopped()
         self.iso, self.uid, self.killed = iso, uid, False
         self.code: int | None = None
+        self.launcher_lost = False
         self.pidfd: int | None = None
         self.init = None
         read_fd, write_fd = os.pipe()
@@ -295,6 +296,9 @@ class ForkedWorker:
             self.send_kill()
         self._wait_status(time.monotonic() + 10)
         code = self.code
+        # C1 always reports the init's status, even after our kill: none means the trusted
+        # launcher itself died (the fork server was killed): not the student's doing.
+        self.launcher_lost = code is None
         if code is not None and code > 128:
             code = 128 - code  # the init reports a signal as 128 + n
         with process._workers_lock:

@@ -226,6 +226,10 @@ class _Run:
                         f"the grader could not start the sandbox worker ({why}; "
                         f"{clean_text(_tail(self.job / 'output.log', 300), 300).strip()})"
                     )
+                if getattr(worker, "launcher_lost", False):  # the grader's trouble, not theirs
+                    raise WorkerStartError(
+                        "the sandbox's fork server stopped while a worker ran (retry the run)"
+                    )
                 if not ready:
                     module = importing or "?"
                     why = (

@@ -8,7 +8,8 @@ format (``Encoder``, read by ``wire.read_answer``: tagged values, plain numeric 
 bytes), and the trusted grader decides what they are worth. Protocol, on the pipe FD:
 ``import <module>`` before each module import, ``imports <n>`` and n bytes of JSON (the
 import errors, first worker only), ``ready`` once imports are done, ``done <i> <n>`` and n
-bytes of binary answer after call ``i``. Nothing is written to disk. The array arguments are views into the shared input blob INPUTS_FD (mapped read-write:
+bytes of binary answer after call ``i``. Nothing is written to disk. The array arguments
+are views into the shared input blob INPUTS_FD (mapped read-write:
 the grader reads it back to see whether a call changed its inputs).
 
 Job folder (read-only for the worker): ``pkg/cnn/`` (the student's package), ``calls.json``
