@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 
 BANNED = {
     "tensorflow": "TensorFlow",
@@ -25,6 +26,9 @@ MODEL_DEPENDS_ON = ("conv", "pooling", "activations", "regularization", "trainin
 _STRING = re.compile(r"\b(tensorflow|keras|torch|jax|scipy\.(?:signal|ndimage))\b")
 
 
+_PARSE_LOCK = threading.Lock()
+
+
 def _banned_name(name: str) -> str | None:
     for prefix, label in BANNED.items():
         if name == prefix or name.startswith(prefix + "."):
@@ -38,8 +42,9 @@ def banned_frameworks(source: bytes) -> list[str]:
     """The frameworks a module's source imports (or names in an import string)."""
     found: set[str] = set()
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+        with _PARSE_LOCK:  # CPython 3.11's AST builder keeps its recursion depth per process:
+            tree = ast.parse(source)  # two threads parsing at once raised SystemError
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SystemError):
         return []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
