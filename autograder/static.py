@@ -27,6 +27,9 @@ MODEL_DEPENDS_ON = ("conv", "pooling", "activations", "regularization", "trainin
 _STRING = re.compile(r"\b(tensorflow|keras|torch|jax|scipy\.(?:signal|ndimage))\b")
 
 
+_PARSE_LOCK = threading.Lock()
+
+
 def _banned_name(name: str) -> str | None:
     for prefix, label in BANNED.items():
         if name == prefix or name.startswith(prefix + "."):
@@ -61,8 +64,9 @@ def banned_frameworks(source: bytes) -> list[str]:
 def _scan(source: bytes) -> list[str]:
     found: set[str] = set()
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+        with _PARSE_LOCK:  # CPython 3.11's AST builder keeps its recursion depth per process:
+            tree = ast.parse(source)  # two threads parsing at once raised SystemError
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SystemError):
         return []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

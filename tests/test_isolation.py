@@ -53,6 +53,8 @@ def _unprivileged(tmp: Path, args: list[str]) -> subprocess.CompletedProcess:
     quoted = " ".join(f"'{a}'" for a in grade)
     script.append(f"exec setpriv --reuid=1987654322 --regid=1987654322 --clear-groups {quoted}")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp / "home"), "LANG": "C.UTF-8"}
+    if os.environ.get("PYTHONPATH"):  # a worktree's checkout, not the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run(
         ["unshare", "--mount", "sh", "-c", "\n".join(script)],
         env=env,

@@ -239,3 +239,31 @@ def test_an_exception_in_the_grader_kills_every_worker(workdir, monkeypatch):
     with pytest.raises(RuntimeError, match="the grader broke"):
         grade_batch([subs], out, load_config(cfg), jobs=2, progress=boom)
     assert marked_processes() == []
+
+
+def test_a_uid_another_grader_uses_is_skipped_never_killed():
+    """A grader with its own lock folder (a chroot with its own /run) holds no lock we can see:
+    its live worker (parent: a live launcher, not us, not PID 1) keeps the uid from our lease,
+    and our lease kills nothing of it. An orphan of a dead grader is still killed."""
+    probe = slots.lease()
+    uid = probe.uid
+    probe.release()
+    script = f"setpriv --reuid={uid} --regid={uid} --clear-groups sleep 300; true"
+    launcher = subprocess.Popen(["/bin/sh", "-c", script])  # stands for the other grader
+    try:
+        end = time.monotonic() + 10
+        while not slots.processes_of(uid) and time.monotonic() < end:
+            time.sleep(0.02)
+        assert slots.owned_elsewhere(uid)
+        with slots.lease() as other:
+            assert other.uid != uid
+        assert [p for p in slots.processes_of(uid) if not _zombie(p)]  # not killed
+    finally:
+        launcher.kill()  # its sleep is now an orphan (of a dead "grader")
+        launcher.wait()
+    end = time.monotonic() + 10
+    while slots.owned_elsewhere(uid) and time.monotonic() < end:
+        time.sleep(0.02)
+    with slots.lease() as again:
+        assert again.uid == uid
+        assert [p for p in slots.processes_of(uid) if not _zombie(p)] == []

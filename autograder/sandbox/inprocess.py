@@ -4,7 +4,7 @@ For the kit's tests, the oracle's self-check and the audit's sanity checks: the 
 solutions, stubs or a corpus package are called exactly as the worker calls a student's
 (``worker.execute``: the same programs, the same input blob, the same encoding of answers,
 the same exception report) and the answer is decoded exactly as the runner decodes it
-(``wire.parse_answer``, ``runner.outcome_from``; inputs judged from the blob by
+(``wire.read_answer``, ``answers.outcome_from_answer``; inputs judged from the blob by
 ``InputBlob.after``); only the separate process, its limits and its isolation are missing.
 Never use it on a student's code.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 from ..cases import Call
 from . import worker
-from .runner import NpScalar, Outcome, outcome_from
-from .wire import InputBlob, parse_answer
+from .answers import Outcome, outcome_from_answer
+from .wire import InputBlob, NpScalar, read_answer
 
 
 def spec_of(call: Call) -> dict:
@@ -35,8 +35,8 @@ def execute(package: ModuleType, call: Call, mutation: bool = True) -> Outcome:
 
     blob = InputBlob([call])
     spec = json.loads(json.dumps(blob.specs[0]))
-    answer = worker.execute(spec, {call.module}, resolve, blob.buffer)
-    outcome = outcome_from(parse_answer(json.dumps(answer, allow_nan=True).encode()))
+    answer = worker.answer_bytes(worker.execute(spec, {call.module}, resolve, blob.buffer))
+    outcome = outcome_from_answer(read_answer(answer))
     if mutation and outcome.status == "ok":
         outcome.inputs_after = blob.after(0, blob.buffer)
     return outcome
@@ -44,8 +44,10 @@ def execute(package: ModuleType, call: Call, mutation: bool = True) -> Outcome:
 
 def wire(value: Any) -> Any:
     """``value`` as the grader would receive it back from the worker (idempotent)."""
-    encoded = json.dumps(worker.Encoder()(_unwrap(value)), allow_nan=True).encode()
-    return outcome_from(parse_answer(b'{"status": "ok", "value": ' + encoded + b"}")).value
+    enc = worker.Encoder()
+    enc(_unwrap(value))
+    answer = worker.answer_bytes({"status": "ok", "encoded": enc})
+    return outcome_from_answer(read_answer(answer)).value
 
 
 def _unwrap(value: Any) -> Any:

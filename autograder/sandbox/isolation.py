@@ -55,7 +55,8 @@ from pathlib import Path
 from ..paths import KIT_ROOT, PACKAGE_DIR
 
 NOBODY = 65534
-PROBE_UID = int(os.environ.get("CNN_GRADE_UID_BASE", "2100000000")) + 4096  # see slots.py
+# Past every lease domain's uids (slots.py: UID_BASE + DOMAINS * UID_COUNT).
+PROBE_UID = int(os.environ.get("CNN_GRADE_UID_BASE", "2100000000")) + 64 * 4096
 JOB_INSIDE = "/tmp/cnn-job"  # where the job folder appears inside the namespaces
 # Shared, world-writable folders that get a private, size-limited tmpfs inside the namespaces.
 PRIVATE_TMP = {"/tmp": "32m", "/var/tmp": "8m", "/dev/shm": "8m", "/run/lock": "1m"}

@@ -11,11 +11,21 @@ A uid's processes are all killed by :func:`kill_uid`: a helper switched to that 
 ``kill(-1, SIGKILL)`` until nothing is left, which reaches every process of the uid whatever
 it did (new sessions, double forks, ignored signals). The range is the kit's: set
 ``CNN_GRADE_UID_BASE`` if something else on the machine uses it.
+
+Lease domains: a grader in a chroot or container with its own ``/run`` takes its locks in
+another folder, so locks alone cannot keep two graders off one uid. Two defences: each lock
+folder (identified by its device and inode) gets its own block of ``UID_COUNT`` uids out of
+``DOMAINS`` (``domain_base``), and a leased uid that still has processes is used (and its
+leftovers killed) only when every one of them is an orphan (its parent is another process of
+that uid, PID 1, this grader, or gone): a process whose parent is a live launcher (another
+grader, its ``unshare``, its namespace's init, its fork server) belongs to a grader that is
+alive, and that uid is skipped, never killed.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import pwd
 import signal
@@ -23,7 +33,8 @@ import threading
 from pathlib import Path
 
 UID_BASE = int(os.environ.get("CNN_GRADE_UID_BASE", "2100000000"))
-UID_COUNT = 4096
+UID_COUNT = 4096  # uids of one lease domain
+DOMAINS = 64  # blocks of UID_COUNT uids from UID_BASE; isolation.PROBE_UID lies past them
 SLOT_DIR = Path("/run/cnn-grade-slots")
 
 _lock = threading.Lock()
@@ -74,11 +85,45 @@ def _in_passwd(uid: int) -> bool:
         return False
 
 
+def domain_base(folder: Path) -> int:
+    """The first uid of the lease domain whose locks live in ``folder``."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return UID_BASE
+    key = hashlib.blake2b(f"{st.st_dev}:{st.st_ino}".encode(), digest_size=8).digest()
+    return UID_BASE + UID_COUNT * (int.from_bytes(key, "big") % DOMAINS)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return int(data[data.rindex(b")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def owned_elsewhere(uid: int, pids: set[int] | None = None) -> bool:
+    """Whether a live process of ``uid`` has a parent that is a live launcher (not an orphan
+    of a dead grader): then another grader uses that uid now."""
+    pids = set(processes_of(uid)) if pids is None else pids
+    me = os.getpid()
+    for pid in pids:
+        parent = _parent(pid)
+        if parent is None or parent in pids or parent in (0, 1, me):
+            continue
+        if os.path.exists(f"/proc/{parent}"):
+            return True
+    return False
+
+
 def lease(kill_leftovers: bool = True) -> Slot:
     """A uid no other worker on this machine uses now (its leftovers, if any, killed: a
     grader SIGKILLed at the ``user`` level leaves its workers' children behind)."""
     folder = _slot_dir()
-    for uid in range(UID_BASE, UID_BASE + UID_COUNT):
+    first = domain_base(folder)
+    for uid in range(first, first + UID_COUNT):
         with _lock:
             if uid in _held:
                 continue
@@ -89,14 +134,15 @@ def lease(kill_leftovers: bool = True) -> Slot:
                 os.close(fd)
                 continue
             os.set_inheritable(fd, False)
-            if _in_passwd(uid):  # someone gave this uid a name: not ours to use
+            pids = set(processes_of(uid))
+            if _in_passwd(uid) or owned_elsewhere(uid, pids):  # not ours to use (or to kill)
                 os.close(fd)
                 continue
             _held[uid] = fd
-        if kill_leftovers:
+        if kill_leftovers and pids:
             kill_uid(uid)
         return Slot(uid, fd)
-    raise OSError(f"all {UID_COUNT} worker uids from {UID_BASE} are in use")
+    raise OSError(f"all {UID_COUNT} worker uids from {first} are in use")
 
 
 def kill_uid(uid: int) -> bool:

@@ -17,6 +17,7 @@ import json
 import math
 import mmap
 import os
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,8 @@ class AnswerError(ValueError):
 
 def digest(arr: np.ndarray) -> str:
     """dtype, shape and a hash of the bytes: what the mutation check compares."""
-    h = hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).hexdigest()
+    arr = np.ascontiguousarray(arr) if arr.ndim else arr
+    h = hashlib.blake2b(arr.reshape(-1).view(np.uint8), digest_size=16).hexdigest()
     return f"{arr.dtype.str}|{tuple(arr.shape)}|{h}"
 
 
@@ -120,9 +122,23 @@ class InputBlob:
             )
             self.regions.append(regions)
         self.size = max(self.size, ALIGN)
-        self.buffer = bytearray(self.size)
-        for offset, arr in chunks:
-            self.buffer[offset : offset + arr.nbytes] = arr.tobytes()
+        self._chunks = chunks
+        self._buffer: bytearray | None = None
+
+    @property
+    def buffer(self) -> bytearray:
+        """The blob as bytes in this process (for in-process execution; the runner maps a
+        memfd instead, written once with no intermediate copy)."""
+        if self._buffer is None:
+            self._buffer = bytearray(self.size)
+            self._fill(self._buffer)
+        return self._buffer
+
+    def _fill(self, memory: Any) -> None:
+        for offset, arr in self._chunks:
+            if arr.nbytes:
+                dest = np.frombuffer(memory, np.uint8, count=arr.nbytes, offset=offset)
+                dest[:] = arr.reshape(-1).view(np.uint8)
 
     def memfd(self) -> int:
         """A sealed (fixed-size) memfd holding the blob, for the worker to map read-write."""
@@ -132,9 +148,6 @@ class InputBlob:
             import tempfile
 
             fd = os.dup(tempfile.TemporaryFile().fileno())
-        view = memoryview(self.buffer)
-        while view:
-            view = view[os.write(fd, view) :]
         os.ftruncate(fd, self.size)
         try:
             import fcntl
@@ -144,7 +157,8 @@ class InputBlob:
         except (AttributeError, OSError):
             pass
         self.view = mmap.mmap(fd, self.size)  # the grader's own view of the worker's writes
-        self.buffer = bytearray()  # not needed any more
+        self._fill(self.view)
+        self._chunks = []  # the arrays are in the memfd now
         return fd
 
     def after(self, index: int, memory: Any = None) -> list[str]:
@@ -243,3 +257,149 @@ def unpack(spec: Any) -> np.ndarray | None:
         return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
     except (TypeError, ValueError, binascii.Error):
         return None
+
+
+# The binary answer (worker.py writes it; read_answer reads it). Little-endian throughout:
+#   answer := b"O" f64:seconds value
+#           | b"E" f64:seconds u8:flags (1 ValueError, 2 NotImplementedError) str:type
+#             str:message str:where
+#   value  := b"N" | b"T" | b"F" | b"i" i64 | b"f" f64 | b"s" str | b"u" str (unsupported)
+#           | b"l" u32:n value*n | b"t" u32:n value*n | b"d" u32:n (str value)*n
+#           | b"a" array | b"g" array (a numpy scalar: 0-d)
+#   array  := u8:len dtype-text u8:ndim u64*ndim raw C-order bytes
+#   str    := u32:len UTF-8 bytes
+_I64, _F64 = struct.Struct("<q"), struct.Struct("<d")
+_U8, _U32, _U64 = struct.Struct("<B"), struct.Struct("<I"), struct.Struct("<Q")
+MAX_DIM = 1 << 40
+_PLAIN_DTYPES = {
+    np.dtype(f"{order}{kind}{size}").str: np.dtype(f"{order}{kind}{size}")
+    for order in "<>"
+    for kind, sizes in (("i", (1, 2, 4, 8)), ("u", (1, 2, 4, 8)), ("f", (2, 4, 8)))
+    for size in sizes
+}
+_PLAIN_DTYPES |= {"|b1": np.dtype(bool), "|i1": np.dtype("i1"), "|u1": np.dtype("u1")}
+_PLAIN_DTYPES |= {d.str: d for d in (np.dtype(np.longdouble),) if d.kind == "f"}
+
+
+class _Reader:
+    """A bounded, non-recursive-in-data reader: every length is checked against what is left."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos, self.values, self.end = bytes(data), 0, 0, len(data)
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > self.end:
+            raise AnswerError("its answer could not be read")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def unpack(self, fmt: struct.Struct) -> Any:
+        if self.pos + fmt.size > self.end:
+            raise AnswerError("its answer could not be read")
+        value = fmt.unpack_from(self.data, self.pos)[0]
+        self.pos += fmt.size
+        return value
+
+    def text(self) -> str:
+        return self.take(self.unpack(_U32)).decode("utf-8", "replace")
+
+    def count(self) -> int:
+        n = self.unpack(_U32)
+        if n > self.end - self.pos:  # every item takes at least one byte
+            raise AnswerError("its answer could not be read")
+        return n
+
+    def value(self, depth: int = 0) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise AnswerError(f"its answer holds more than {MAX_VALUES} values")
+        if depth > MAX_DEPTH:
+            raise AnswerError("its answer is nested too deeply")
+        tag = self.take(1)
+        if tag == b"N":
+            return None
+        if tag in (b"T", b"F"):
+            return tag == b"T"
+        if tag == b"i":
+            return self.unpack(_I64)
+        if tag == b"f":
+            return self.unpack(_F64)
+        if tag == b"s":
+            return self.text()
+        if tag == b"u":
+            return Unsupported(self.text()[:200])
+        if tag in (b"l", b"t"):
+            items = [self.value(depth + 1) for _ in range(self.count())]
+            return items if tag == b"l" else tuple(items)
+        if tag == b"d":
+            out = {}
+            for _ in range(self.count()):
+                key = self.text()
+                out[key] = self.value(depth + 1)
+            return out
+        if tag in (b"a", b"g"):
+            arr = self.array()
+            if tag == b"g":
+                return NpScalar(arr) if arr.ndim == 0 else MALFORMED
+            return arr
+        raise AnswerError("its answer could not be read")
+
+    def array(self) -> np.ndarray:
+        dtype_text = self.take(self.unpack(_U8)).decode("ascii", "replace")
+        ndim = self.unpack(_U8)
+        if ndim > 32:
+            raise AnswerError("its answer could not be read")
+        shape = [self.unpack(_U64) for _ in range(ndim)]
+        if any(n > MAX_DIM for n in shape):
+            raise AnswerError("its answer could not be read")
+        dtype = _PLAIN_DTYPES.get(dtype_text)  # never np.dtype() on the worker's text
+        plain = dtype is not None
+        if not plain:  # the worker sends only plain arrays: this answer is not its encoder's
+            raise AnswerError("its answer could not be read")
+        size = math.prod(shape) * dtype.itemsize  # type: ignore[union-attr]
+        if self.pos + size > self.end:
+            raise AnswerError("its answer could not be read")
+        arr = np.frombuffer(
+            self.data, dtype=dtype, count=size // max(dtype.itemsize, 1), offset=self.pos
+        )  # type: ignore[union-attr]
+        self.pos += size
+        return arr.reshape(shape).copy()
+
+
+def read_answer(data: bytes) -> dict:
+    """A worker's binary answer under hard bounds (bytes, values, depth, array sizes checked
+    before anything is allocated); raises :class:`AnswerError` (one sentence), nothing else.
+
+    Returns ``{"status": "ok", "seconds", "value", "values"}`` or ``{"status": "error",
+    "seconds", "exception": {...}, "values"}`` with the value already rebuilt (arrays, tuples,
+    :class:`NpScalar`, :class:`Unsupported`).
+    """
+    reader = _Reader(data)
+    try:
+        kind = reader.take(1)
+        seconds = reader.unpack(_F64)
+        if not math.isfinite(seconds) or not 0 <= seconds < 1e6:
+            seconds = 0.0
+        if kind == b"O":
+            out: dict = {"status": "ok", "seconds": seconds, "value": reader.value()}
+        elif kind == b"E":
+            flags = reader.unpack(_U8)
+            exc = {
+                "type": reader.text(),
+                "value_error": bool(flags & 1),
+                "not_implemented": bool(flags & 2),
+                "message": reader.text(),
+                "where": reader.text(),
+            }
+            out = {"status": "error", "seconds": seconds, "exception": exc}
+        else:
+            raise AnswerError("its answer could not be read")
+    except (struct.error, MemoryError, ValueError) as exc:
+        if isinstance(exc, AnswerError):
+            raise
+        raise AnswerError("its answer could not be read") from None
+    if reader.pos != reader.end:
+        raise AnswerError("its answer could not be read")
+    out["values"] = reader.values
+    return out

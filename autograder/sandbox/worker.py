@@ -1,13 +1,15 @@
 """The sandbox worker: runs a student's ``cnn`` package, one call after another.
 
 This file is copied into a throwaway job folder and run there, in its own process, as
-``python -I -S -B worker.py JOB START FD INPUTS_FD``. It imports nothing from the kit and
-trusts nothing it gets back from student code: results leave as JSON (arrays as dtype, shape
-and base64 bytes; plain numeric arrays only), and the trusted grader decides what they are
-worth. Protocol, on the pipe FD: ``import <module>`` before each module import,
-``imports <n>`` and n bytes of JSON (the import errors, first worker only), ``ready`` once
-imports are done, ``done <i> <n>`` and n bytes of JSON after call ``i``. Nothing is written to
-disk. The array arguments are views into the shared input blob INPUTS_FD (mapped read-write:
+``python -I -S -B worker.py JOB START FD INPUTS_FD``, or preloaded by the fork server
+(``forkserver.py``), whose fresh, isolated child calls :func:`main`. It imports nothing from
+the kit and trusts nothing it gets back from student code: results leave in a small binary
+format (``Encoder``, read by ``wire.read_answer``: tagged values, plain numeric arrays as raw
+bytes), and the trusted grader decides what they are worth. Protocol, on the pipe FD:
+``import <module>`` before each module import, ``imports <n>`` and n bytes of JSON (the
+import errors, first worker only), ``ready`` once imports are done, ``done <i> <n>`` and n
+bytes of binary answer after call ``i``. Nothing is written to disk. The array arguments
+are views into the shared input blob INPUTS_FD (mapped read-write:
 the grader reads it back to see whether a call changed its inputs).
 
 Job folder (read-only for the worker): ``pkg/cnn/`` (the student's package), ``calls.json``
@@ -26,6 +28,7 @@ import importlib
 import importlib.abc
 import json
 import os
+import struct
 import sys
 import time
 import traceback
@@ -115,37 +118,101 @@ def pack(arr):
     }
 
 
-class Encoder:
-    """Turn a student's return value into JSON (arrays as base64), refusing anything else."""
+_I64, _F64 = struct.Struct("<q"), struct.Struct("<d")
+_U8, _U32, _U64 = struct.Struct("<B"), struct.Struct("<I"), struct.Struct("<Q")
 
-    def npy(self, arr, key):
-        return {key: pack(arr)}
+
+class _Unsupported:
+    """A value the worker itself marks as unsupported (e.g. early stopping's restored weights)."""
+
+    def __init__(self, why):
+        self.why = why
+
+
+def _text(value):
+    data = value.encode("utf-8", "replace")
+    return _U32.pack(len(data)) + data
+
+
+class Encoder:
+    """Turn a student's return value into the binary answer format (``wire.read_answer``):
+    plain numeric arrays as raw bytes, refusing anything else (marked unsupported)."""
+
+    def __init__(self):
+        self.out = []
+
+    def array(self, arr, tag):
+        arr = np.ascontiguousarray(arr) if arr.ndim else arr
+        dtype = arr.dtype.str.encode("ascii")
+        head = tag + _U8.pack(len(dtype)) + dtype + _U8.pack(arr.ndim)
+        self.out.append(head + b"".join(_U64.pack(n) for n in arr.shape))
+        self.out.append(arr.tobytes())
+
+    def unsupported(self, why):
+        self.out.append(b"u" + _text(why))
 
     def __call__(self, value, depth=0):
+        out, t = self.out, type(value)
         if depth > 20:
-            return {"$unsupported": "a structure nested too deeply"}
-        t = type(value)
+            return self.unsupported("a structure nested too deeply")
         if t is np.ndarray:
             if value.dtype.kind not in "biuf" or value.dtype.fields is not None:
-                return {"$unsupported": f"np.ndarray of dtype {value.dtype}"}
-            return self.npy(value, "$arr")
+                return self.unsupported(f"np.ndarray of dtype {value.dtype}")
+            if value.ndim > 32:
+                return self.unsupported("an array of more than 32 dimensions")
+            return self.array(value, b"a")
         if isinstance(value, np.generic) and t.__module__ == "numpy":
             if np.dtype(t).kind not in "biuf":
-                return {"$unsupported": f"numpy scalar {t.__name__}"}
-            return self.npy(np.asarray(value), "$npscalar")
-        if t in (bool, int, float, str) or value is None:
-            if t is str and len(value) > MAX_TEXT:
-                return {"$unsupported": "a very long str"}
-            if t is int and abs(value) > 2**62:
-                return {"$unsupported": "an int too large"}
-            return value
-        if t is tuple:
-            return {"$tuple": [self(v, depth + 1) for v in value[:10000]]}
-        if t is list:
-            return [self(v, depth + 1) for v in value[:10000]]
-        if t is dict:
-            return {"$dict": [[str(k), self(v, depth + 1)] for k, v in list(value.items())[:1000]]}
-        return {"$unsupported": _type_name(value)}
+                return self.unsupported(f"numpy scalar {t.__name__}")
+            return self.array(np.asarray(value), b"g")
+        if value is None:
+            out.append(b"N")
+        elif t is bool:
+            out.append(b"T" if value else b"F")
+        elif t is int:
+            if abs(value) > 2**62:
+                return self.unsupported("an int too large")
+            out.append(b"i" + _I64.pack(value))
+        elif t is float:
+            out.append(b"f" + _F64.pack(value))
+        elif t is str:
+            if len(value) > MAX_TEXT:
+                return self.unsupported("a very long str")
+            out.append(b"s" + _text(value))
+        elif t is tuple or t is list:
+            items = value[:10000]
+            out.append((b"t" if t is tuple else b"l") + _U32.pack(len(items)))
+            for v in items:
+                self(v, depth + 1)
+        elif t is dict:
+            items = list(value.items())[:1000]
+            out.append(b"d" + _U32.pack(len(items)))
+            for k, v in items:
+                out.append(_text(str(k)))
+                self(v, depth + 1)
+        elif t is _Unsupported:
+            self.unsupported(value.why)
+        else:
+            self.unsupported(_type_name(value))
+        return None
+
+
+def answer_bytes(out):
+    """The binary answer of one call from ``execute``'s result."""
+    seconds = float(out.get("seconds", 0.0))
+    if out["status"] == "ok":
+        enc = out["encoded"]
+        return b"O" + _F64.pack(seconds) + b"".join(enc.out)
+    exc = out["exception"]
+    flags = (1 if exc["value_error"] else 0) | (2 if exc["not_implemented"] else 0)
+    return (
+        b"E"
+        + _F64.pack(seconds)
+        + _U8.pack(flags)
+        + _text(exc["type"])
+        + _text(exc["message"])
+        + _text(exc["where"])
+    )
 
 
 def _type_name(value):
@@ -206,7 +273,7 @@ def run_early_stopping(cls, args, kwargs):
         try:
             restored = float(np.asarray(restored[0]).ravel()[0])
         except Exception:  # noqa: BLE001 - whatever it is, it is not the weights list
-            restored = {"$unsupported": _type_name(restored)}
+            restored = _Unsupported(_type_name(restored))
     best = es.best
     return {
         "epochs_run": epochs_run,
@@ -256,13 +323,12 @@ PROGRAMS = {
 
 
 def run_one(index, spec, modules_ok):
-    out = execute(spec, modules_ok, resolve, _INPUTS)
-    data = json.dumps(out, allow_nan=True).encode("utf-8")
+    data = answer_bytes(execute(spec, modules_ok, resolve, _INPUTS))
     say(f"done {index} {len(data)}", data)
 
 
 def execute(spec, modules_ok, resolve, inputs=None):
-    """Make one call and return its answer as JSON-ready data (never raises).
+    """Make one call and return its answer (never raises): ``answer_bytes`` encodes it.
 
     ``inputs`` is the input blob the array arguments are views of."""
     out = {"status": "ok"}
@@ -277,7 +343,8 @@ def execute(spec, modules_ok, resolve, inputs=None):
         fn = resolve(spec["target"])
         result = PROGRAMS[spec["program"]](fn, args, kwargs)
         out["seconds"] = time.perf_counter() - started
-        out["value"] = enc(result)
+        enc(result)
+        out["encoded"] = enc
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
         out = {
             "status": "error",
