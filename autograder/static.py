@@ -41,7 +41,6 @@ def _banned_name(name: str) -> str | None:
 
 _seen: dict[bytes, list[str]] = {}  # sha256(source) -> its frameworks (the batch's files repeat)
 _seen_lock = threading.Lock()
-_parse_lock = threading.Lock()
 _SEEN_MAX = 50_000
 
 
@@ -52,8 +51,7 @@ def banned_frameworks(source: bytes) -> list[str]:
         known = _seen.get(key)
     if known is not None:
         return list(known)
-    with _parse_lock:  # ast.parse in two threads at once can fail on CPython 3.11
-        found = _scan(source)  # ("AST constructor recursion depth mismatch": grade audit)
+    found = _scan(source)
     with _seen_lock:
         if len(_seen) >= _SEEN_MAX:
             _seen.clear()
