@@ -27,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from .bank import BANK_JSON, BANK_NPZ, DATA_DIR, FORMAT, decode_value
-from .specs import ITEMS, PREDICT_BATCH_SIZE, SEED, Spec, bank_specs
+from . import backward as _backward
+from . import model_part2 as _model_part2
+from .bank import BANK_FILES, DATA_DIR, FORMAT, decode_value
+from .specs import PART2_SEED, PARTS, PREDICT_BATCH_SIZE, SEED, Spec, bank_specs, part_items
 
 ES_FIT_BATCH_SIZE = 4  # the dummy fit that drives EarlyStopping: 4 samples, one step per epoch
 RECEPTIVE_FIELD_LENGTH = 40  # input length of the receptive-field probe stacks
@@ -438,10 +440,31 @@ _BY_MODULE = {
 }
 
 
+# Part 2's items: their own files (specs and TF's answers together).
+_BY_ITEM = {item: _backward.compute for item in _backward.ITEMS} | {
+    item: _model_part2.compute for item in _model_part2.ITEMS
+}
+
+
 def compute(K: _Keras, spec: Spec) -> Any:
-    """Keras's answer to ``spec`` (may add Keras-made inputs to ``spec.kwargs``)."""
+    """Keras's answer to ``spec`` (may add Keras-made inputs to ``spec.kwargs``/``args``)."""
     with K.tf.device(K.device):
+        if spec.item in _BY_ITEM:
+            return _round32(_BY_ITEM[spec.item](K, spec))
         return _BY_MODULE[spec.item.split(".")[0]](K, spec)
+
+
+def _round32(value: Any) -> Any:
+    """Part 2's float64 answers rounded to float32 values (the forward bank's precision)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(np.float32).astype(np.float64)
+    if isinstance(value, float):
+        return float(np.float32(value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_round32(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _round32(v) for k, v in value.items()}
+    return value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -503,6 +526,7 @@ def _record(K: _Keras, spec: Spec, store: _Arrays) -> dict:
         "args": encode_value(tuple(spec.args), store),
         "kwargs": encode_value(dict(spec.kwargs), store),
         "keras_inputs": list(KERAS_MADE_INPUTS.get(spec.item, ())),
+        "keras_args": list(spec.keras.get("made_args", ())),
         "expected": encode_value(expected, store),
         "exact": spec.item == "training.minibatch_indices",
         "params": _plain(spec.params),
@@ -510,19 +534,49 @@ def _record(K: _Keras, spec: Spec, store: _Arrays) -> dict:
     }
 
 
-def build_bank(out_dir: Path | None = None) -> Path:
-    """Compute every spec with real Keras (CPU, TF32 off) and write bank.json + bank.npz.
-
-    Returns the path of bank.json.
-    """
-    started = time.perf_counter()
-    out_dir = Path(out_dir) if out_dir is not None else DATA_DIR
-    K = _Keras()
-    store = _Arrays()
-    specs = bank_specs()
-    cases = [_record(K, spec, store) for spec in specs]
-    counts = {item: sum(c["item"] == item for c in cases) for item in ITEMS}
+def _part_provenance(K: _Keras, part: str) -> dict:
     provenance = K.provenance()
+    if part == "backward":
+        provenance.update(
+            {
+                "dtype": "float64",
+                "floatx": "float64",
+                "precision": "every layer built with dtype='float64' (floatx float64 during "
+                "model.fit, so the optimizers' variables are float64); answers stored rounded "
+                "to float32, at most 6e-8 relative",
+                "batch_sizes": {
+                    "model.train_lecture_model": "the case's batch_size (model.fit, "
+                    "shuffle=False, Dropout(0.0) for training=False)",
+                    "layers": "the whole input in one call",
+                },
+                "gradients": "tf.GradientTape, output_gradients=dy (layers); the loss itself "
+                "(softmax + cross-entropy, the lecture model)",
+                "seed": PART2_SEED,
+            }
+        )
+    return provenance
+
+
+def build_bank(out_dir: Path | None = None, parts: tuple[str, ...] = PARTS) -> Path:
+    """Compute every spec with real Keras (CPU, TF32 off) and write each part's bank file
+    (forward: bank.json + bank.npz, backward: bank_backward.json + .npz).
+
+    Returns the path of the last file written.
+    """
+    K = _Keras()
+    out_dir = Path(out_dir) if out_dir is not None else DATA_DIR
+    for part in parts:
+        json_path = _build_part(K, out_dir, part)
+    return json_path
+
+
+def _build_part(K: _Keras, out_dir: Path, part: str) -> Path:
+    started = time.perf_counter()
+    store = _Arrays()
+    specs = bank_specs(part)
+    cases = [_record(K, spec, store) for spec in specs]
+    counts = {item: sum(c["item"] == item for c in cases) for item in part_items(part)}
+    provenance = _part_provenance(K, part)
     provenance.update(
         {
             "build_date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -533,9 +587,9 @@ def build_bank(out_dir: Path | None = None) -> Path:
         }
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    npz_path = out_dir / BANK_NPZ
+    json_path = out_dir / BANK_FILES[part]
+    npz_path = json_path.with_suffix(".npz")
     np.savez_compressed(npz_path, **store.arrays)  # plain numeric arrays: no pickles
-    json_path = out_dir / BANK_JSON
     doc = {"format": FORMAT, "provenance": provenance, "cases": cases}
     json_path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return json_path
@@ -611,14 +665,26 @@ def _differences(
         out.append(f"{where}: recomputed {got!r}, stored {want!r}{extra}")
 
 
-def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -> list[str]:
-    """Recompute every bank case with live Keras; the problems found (empty: all reproduced).
+def verify_bank(
+    path: Path | None = None, rounding: list[float] | None = None, parts: tuple[str, ...] = PARTS
+) -> list[str]:
+    """Recompute every bank case of ``parts`` with live Keras; the problems found (empty: all
+    reproduced). ``path``: a folder holding the parts' bank files (default: the kit's own).
 
     Checks that the stored inputs are still those of :func:`bank_specs` (bitwise), that Keras-made
     inputs (the dropout masks) and every expected value are reproduced within float32 rounding
     (:data:`REPRO_RTOL`), and that the bank was built on the CPU. When ``rounding`` is given, one
     entry per case that was not bitwise equal is appended: its largest relative difference.
     """
+    K = _Keras()
+    folder = DATA_DIR if path is None else Path(path)
+    problems: list[str] = []
+    for part in parts:
+        problems += _verify_part(K, folder / BANK_FILES[part], part, rounding)
+    return problems
+
+
+def _verify_part(K: _Keras, path: Path, part: str, rounding: list[float] | None) -> list[str]:
     from .bank import _read
 
     doc, arrays = _read(path)
@@ -629,8 +695,7 @@ def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -
             f"provenance: built on {prov.get('device')!r} with TF32 "
             f"{prov.get('tf32_enabled')!r}; the bank must be built on the CPU"
         )
-    K = _Keras()
-    specs = bank_specs()
+    specs = bank_specs(part)
     stored = doc["cases"]
     if len(specs) != len(stored):
         problems.append(
@@ -643,10 +708,14 @@ def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -
             continue
         kwargs = decode_value(case["kwargs"], arrays)
         made = {k: kwargs.pop(k) for k in case.get("keras_inputs", []) if k in kwargs}
+        args = list(decode_value(case["args"], arrays))
+        made_args = {i: args[i] for i in case.get("keras_args", [])}
+        for i in made_args:
+            args[i] = spec.args[i]  # made by Keras below, compared after it
         inputs: list[str] = []
         _differences(
             (tuple(spec.args), dict(spec.kwargs)),
-            (decode_value(case["args"], arrays), kwargs),
+            (tuple(args), kwargs),
             "inputs",
             inputs,
         )
@@ -656,6 +725,8 @@ def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -
         near: list[float] = []
         for key, value in made.items():
             _differences(spec.kwargs.get(key), value, f"Keras-made input {key}", found)
+        for i, value in made_args.items():
+            _differences(spec.args[i], value, f"Keras-made argument {i}", found)
         _differences(expected, decode_value(case["expected"], arrays), "expected", found, near)
         problems += [f"{label}: {p}" for p in found]
         if near and rounding is not None:

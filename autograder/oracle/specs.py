@@ -607,8 +607,28 @@ def _model(specs: list[Spec], draw: _Draw) -> None:
         )
 
 
-def bank_specs() -> list[Spec]:
-    """The bank's case specs, deterministic from :data:`SEED` (pure numpy)."""
+# Part 2 (config part "backward"): its own seed, items and bank file; the specs live in
+# oracle/backward.py and oracle/model_part2.py.
+PART2_SEED = 20261201
+PARTS = ("forward", "backward")
+
+
+def part_items(part: str = "forward") -> tuple[str, ...]:
+    """The items a part's bank covers (part 2: no gradcheck items, they have no Keras twin)."""
+    if part == "forward":
+        return ITEMS
+    from . import backward, model_part2
+
+    return backward.ITEMS + model_part2.ITEMS
+
+
+def bank_specs(part: str = "forward") -> list[Spec]:
+    """A part's bank case specs, deterministic from its seed (pure numpy)."""
+    if part == "backward":
+        from . import backward, model_part2
+
+        draw = _Draw(PART2_SEED)
+        return backward.specs(draw) + model_part2.specs(draw)
     draw = _Draw(SEED)
     specs: list[Spec] = []
     _shapes(specs)
