@@ -13,8 +13,8 @@ import pytest
 
 from autograder.cases import Call
 from autograder.compare import judge
-from autograder.oracle import load_bank, provenance
 from autograder.config import BACKWARD_POINTS
+from autograder.oracle import load_bank, provenance
 from autograder.oracle.bank import BANK_FILES, DATA_DIR, PROVENANCE_FIELDS
 from autograder.oracle.specs import ITEMS, PART2_SEED, SEED, bank_specs, part_items
 from autograder.paths import KIT_ROOT
