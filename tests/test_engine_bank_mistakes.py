@@ -7,7 +7,7 @@ import numpy as np
 from autograder.compare import judge
 from autograder.config import load_config
 from autograder.engine import Grader
-from autograder.oracle.specs import part_items
+from autograder.oracle.catalog import part_items
 from autograder.sandbox.runner import Outcome
 
 

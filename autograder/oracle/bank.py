@@ -21,7 +21,7 @@ BANK_JSON = "bank.json"
 BANK_NPZ = "bank.npz"
 FORMAT = 1
 # One bank file per part of the contract (config [grading] parts); each holds its own
-# provenance. Part 2's cases: oracle/backward.py and oracle/model_part2.py.
+# provenance. Part 2's cases: the topics' bank_part2.py.
 BANK_FILES = {"forward": BANK_JSON, "backward": "bank_backward.json"}
 
 PROVENANCE_FIELDS = (
