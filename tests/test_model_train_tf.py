@@ -65,7 +65,7 @@ def _batch(p2, n, seed):
     return x[idx], y[idx]
 
 
-# The Keras bank (oracle/model_part2.py) holds three more, fixed cases, re-checked against live
+# The Keras bank (topics/model/bank_part2.py) holds three more, fixed cases, re-checked against live
 # Keras by test_oracle's verify test: batch 2, 3 with a mask, 2 with L2 0.01.
 @pytest.mark.parametrize("batch,training,l2", [(1, False, 0.0), (6, True, 0.003)])
 def test_loss_and_grads_match_gradient_tape(p2, keras, tf, batch, training, l2):
