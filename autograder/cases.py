@@ -107,7 +107,15 @@ class Case:
     params: dict = field(default_factory=dict)  # shown on failure (never expected values)
     check_mutation: bool = True  # array arguments must be bitwise unchanged after the call
     mistakes: dict[str, Any] = field(default_factory=dict)  # mistake name -> that mistake's output
-    timeout: float | None = None  # this call's own wall-clock limit (else limits.call_timeout)
+    # this call's own wall-clock limit (else limits.call_timeout): seconds, or the name of a
+    # ``Limits`` field that holds them (the config's [limits], e.g. "training_timeout")
+    timeout: float | str | None = None
+
+    def time_limit(self, limits) -> float | None:
+        """This case's own limit in seconds under ``limits`` (None: the per-call limit)."""
+        if isinstance(self.timeout, str):
+            return float(getattr(limits, self.timeout))
+        return self.timeout
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:

@@ -235,7 +235,14 @@ def oracle() -> None:
     default=None,
     help="Folder for bank.json and bank.npz (default: the kit's own bank).",
 )
-def oracle_build(out) -> None:
+@click.option(
+    "--part",
+    "parts",
+    type=click.Choice(["forward", "backward"]),
+    multiple=True,
+    help="The part(s) whose bank to build (default: both); each part has its own bank file.",
+)
+def oracle_build(out, parts) -> None:
     """Recompute every bank case with real Keras on the CPU and write the bank."""
     try:
         from .oracle.build import build_bank
@@ -244,12 +251,20 @@ def oracle_build(out) -> None:
             f"Building the oracle needs TensorFlow ({exc}); install the kit with "
             "pip install -e '.[all]'."
         ) from None
-    path = build_bank(out)
-    click.echo(f"Wrote the Keras bank to {path}.")
+    parts = parts or ("forward", "backward")
+    path = build_bank(out, parts=parts)
+    click.echo(f"Wrote the Keras bank ({', '.join(parts)}) to {path.parent}.")
 
 
 @oracle.command("verify")
-def oracle_verify() -> None:
+@click.option(
+    "--part",
+    "parts",
+    type=click.Choice(["forward", "backward"]),
+    multiple=True,
+    help="The part(s) whose bank to verify (default: both).",
+)
+def oracle_verify(parts) -> None:
     """Recompute the shipped bank with live Keras and report any difference."""
     try:
         from .oracle.verify import verify_bank
@@ -259,7 +274,7 @@ def oracle_verify() -> None:
             "pip install -e '.[all]'."
         ) from None
     rounding: list[float] = []
-    problems = verify_bank(rounding=rounding)
+    problems = verify_bank(rounding=rounding, parts=parts or ("forward", "backward"))
     if problems:
         for p in problems:
             click.echo(p, err=True)

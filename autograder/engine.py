@@ -204,7 +204,7 @@ class Grader:
                 isolation=self.isolation,
                 hide=list(self.hide),
                 modules=modules_for(self.config.parts),
-                timeouts=[c.timeout for c in cases],
+                timeouts=[c.time_limit(self.config.limits) for c in cases],
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -310,12 +310,14 @@ def lost_points(cases: list[Case], outcomes: list, limits) -> list[tuple[tuple[s
     found: dict[tuple[str, str, str], int] = {}
     for case, outcome in zip(cases, outcomes, strict=True):
         if outcome.status == "timeout":
-            limit = case.timeout or limits.call_timeout
+            own = case.time_limit(limits)
+            limit = own or limits.call_timeout
             why = f"ran out of time ({limit:g} s per call) and earned nothing"
-            if case.timeout:
+            if own:
+                key = f"limits.{case.timeout}, " if isinstance(case.timeout, str) else ""
                 why = (
-                    f"ran out of its own time limit ({limit:g} s for the whole training run) "
-                    "and earned nothing; only this case is lost: make the training loop "
+                    f"ran out of its own time limit ({key}{limit:g} s for the whole training "
+                    "run) and earned nothing; only this case is lost: make the training loop "
                     "faster (vectorised layers, no Python loop over pixels)"
                 )
         elif outcome.status == "crashed":

@@ -65,10 +65,9 @@ def _batch(p2, n, seed):
     return x[idx], y[idx]
 
 
-@pytest.mark.parametrize(
-    "batch,training,l2",
-    [(1, False, 0.0), (5, False, 0.01), (4, True, 0.0), (6, True, 0.003)],
-)
+# The Keras bank (topics/model/bank_part2.py) holds three more, fixed cases, re-checked against live
+# Keras by test_oracle's verify test: batch 2, 3 with a mask, 2 with L2 0.01.
+@pytest.mark.parametrize("batch,training,l2", [(1, False, 0.0), (6, True, 0.003)])
 def test_loss_and_grads_match_gradient_tape(p2, keras, tf, batch, training, l2):
     weights = _weights(p2, batch)
     x, y = _batch(p2, batch, batch)
@@ -114,58 +113,15 @@ def test_loss_is_the_unclipped_logit_loss_that_keras_evaluate_reports(p2, keras)
     assert ours == pytest.approx(reported, rel=1e-4)
 
 
-def _keras_fit(keras, weights, x, y, optimizer, epochs, batch_size, l2=0.0):
-    model = lecture_model(keras, l2=l2, rate=0.0)  # training=False in numpy: no dropout
-    model.set_weights(weights)
-    model.compile(optimizer=optimizer, loss="categorical_crossentropy")
-    history = model.fit(
-        x.astype(np.float32),
-        y.astype(np.float32),
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=False,
-        verbose=0,
-    )
-    return model.get_weights(), history.history["loss"]
-
-
-@pytest.mark.parametrize(
-    "opt,l2",
-    [("sgd", 0.0), ("adam", 0.01)],  # Adam without L2: test_validation_history_matches_keras_fit
-)
-def test_train_matches_keras_fit_unshuffled(p2, keras, opt, l2):
+def test_train_matches_keras_fit_unshuffled_with_l2_and_validation(p2, keras):
+    """Adam with L2 and validation data, a partial last batch: the weights after 2 epochs, the
+    loss (batches weighted by size), val_loss (L2 included, as Keras reports it) and
+    val_accuracy. SGD with momentum and Adam without L2: the bank's two fit cases."""
+    l2 = 0.01
     weights = [w.astype(np.float32).astype(np.float64) for w in _weights(p2, 11)]
     x, y = _batch(p2, 40, 11)  # batches of 16, 16 and 8: the last one partial
-    ours_opt, keras_opt = {
-        "adam": (p2.optimizers.Adam(learning_rate=1e-3), keras.optimizers.Adam(1e-3)),
-        "sgd": (
-            p2.optimizers.SGD(learning_rate=0.05, momentum=0.9),
-            keras.optimizers.SGD(0.05, momentum=0.9),
-        ),
-    }[opt]
-    expected, keras_loss = _keras_fit(keras, weights, x, y, keras_opt, 2, 16, l2)
-    before = [w.copy() for w in weights]
-    trained, history = p2.model.train_lecture_model(
-        x, y, weights, ours_opt, epochs=2, batch_size=16, shuffle=False, training=False, l2=l2
-    )
-    for w, b in zip(weights, before, strict=True):
-        np.testing.assert_array_equal(w, b)  # the given weights are not modified
-    assert set(history) == {"loss"} and len(history["loss"]) == 2
-    assert all(isinstance(v, float) for v in history["loss"])
-    assert history["loss"] == pytest.approx(keras_loss, rel=1e-5)  # batch-size weighted mean
-    for i, (ours, theirs) in enumerate(zip(trained, expected, strict=True)):
-        assert_close_keras(ours, theirs, f"{opt} l2={l2} weights[{i}] after fit")
-        WORST[f"train_lecture_model.{opt}"] = max(
-            WORST.get(f"train_lecture_model.{opt}", 0.0),
-            float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs))),
-        )
-
-
-def test_validation_history_matches_keras_fit(p2, keras):
-    weights = [w.astype(np.float32).astype(np.float64) for w in _weights(p2, 12)]
-    x, y = _batch(p2, 48, 12)
     x_val, y_val = _batch(p2, 20, 13)
-    model = lecture_model(keras, rate=0.0)
+    model = lecture_model(keras, l2=l2, rate=0.0)  # training=False in numpy: no dropout
     model.set_weights(weights)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"]
@@ -180,6 +136,7 @@ def test_validation_history_matches_keras_fit(p2, keras):
         verbose=0,
         validation_data=(x_val.astype(f32), y_val.astype(f32)),
     ).history
+    before = [w.copy() for w in weights]
     trained, history = p2.model.train_lecture_model(
         x,
         y,
@@ -189,10 +146,19 @@ def test_validation_history_matches_keras_fit(p2, keras):
         batch_size=16,
         shuffle=False,
         training=False,
+        l2=l2,
         validation_data=(x_val, y_val),
     )
+    for w, b in zip(weights, before, strict=True):
+        np.testing.assert_array_equal(w, b)  # the given weights are not modified
+    assert set(history) == {"loss", "val_loss", "val_accuracy"}
+    assert all(isinstance(v, float) for k in history for v in history[k])
+    assert history["loss"] == pytest.approx(hist["loss"], rel=1e-5)  # batch-size weighted mean
     assert history["val_loss"] == pytest.approx(hist["val_loss"], rel=1e-4)
     assert history["val_accuracy"] == pytest.approx(hist["val_accuracy"], abs=1e-6)
-    assert history["loss"] == pytest.approx(hist["loss"], rel=1e-5)
     for i, (ours, theirs) in enumerate(zip(trained, model.get_weights(), strict=True)):
-        assert_close_keras(ours, theirs, f"adam weights[{i}] after fit")
+        assert_close_keras(ours, theirs, f"adam l2={l2} weights[{i}] after fit")
+        WORST["train_lecture_model.adam"] = max(
+            WORST.get("train_lecture_model.adam", 0.0),
+            float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs))),
+        )

@@ -13,9 +13,11 @@ import pytest
 
 from autograder.cases import Call
 from autograder.compare import judge
+from autograder.config import BACKWARD_POINTS
 from autograder.oracle import load_bank, provenance
-from autograder.oracle.bank import PROVENANCE_FIELDS
-from autograder.oracle.catalog import ITEMS
+from autograder.oracle.bank import BANK_FILES, DATA_DIR, PROVENANCE_FIELDS
+from autograder.oracle.catalog import ITEMS, bank_specs, part_items
+from autograder.oracle.specs import PART2_SEED, SEED
 from autograder.paths import KIT_ROOT
 from autograder.sandbox.inprocess import execute
 from autograder.sandbox.runner import Outcome
@@ -51,10 +53,27 @@ def test_bank_cases_are_hidden_keras_cases(bank):
 
 def test_every_contract_item_has_at_least_three_bank_cases(bank):
     counts = Counter(case.item for case in bank)
-    assert set(counts) == set(ITEMS), set(ITEMS) ^ set(counts)
-    thin = {item: n for item, n in counts.items() if n < 3}
+    part2 = set(part_items("backward"))
+    assert set(counts) == set(ITEMS) | part2, (set(ITEMS) | part2) ^ set(counts)
+    # the model's training items have 2 and 3 cases (each case is a whole model's gradients)
+    thin = {item: n for item, n in counts.items() if n < (2 if item.startswith("model.") else 3)}
     assert not thin, f"items with fewer than 3 bank cases: {thin}"
     assert len(ITEMS) == 37
+    # part 2: every graded item but gradcheck's (no Keras counterpart: numerical properties)
+    assert part2 == {i for i in BACKWARD_POINTS if not i.startswith("gradcheck.")}
+
+
+def test_part2_bank_is_its_own_file_with_its_own_provenance():
+    prov = provenance(part="backward")
+    missing = [f for f in PROVENANCE_FIELDS if prov.get(f) in (None, "")]
+    assert not missing, f"provenance lacks {missing}"
+    assert prov["device"] == "CPU" and prov["tf32_enabled"] is False
+    assert prov["dtype"] == "float64" and prov["seed"] == PART2_SEED
+    assert prov["n_cases"] == len(bank_specs("backward"))
+    assert provenance()["seed"] == SEED  # the forward bank is untouched
+    cases = load_bank(DATA_DIR / BANK_FILES["backward"])
+    assert {c.item for c in cases} == set(part_items("backward"))
+    assert all(c.call.program == ("training" if "train" in c.item else "call") for c in cases)
 
 
 def test_provenance_is_complete_and_says_cpu():
@@ -68,10 +87,13 @@ def test_provenance_is_complete_and_says_cpu():
 
 
 def test_bank_data_is_small():
-    from autograder.oracle.bank import BANK_JSON, BANK_NPZ, DATA_DIR
+    from autograder.oracle.bank import BANK_JSON, BANK_NPZ
 
     size = (DATA_DIR / BANK_JSON).stat().st_size + (DATA_DIR / BANK_NPZ).stat().st_size
     assert size < 1_000_000, size
+    part2 = DATA_DIR / BANK_FILES["backward"]
+    size = part2.stat().st_size + part2.with_suffix(".npz").stat().st_size
+    assert size < 1_100_000, size  # 5 cases hold a whole lecture model's weights (35k floats)
 
 
 # ---------------------------------------------------------------------------------------------

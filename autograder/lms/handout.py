@@ -194,7 +194,8 @@ def _part2_paragraph(config: Config) -> list[str]:
         "on them (Adam, learning rate 1e-3, batch 32) take about 10-20 s with a vectorised "
         "implementation and reach about 0.92 held-out accuracy. The hidden suite's outcome "
         f"case runs exactly that ({OUTCOME_TEXT}) and asks for a held-out accuracy of at "
-        f"least {OUTCOME_ACCURACY}; it has its own time limit of {OUTCOME_TIMEOUT:g} s for the "
+        f"least {OUTCOME_ACCURACY}; it has its own time limit of "
+        f"{getattr(config.limits, OUTCOME_TIMEOUT):g} s for the "
         "whole run (the other calls have the usual per-call limit): a slower implementation "
         "loses that case only.",
         "",

@@ -20,6 +20,9 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 BANK_JSON = "bank.json"
 BANK_NPZ = "bank.npz"
 FORMAT = 1
+# One bank file per part of the contract (config [grading] parts); each holds its own
+# provenance. Part 2's cases: the topics' bank_part2.py.
+BANK_FILES = {"forward": BANK_JSON, "backward": "bank_backward.json"}
 
 PROVENANCE_FIELDS = (
     "keras",
@@ -41,7 +44,17 @@ def _paths(path: Path | str | None) -> tuple[Path, Path]:
     json_path = Path(path) if path is not None else DATA_DIR / BANK_JSON
     if json_path.is_dir():
         json_path = json_path / BANK_JSON
-    return json_path, json_path.with_name(BANK_NPZ)
+    return json_path, json_path.with_suffix(".npz")
+
+
+def bank_files(path: Path | str | None = None) -> list[Path]:
+    """The bank files to load: every part's file in the kit's data folder (or in ``path``, a
+    folder), or the one file ``path``."""
+    folder = DATA_DIR if path is None else Path(path)
+    if not folder.is_dir():
+        return [folder]
+    found = [folder / name for name in BANK_FILES.values() if (folder / name).is_file()]
+    return found or [folder / BANK_JSON]
 
 
 def _read(path: Path | str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
@@ -74,7 +87,15 @@ def decode_value(value: Any, arrays: dict[str, np.ndarray]) -> Any:
 
 
 def load_bank(path: Path | str | None = None) -> list[Case]:
-    """The bank's hidden cases (group "hidden", oracle "keras"), in a fixed order."""
+    """The bank's hidden cases (group "hidden", oracle "keras"), in a fixed order: every part's
+    file (:func:`bank_files`), forward first."""
+    cases = []
+    for one in bank_files(path):
+        cases += _load_one(one)
+    return cases
+
+
+def _load_one(path: Path) -> list[Case]:
     doc, arrays = _read(path)
     cases = []
     for c in doc["cases"]:
@@ -100,7 +121,7 @@ def load_bank(path: Path | str | None = None) -> list[Case]:
     return cases
 
 
-def provenance(path: Path | str | None = None) -> dict:
-    """How the bank was built: Keras/TensorFlow/numpy/Python versions, device, dtype, ..."""
-    doc, _ = _read(path)
+def provenance(path: Path | str | None = None, part: str = "forward") -> dict:
+    """How a part's bank was built: Keras/TensorFlow/numpy/Python versions, device, dtype, ..."""
+    doc, _ = _read(DATA_DIR / BANK_FILES[part] if path is None else path)
     return dict(doc["provenance"])

@@ -25,16 +25,39 @@ from typing import Any
 
 import numpy as np
 
-from .bank import BANK_JSON, BANK_NPZ, DATA_DIR, FORMAT
-from .catalog import ITEMS, bank_specs, batch_sizes, is_exact, keras_made_inputs, module_of
+from .bank import BANK_FILES, DATA_DIR, FORMAT
+from .catalog import (
+    bank_specs,
+    batch_sizes,
+    is_exact,
+    is_part2,
+    keras_made_inputs,
+    module_of,
+    part_items,
+)
 from .keras import Keras
-from .specs import SEED, Spec
+from .specs import PART2_SEED, PARTS, SEED, Spec
 
 
 def compute(K: Keras, spec: Spec) -> Any:
     """Keras's answer to ``spec`` (may add Keras-made inputs to ``spec.kwargs``): its topic's."""
     with K.tf.device(K.device):
+        if is_part2(spec.item):  # float64 Keras, stored at the forward bank's precision
+            return _round32(module_of(spec.item).compute(K, spec))
         return module_of(spec.item).compute(K, spec)
+
+
+def _round32(value: Any) -> Any:
+    """Part 2's float64 answers rounded to float32 values (the forward bank's precision)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(np.float32).astype(np.float64)
+    if isinstance(value, float):
+        return float(np.float32(value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_round32(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _round32(v) for k, v in value.items()}
+    return value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -96,6 +119,7 @@ def _record(K: Keras, spec: Spec, store: _Arrays) -> dict:
         "args": encode_value(tuple(spec.args), store),
         "kwargs": encode_value(dict(spec.kwargs), store),
         "keras_inputs": list(keras_made_inputs(spec.item)),
+        "keras_args": list(spec.keras.get("made_args", ())),
         "expected": encode_value(expected, store),
         "exact": is_exact(spec.item),
         "params": _plain(spec.params),
@@ -103,19 +127,51 @@ def _record(K: Keras, spec: Spec, store: _Arrays) -> dict:
     }
 
 
-def build_bank(out_dir: Path | None = None) -> Path:
-    """Compute every spec with real Keras (CPU, TF32 off) and write bank.json + bank.npz.
+def _part_provenance(K: Keras, part: str) -> dict:
+    if part == "forward":
+        return K.provenance(batch_sizes(), SEED)
+    provenance = K.provenance(
+        {
+            "model.train_lecture_model": "the case's batch_size (model.fit, shuffle=False, "
+            "Dropout(0.0) for training=False)",
+            "layers": "the whole input in one call",
+        },
+        PART2_SEED,
+    )
+    provenance.update(
+        {
+            "dtype": "float64",
+            "floatx": "float64",
+            "precision": "every layer built with dtype='float64' (floatx float64 during "
+            "model.fit, so the optimizers' variables are float64); answers stored rounded "
+            "to float32, at most 6e-8 relative",
+            "gradients": "tf.GradientTape, output_gradients=dy (layers); the loss itself "
+            "(softmax + cross-entropy, the lecture model)",
+        }
+    )
+    return provenance
 
-    Returns the path of bank.json.
+
+def build_bank(out_dir: Path | None = None, parts: tuple[str, ...] = PARTS) -> Path:
+    """Compute every spec with real Keras (CPU, TF32 off) and write each part's bank file
+    (forward: bank.json + bank.npz, backward: bank_backward.json + .npz).
+
+    Returns the path of the last file written.
     """
-    started = time.perf_counter()
-    out_dir = Path(out_dir) if out_dir is not None else DATA_DIR
     K = Keras()
+    out_dir = Path(out_dir) if out_dir is not None else DATA_DIR
+    for part in parts:
+        json_path = _build_part(K, out_dir, part)
+    return json_path
+
+
+def _build_part(K: Keras, out_dir: Path, part: str) -> Path:
+    started = time.perf_counter()
     store = _Arrays()
-    specs = bank_specs()
+    specs = bank_specs(part)
     cases = [_record(K, spec, store) for spec in specs]
-    counts = {item: sum(c["item"] == item for c in cases) for item in ITEMS}
-    provenance = K.provenance(batch_sizes(), SEED)
+    counts = {item: sum(c["item"] == item for c in cases) for item in part_items(part)}
+    provenance = _part_provenance(K, part)
     provenance.update(
         {
             "build_date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -126,10 +182,9 @@ def build_bank(out_dir: Path | None = None) -> Path:
         }
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    npz_path = out_dir / BANK_NPZ
+    json_path = out_dir / BANK_FILES[part]
+    npz_path = json_path.with_suffix(".npz")
     np.savez_compressed(npz_path, **store.arrays)  # plain numeric arrays: no pickles
-    json_path = out_dir / BANK_JSON
     doc = {"format": FORMAT, "provenance": provenance, "cases": cases}
     json_path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return json_path
-

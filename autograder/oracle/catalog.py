@@ -10,10 +10,11 @@ every machine and a new topic's cases go after the existing ones without changin
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from ..topics import banked
-from .specs import SEED, Draw, Spec
+from ..topics import banked, in_part
+from .specs import PART2_SEED, SEED, Draw, Spec
 
 
 def bank_modules() -> dict[str, ModuleType]:
@@ -26,8 +27,28 @@ def items() -> tuple[str, ...]:
     return tuple(i for mod in bank_modules().values() for i in mod.ITEMS)
 
 
-def bank_specs() -> list[Spec]:
-    """The bank's case specs, deterministic from :data:`~autograder.oracle.specs.SEED`."""
+def part2_modules() -> dict[str, ModuleType]:
+    """Topic name -> its part-2 bank module (``bank_part2.py``), in part 2's teaching order."""
+    return {
+        t.name: importlib.import_module(f"{TOPICS_PACKAGE}.{t.name}.bank_part2")
+        for t in in_part("backward")
+        if (t.folder / "bank_part2.py").is_file()
+    }
+
+
+def part_items(part: str = "forward") -> tuple[str, ...]:
+    """The items a part's bank covers (part 2: not gradcheck's, it has no Keras twin)."""
+    if part == "forward":
+        return ITEMS
+    return tuple(i for mod in part2_modules().values() for i in mod.ITEMS)
+
+
+def bank_specs(part: str = "forward") -> list[Spec]:
+    """A part's bank case specs, deterministic from its seed (:data:`~.specs.SEED`,
+    :data:`~.specs.PART2_SEED`)."""
+    if part == "backward":
+        draw = Draw(PART2_SEED)
+        return [s for mod in part2_modules().values() for s in mod.specs(draw)]
     draw = Draw(SEED)
     specs: list[Spec] = []
     for mod in bank_modules().values():
@@ -37,9 +58,20 @@ def bank_specs() -> list[Spec]:
     return specs
 
 
+TOPICS_PACKAGE = "autograder.topics"
+
+
 def module_of(item: str) -> ModuleType:
-    """The bank module that computes ``item``'s cases."""
-    return bank_modules()[item.split(".")[0]]
+    """The bank module that computes ``item``'s cases (part 2's: its topic's bank_part2)."""
+    topic = item.split(".")[0]
+    part2 = part2_modules().get(topic)
+    if part2 is not None and item in part2.ITEMS:
+        return part2
+    return bank_modules()[topic]
+
+
+def is_part2(item: str) -> bool:
+    return item in part_items("backward")
 
 
 def keras_made_inputs(item: str) -> tuple[str, ...]:

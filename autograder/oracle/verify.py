@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from .bank import decode_value
+from .bank import BANK_FILES, DATA_DIR, decode_value
 from .build import compute
 from .catalog import bank_specs
 from .keras import Keras
+from .specs import PARTS
 
 # A recomputed float may differ from the stored one by this much relative to the largest stored
 # value: 8 float32 ulps (eps32 = 1.19e-7), a tenth of the grading tolerance's 1e-5.
@@ -80,14 +81,26 @@ def _differences(
         out.append(f"{where}: recomputed {got!r}, stored {want!r}{extra}")
 
 
-def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -> list[str]:
-    """Recompute every bank case with live Keras; the problems found (empty: all reproduced).
+def verify_bank(
+    path: Path | None = None, rounding: list[float] | None = None, parts: tuple[str, ...] = PARTS
+) -> list[str]:
+    """Recompute every bank case of ``parts`` with live Keras; the problems found (empty: all
+    reproduced). ``path``: a folder holding the parts' bank files (default: the kit's own).
 
     Checks that the stored inputs are still those of :func:`bank_specs` (bitwise), that Keras-made
     inputs (the dropout masks) and every expected value are reproduced within float32 rounding
     (:data:`REPRO_RTOL`), and that the bank was built on the CPU. When ``rounding`` is given, one
     entry per case that was not bitwise equal is appended: its largest relative difference.
     """
+    K = Keras()
+    folder = DATA_DIR if path is None else Path(path)
+    problems: list[str] = []
+    for part in parts:
+        problems += _verify_part(K, folder / BANK_FILES[part], part, rounding)
+    return problems
+
+
+def _verify_part(K: Keras, path: Path, part: str, rounding: list[float] | None) -> list[str]:
     from .bank import _read
 
     doc, arrays = _read(path)
@@ -98,8 +111,7 @@ def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -
             f"provenance: built on {prov.get('device')!r} with TF32 "
             f"{prov.get('tf32_enabled')!r}; the bank must be built on the CPU"
         )
-    K = Keras()
-    specs = bank_specs()
+    specs = bank_specs(part)
     stored = doc["cases"]
     if len(specs) != len(stored):
         problems.append(
@@ -112,10 +124,14 @@ def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -
             continue
         kwargs = decode_value(case["kwargs"], arrays)
         made = {k: kwargs.pop(k) for k in case.get("keras_inputs", []) if k in kwargs}
+        args = list(decode_value(case["args"], arrays))
+        made_args = {i: args[i] for i in case.get("keras_args", [])}
+        for i in made_args:
+            args[i] = spec.args[i]  # made by Keras below, compared after it
         inputs: list[str] = []
         _differences(
             (tuple(spec.args), dict(spec.kwargs)),
-            (decode_value(case["args"], arrays), kwargs),
+            (tuple(args), kwargs),
             "inputs",
             inputs,
         )
@@ -125,6 +141,8 @@ def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -
         near: list[float] = []
         for key, value in made.items():
             _differences(spec.kwargs.get(key), value, f"Keras-made input {key}", found)
+        for i, value in made_args.items():
+            _differences(spec.args[i], value, f"Keras-made argument {i}", found)
         _differences(expected, decode_value(case["expected"], arrays), "expected", found, near)
         problems += [f"{label}: {p}" for p in found]
         if near and rounding is not None:

@@ -86,6 +86,7 @@ class Limits:
     answer_mb: int = 4  # one call's answer
     processes: int = 64  # processes under the worker's uid (enforced when it has its own uid)
     max_timeouts_per_item: int = 2  # after this many, an item's remaining cases are skipped
+    training_timeout: float = 120.0  # wall-clock seconds for part 2's whole outcome training run
 
 
 @dataclass(frozen=True)

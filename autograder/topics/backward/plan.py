@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...compare import matches
+from .._shared.layers import _plain, normal, pick, raises_case, ri
 from .._shared.layers import close_case as _close
-from .._shared.layers import normal, pick, raises_case, ri
 
 MISTAKES = {
     "bwd-overwrite": "Your dx matches writing each window's gradient with `=` instead of adding "
@@ -334,11 +335,14 @@ def dropout_gen(ref, rng, group):
     fn, item = ref.backward.dropout_backward, "backward.dropout_backward"
     specs = [((4, 5), 0.5), ((2, 3, 3, 2), 0.25)]
     if group == "hidden":
-        specs += [((6, 4), 0.2), ((3, 7), 0.6), ((2, 4, 4, 3), 0.4), ((5,), 0.1)]
+        specs += [((6, 4), 0.2), ((3, 7), 0.6), ((2, 4, 4, 3), 0.4), ((5, 4), 0.1)]
     cases = []
     for shape, rate in specs:
         mask = rng.random(shape) >= rate  # planned: the same kept units for every student
-        mask.flat[0], mask.flat[-1] = True, False  # at least one kept and one dropped unit
+        # at least one kept unit and three dropped ones: a freshly drawn mask (a named wrong
+        # answer) then matches the planned one with a chance below 2e-4, even at rate 0.1
+        mask.flat[0] = True
+        mask.flat[-3:] = False
         dy = normal(rng, shape)
         wrong = {
             "dropout-not-scaled": lambda dy=dy, m=mask: dy * m,
@@ -381,4 +385,119 @@ GENERATORS = {
     "backward.dense_backward": dense_gen,
     "backward.dropout_backward": dropout_gen,
     "backward.softmax_crossentropy_backward": softmax_ce_gen,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# The Keras bank's part-2 cases (bank_part2.py): the same named mistakes, built from the
+# case's own inputs and Keras's answer, so the feedback names them there too.
+# ----------------------------------------------------------------------------------------------
+def _tf_geometry(size, window, stride, dilation, padding):
+    """TF's ``(out, before, after)`` (as the handout's given ``window_geometry``)."""
+    k_eff = (window - 1) * dilation + 1
+    if padding == "same":
+        out = -(-size // stride)
+        total = max((out - 1) * stride + k_eff - size, 0)
+        return out, total // 2, total - total // 2
+    return (size - k_eff) // stride + 1, 0, 0
+
+
+class _TF:
+    """Stands for the reference package where a mistake builder only needs the geometry."""
+
+    class backward:  # noqa: N801 - mirrors ``ref.backward``
+        window_geometry = staticmethod(_tf_geometry)
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _keep(case, wrong):
+    out = {}
+    for mistake, compute in wrong.items():
+        value = _plain(compute())
+        if not matches(value, case.expect.value) and not any(
+            matches(value, other) for other in out.values()
+        ):
+            out[mistake] = value
+    return out
+
+
+def _bank_conv(case):
+    dy, x, kernel = case.call.args
+    kw = case.call.kwargs
+    dims = x.ndim - 2
+    stride, dil = kw.get("stride", 1), kw.get("dilation", 1)
+    if dims == 2:
+        stride, dil = _pair(stride), _pair(dil)
+    right = case.expect.value
+    return _keep(
+        case,
+        _conv_mistakes(_TF, dy, x, kernel, stride, dil, kw.get("padding", "valid"), right, dims),
+    )
+
+
+def _bank_pool(mode):
+    def mistakes(case):
+        dy, x = case.call.args
+        kw = case.call.kwargs
+        pool = _pair(kw.get("pool_size", 2))
+        s = pool if kw.get("stride") is None else _pair(kw["stride"])
+        pads = _pads2(_TF, x.shape, pool, s, (1, 1), kw.get("padding", "valid"))
+
+        def loop(**flags):
+            return lambda: _pool_loop(dy, x, pool, s, pads, mode, **flags)
+
+        wrong = {
+            "bwd-overwrite": loop(overwrite=True),
+            "bwd-overwrite-offsets": lambda: _pool_offsets_overwrite(dy, x, pool, s, pads, mode),
+        }
+        if mode == "max":
+            wrong |= {"maxpool-all-ties": loop(rule="all"), "maxpool-last-tie": loop(rule="last")}
+        else:
+            wrong["avgpool-count-pad"] = loop(count_pad=True)
+        return _keep(case, wrong)
+
+    return mistakes
+
+
+def _bank_dense(case):
+    dy, _, _ = case.call.args
+    dx, dk, db = case.expect.value
+    wrong = {
+        "dense-bias-not-summed": lambda: (dx, dk, dy.sum(axis=0)),
+        "bwd-kernel-transposed": lambda: (dx, dk.T, db),
+    }
+    return _keep(case, wrong)
+
+
+def _bank_dropout(case):
+    dy, mask, rate = case.call.args
+    return _keep(
+        case,
+        {
+            "dropout-not-scaled": lambda: dy * mask,
+            "dropout-mask-ignored": lambda: dy / (1 - rate),
+        },
+    )
+
+
+def _bank_softmax_ce(case):
+    y, logits = case.call.args
+    right = case.expect.value
+    wrong = {"ce-sign": lambda: -right}
+    if logits.shape[0] > 1:
+        wrong["ce-missing-mean"] = lambda: right * logits.shape[0]
+    return _keep(case, wrong)
+
+
+BANK_MISTAKES = {
+    "backward.conv1d_backward": _bank_conv,
+    "backward.conv2d_backward": _bank_conv,
+    "backward.max_pool2d_backward": _bank_pool("max"),
+    "backward.avg_pool2d_backward": _bank_pool("avg"),
+    "backward.dense_backward": _bank_dense,
+    "backward.dropout_backward": _bank_dropout,
+    "backward.softmax_crossentropy_backward": _bank_softmax_ce,
 }

@@ -225,15 +225,13 @@ def conv1d_backward(
     dx_pad = np.zeros(x_pad.shape)
     dkernel = np.zeros(kernel.shape)
     dbias = np.zeros(kernel.shape[2])
-    for n in range(x.shape[0]):
-        for i in range(out_len):
-            for a in range(kernel.shape[0]):
-                t = i * s + a * d
-                for o in range(kernel.shape[2]):
-                    g = dy[n, i, o]
-                    dkernel[a, :, o] += x_pad[n, t, :] * g
-                    dx_pad[n, t, :] += kernel[a, :, o] * g
-            dbias += dy[n, i]
+    for i in range(out_len):
+        g = dy[:, i, :]
+        for a in range(kernel.shape[0]):
+            t = i * s + a * d
+            dkernel[a] += x_pad[:, t, :].T @ g
+            dx_pad[:, t, :] += g @ kernel[a].T
+        dbias += g.sum(axis=0)
     return dx_pad[:, before : before + x.shape[1], :], dkernel, dbias
     # END STUDENT CODE
 
@@ -303,16 +301,15 @@ def conv2d_backward(
     dkernel = np.zeros(kernel.shape)
     dbias = np.zeros(kernel.shape[3])
     kh, kw = kernel.shape[:2]
-    for n in range(x.shape[0]):
-        for i in range(h_out):
-            for j in range(w_out):
-                g = dy[n, i, j]
-                for a in range(kh):
-                    for b in range(kw):
-                        r, c = i * sh + a * dh, j * sw + b * dw
-                        dkernel[a, b] += np.outer(x_pad[n, r, c], g)
-                        dx_pad[n, r, c] += kernel[a, b] @ g
-                dbias += g
+    for i in range(h_out):
+        for j in range(w_out):
+            g = dy[:, i, j, :]
+            for a in range(kh):
+                for b in range(kw):
+                    r, c = i * sh + a * dh, j * sw + b * dw
+                    dkernel[a, b] += x_pad[:, r, c, :].T @ g
+                    dx_pad[:, r, c, :] += g @ kernel[a, b].T
+            dbias += g.sum(axis=0)
     return dx_pad[:, top : top + x.shape[1], left : left + x.shape[2]], dkernel, dbias
     # END STUDENT CODE
 
@@ -375,13 +372,13 @@ def max_pool2d_backward(
     (top, bottom), (left, right) = pads
     x_pad = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=-np.inf)
     dx_pad = np.zeros(x_pad.shape)
-    for n in range(x.shape[0]):
-        for i in range(h_out):
-            for j in range(w_out):
-                for c in range(x.shape[3]):
-                    win = x_pad[n, i * sh : i * sh + ph, j * sw : j * sw + pw, c]
-                    a, b = np.unravel_index(np.argmax(win), win.shape)
-                    dx_pad[n, i * sh + a, j * sw + b, c] += dy[n, i, j, c]
+    n, c = x.shape[0], x.shape[3]
+    samples, channels = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+    for i in range(h_out):
+        for j in range(w_out):
+            win = x_pad[:, i * sh : i * sh + ph, j * sw : j * sw + pw, :].reshape(n, ph * pw, c)
+            a, b = np.unravel_index(np.argmax(win, axis=1), (ph, pw))
+            dx_pad[samples, i * sh + a, j * sw + b, channels] += dy[:, i, j, :]
     return dx_pad[:, top : top + x.shape[1], left : left + x.shape[2]]
     # END STUDENT CODE
 
@@ -431,9 +428,8 @@ def avg_pool2d_backward(
         for j in range(w_out):
             rows, cols = slice(i * sh, i * sh + ph), slice(j * sw, j * sw + pw)
             cells = real[rows, cols]
-            for n in range(x.shape[0]):
-                for c in range(x.shape[3]):
-                    dx_pad[n, rows, cols, c] += cells * dy[n, i, j, c] / cells.sum()
+            share = dy[:, i, j, :] / cells.sum()
+            dx_pad[:, rows, cols, :] += cells[None, :, :, None] * share[:, None, None, :]
     return dx_pad[:, top : top + x.shape[1], left : left + x.shape[2]]
     # END STUDENT CODE
 
@@ -517,9 +513,9 @@ def dropout_backward(dy: np.ndarray, mask: np.ndarray, rate: float) -> np.ndarra
     _checks.same_shape(dy, mask, "dy", "mask")
     # BEGIN STUDENT CODE: keep the gradient where the unit was kept, with the same scaling
     dx = np.zeros(dy.shape)
-    for index in np.ndindex(dy.shape):
-        if mask[index]:
-            dx[index] = dy[index] / (1.0 - rate)
+    keep = np.asarray(mask) != 0
+    for r in range(dy.shape[0]):
+        dx[r] = np.where(keep[r], dy[r] / (1.0 - rate), 0.0)
     return dx
     # END STUDENT CODE
 
