@@ -248,7 +248,7 @@ def oracle_build(out) -> None:
 def oracle_verify() -> None:
     """Recompute the shipped bank with live Keras and report any difference."""
     try:
-        from .oracle.build import verify_bank
+        from .oracle.verify import verify_bank
     except ImportError as exc:
         raise _Fail(
             f"Verifying the oracle needs TensorFlow ({exc}); install the kit with "

@@ -15,12 +15,10 @@ from typing import Any
 import numpy as np
 
 from .cases import Case, Close, Property, Raises
+from .diagnose import locate_error
 from .sandbox.runner import NpScalar, Outcome, Unsupported, arrays_in
 from .sandbox.wire import digest
-
-RTOL = 1e-5
-ATOL_SCALE = 1e-5
-ATOL_FLOOR = 1e-12
+from .tolerance import ATOL_FLOOR, ATOL_SCALE, RTOL, absolute_tolerance, close_arrays
 
 
 @dataclass
@@ -51,37 +49,13 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _tolerance(want: np.ndarray) -> float:
-    finite = np.abs(want[np.isfinite(want)])
-    scale = float(finite.max()) if finite.size else 0.0
-    return max(ATOL_SCALE * scale, ATOL_FLOOR)
-
-
-def close_arrays(got: np.ndarray, want: np.ndarray, equal_nan: bool = False) -> bool:
-    """True when ``got`` matches ``want`` within the float32 tolerance (same shape).
-
-    NaN never matches, except NaN against NaN with ``equal_nan`` (the mistake lookup: a naive
-    softmax that overflows is recognised by its NaNs)."""
-    if got.shape != want.shape:
-        return False
-    g = got.astype(np.float64)
-    w = want.astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(g - w)
-        ok = err <= _tolerance(w) + RTOL * np.abs(w)
-    ok |= g == w  # equal infinities
-    if equal_nan:
-        ok |= np.isnan(g) & np.isnan(w)
-    return bool(ok.all())
-
-
 def _array_message(got: np.ndarray, want: np.ndarray, where: str, reveal: bool) -> str:
     g = got.astype(np.float64)
     w = want.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(g - w)
         err = np.where(np.isnan(err), np.inf, err)
-        tol = _tolerance(w) + RTOL * np.abs(w)
+        tol = absolute_tolerance(w) + RTOL * np.abs(w)
         bad = ~(err <= tol) & ~(g == w)
     idx = np.unravel_index(int(np.argmax(np.where(bad, err, -1.0))), err.shape)
     idx_text = tuple(int(i) for i in idx)
@@ -280,8 +254,6 @@ def judge(case: Case, outcome: Outcome) -> Verdict:
         for name, wrong in case.mistakes.items():
             if matches(outcome.value, wrong, expect.exact):
                 return Verdict(False, str(mismatch), mistake=name)
-        from .diagnose import locate_error  # diagnose imports this module
-
         where = locate_error(outcome.value, expect.value)
         return Verdict(False, f"{mismatch} {where}" if where else str(mismatch))
     return Verdict(True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .sandbox.isolation import Limits
+from .topics import part_points
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,62 +23,11 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 SECRET_ENV = "CNN_GRADE_SECRET"
 DEV_SECRET = "cnn-kit-development-secret"
 
-# Points per graded item; they add up to 100.
-DEFAULT_POINTS: dict[str, float] = {
-    "shapes.conv_output_length": 2,
-    "shapes.same_padding": 2,
-    "shapes.pool_output_length": 2,
-    "shapes.conv_param_count": 2,
-    "shapes.dense_param_count": 2,
-    "shapes.receptive_field": 2,
-    "conv.pad2d": 2,
-    "conv.conv1d": 6,
-    "conv.conv2d": 10,
-    "pooling.max_pool1d": 3,
-    "pooling.avg_pool1d": 3,
-    "pooling.max_pool2d": 5,
-    "pooling.avg_pool2d": 5,
-    "pooling.global_max_pool2d": 1,
-    "pooling.global_avg_pool2d": 1,
-    "activations.sigmoid": 1,
-    "activations.tanh": 1,
-    "activations.relu": 1,
-    "activations.leaky_relu": 1,
-    "activations.softmax": 2,
-    "activations.sigmoid_grad": 1,
-    "activations.tanh_grad": 1,
-    "activations.relu_grad": 1,
-    "activations.leaky_relu_grad": 1,
-    "optimizers.SGD": 4,
-    "optimizers.Adagrad": 3,
-    "optimizers.RMSprop": 4,
-    "optimizers.Adam": 5,
-    "regularization.dropout": 4,
-    "regularization.l2_penalty": 1,
-    "regularization.l2_grad": 1,
-    "regularization.EarlyStopping": 5,
-    "training.minibatch_indices": 2,
-    "training.categorical_crossentropy": 3,
-    "training.flatten": 1,
-    "training.dense": 1,
-    "model.lecture_model_forward": 8,
-}
+# Points per graded item, part by part (each part's add up to 100): the topics' defaults
+# (autograder/topics/<module>/topic.toml), in teaching order.
+DEFAULT_POINTS: dict[str, float] = part_points("forward")
 FORWARD_POINTS = DEFAULT_POINTS  # part 1 ("forward"): the defaults above, unchanged
-
-# Part 2 ("backward"): backward passes, gradient checking, training; they add up to 100.
-BACKWARD_POINTS: dict[str, float] = {
-    "backward.conv1d_backward": 10,
-    "backward.conv2d_backward": 16,
-    "backward.max_pool2d_backward": 10,
-    "backward.avg_pool2d_backward": 8,
-    "backward.dense_backward": 8,
-    "backward.dropout_backward": 6,
-    "backward.softmax_crossentropy_backward": 8,
-    "gradcheck.numerical_gradient": 6,
-    "gradcheck.relative_error": 4,
-    "model.lecture_model_loss_and_grads": 12,
-    "model.train_lecture_model": 12,
-}
+BACKWARD_POINTS: dict[str, float] = part_points("backward")  # part 2: backward passes, training
 # The parts an instructor may choose with `[grading] parts`, in teaching order.
 PART_POINTS: dict[str, dict[str, float]] = {"forward": FORWARD_POINTS, "backward": BACKWARD_POINTS}
 DEFAULT_PARTS: tuple[str, ...] = ("forward",)

@@ -13,13 +13,13 @@ import itertools
 
 import numpy as np
 
-from .compare import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays
+from .tolerance import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays
 
 MAX_PERMUTED_NDIM = 5  # at most 120 axis orders are tried
 
 
 def _bad(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """The wrong cells, with the tolerance of :func:`autograder.compare.close_arrays`."""
+    """The wrong cells, with the tolerance of :func:`autograder.tolerance.close_arrays`."""
     scale = float(np.max(np.abs(want))) if want.size else 0.0
     tol = max(ATOL_SCALE * scale, ATOL_FLOOR) + RTOL * np.abs(want)
     with np.errstate(invalid="ignore", over="ignore"):

@@ -33,7 +33,7 @@ from .sandbox import scratch
 from .sandbox.isolation import Isolation, detect
 from .sandbox.runner import run_calls
 from .static import MODEL_DEPENDS_ON, banned_modules
-from .suite import BANK_MISTAKES, GENERATORS, MISTAKES, Draws
+from .topics import BANK_MISTAKES, GENERATORS, MISTAKES, Draws
 from .trivial import discriminating, works
 
 NOT_COUNTED = (
@@ -63,7 +63,10 @@ def kit_digest() -> str:
         if p.is_file()
         and "__pycache__" not in p.parts
         and (package / "audit") not in p.parents
-        and (p.suffix == ".py" or (package / "oracle" / "data") in p.parents)
+        and (
+            p.suffix in (".py", ".toml")  # code, and the topics' default points
+            or (package / "oracle" / "data") in p.parents
+        )
     ]
     files += sorted(SOLUTIONS_DIR.glob("*.py")) + sorted(STUBS_DIR.glob("*.py"))
     for path in sorted(set(files)):

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 
 from .results import points
-from .suite import ITEMS, MISTAKES
+from .topics import ITEMS, MISTAKES
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 POINTS_POSSIBLE = "    Points Possible"  # as in Canvas's own export

@@ -1,13 +1,20 @@
 """Where the kit's own files live.
 
 In a checkout (``pip install -e .``) and in the Gradescope bundle the package sits next to
-``solutions/``, ``assignments/`` and ``examples/``; a wheel or ``pip install .`` carries those
-folders as package data under ``autograder/_kit/`` (see ``setup.py``).
+``solutions/``, ``assignments/`` and ``examples/`` (a checkout also has ``corpus/``, the audit's
+correct implementations); a wheel or ``pip install .`` carries those folders as package data
+under ``autograder/_kit/`` (see ``setup.py``).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # the ``autograder`` package itself
 _CHECKOUT = PACKAGE_DIR.parent
@@ -16,24 +23,31 @@ SOLUTIONS_DIR = KIT_ROOT / "solutions" / "cnn"
 STUBS_DIR = KIT_ROOT / "assignments" / "cnn"
 PUBLIC_TESTS_DIR = KIT_ROOT / "assignments" / "tests"
 EXAMPLES_DIR = KIT_ROOT / "examples"
+CORPUS_DIR = KIT_ROOT / "corpus"  # the audit's correct implementations (data, not engine code)
 
-# The modules of the contract, in teaching order.
-MODULES = (
-    "shapes",
-    "conv",
-    "pooling",
-    "activations",
-    "optimizers",
-    "regularization",
-    "training",
-    "model",
-)
-# Part 2's new modules (backward passes, gradient checking); its model items live in model.py.
-PART2_MODULES = ("backward", "gradcheck")
-ALL_MODULES = MODULES + PART2_MODULES
+TOPICS_DIR = PACKAGE_DIR / "topics"  # one folder per module of the contract (docs/design.md)
+# The parts an instructor may choose with `[grading] parts`, in teaching order.
+PARTS: tuple[str, ...] = ("forward", "backward")
+
+
+def _part_modules() -> dict[str, tuple[str, ...]]:
+    """Part -> its modules in teaching order, read from the topics' topic.toml files only (no
+    topic code is imported here: every module of the kit may import this one)."""
+    places: dict[str, list[tuple[int, str]]] = {}
+    for path in sorted(TOPICS_DIR.glob("*/topic.toml")):
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        for part, table in doc.get("parts", {}).items():
+            places.setdefault(part, []).append((int(table["order"]), path.parent.name))
+    return {p: tuple(name for _, name in sorted(places.get(p, []))) for p in PARTS}
+
+
 # The modules a worker imports when a part is graded (see config.PART_POINTS).
-PART_MODULES = {"forward": MODULES, "backward": ("backward", "gradcheck", "model")}
-
+PART_MODULES: dict[str, tuple[str, ...]] = _part_modules()
+# The modules of the contract, in teaching order: part 1's, then part 2's new ones (backward
+# passes, gradient checking; part 2's model items live in model.py).
+MODULES = PART_MODULES["forward"]
+PART2_MODULES = tuple(m for m in PART_MODULES["backward"] if m not in MODULES)
+ALL_MODULES = MODULES + PART2_MODULES
 
 def modules_for(parts) -> tuple[str, ...]:
     """The contract modules of the chosen parts, in teaching order."""

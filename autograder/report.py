@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .results import CaseResult, SubmissionResult, TestResult, total
-from .suite import MISTAKES
+from .topics import MISTAKES
 
 ISOLATION_NOTE = {
     "namespaces+user": "Your code ran in a sandbox as an unprivileged user, without network.",

@@ -21,7 +21,6 @@ from urllib.parse import quote
 from .exports import grader_failed, item_mistakes, item_points, student_of
 from .report import csv_text, write_atomic
 from .sandbox.isolation import LEVEL_TEXT
-from .suite import MISTAKES
 from .summary_extra import (
     EXTRA_CSS,
     hardest_section,
@@ -31,6 +30,7 @@ from .summary_extra import (
     split_fractions,
     write_run_info,
 )
+from .topics import MISTAKES
 
 TOP_MISTAKES = 15
 

@@ -126,22 +126,47 @@ def discriminating(case: Case, ref: ModuleType) -> bool:
     return not _echoes(want, _arrays(list(case.call.args) + list(case.call.kwargs.values())))
 
 
+DISCRIMINATING = "disc"  # what :func:`counts_as` says for a discriminating case
+
+
+def counts_as(case: Case, ref: ModuleType | None, disc: bool | None = None) -> str | None:
+    """What passing ``case`` shows about its function: the one rule, used by the grader
+    (:func:`works`) and by the handout's public tests (``lms.public_cases``).
+
+    :data:`DISCRIMINATING` when no answer computing nothing passes it (``disc``, when already
+    known, saves computing :func:`discriminating` again); for a size, count or other scalar
+    answer that is not an echoed argument, the repr of its expected value (two different ones
+    are needed, see :func:`enough`); else None (it shows nothing alone).
+    """
+    if disc is None:
+        disc = discriminating(case, ref)  # type: ignore[arg-type]
+    if disc:
+        return DISCRIMINATING
+    expect = case.expect
+    if (
+        isinstance(expect, Close)
+        and case.call.program == "call"
+        and scalar_like(expect.value)
+        and not _scalar_echo(case)
+    ):
+        return repr(expect.value)
+    return None
+
+
+def enough(evidence: list[str | None]) -> bool:
+    """Whether the :func:`counts_as` of an item's passed cases show that it computes something:
+    one discriminating case, or two different scalar expected values."""
+    if DISCRIMINATING in evidence:
+        return True
+    return len({e for e in evidence if e is not None}) >= 2
+
+
 def works(passed: list[tuple[Case, bool]]) -> bool:
     """Whether an item's passed cases show that the function computes something.
 
     ``passed``: (case, discriminating) for every case of the item the submission passed.
     """
-    if any(disc for _, disc in passed):
-        return True
-    scalars = {
-        repr(case.expect.value)
-        for case, _ in passed
-        if isinstance(case.expect, Close)
-        and case.call.program == "call"
-        and scalar_like(case.expect.value)
-        and not _scalar_echo(case)
-    }
-    return len(scalars) >= 2
+    return enough([counts_as(case, None, disc) for case, disc in passed])
 
 
 def _scalar_echo(case: Case) -> bool:

@@ -34,7 +34,7 @@ from autograder.cli import main
 from autograder.config import part_of
 from autograder.paths import ALL_MODULES, SOLUTIONS_DIR
 from autograder.stubs import make_stub
-from autograder.suite import GENERATORS, MISTAKES
+from autograder.topics import GENERATORS, MISTAKES
 
 
 def test_corpus_is_large_covers_every_module_and_names_known_mistakes():

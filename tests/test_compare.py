@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.cases import Call, Case, Close, Property, Raises
-from autograder.compare import close_arrays, judge
+from autograder.compare import judge
 from autograder.sandbox.runner import NpScalar, Outcome, Unsupported
+from autograder.tolerance import close_arrays
 
 
 def case(expect, group="hidden", args=(), mistakes=None, check_mutation=True):

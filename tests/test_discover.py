@@ -25,6 +25,7 @@ from autograder.discover import (
     find_package,
     materialise,
 )
+from autograder.discover import files as dfiles
 from autograder.paths import MODULES
 
 MODULE_FILES = [f"{m}.py" for m in MODULES]
@@ -583,14 +584,14 @@ def test_fifo_is_skipped_without_blocking(tmp_path):
 
 def test_unreadable_file_is_a_problem(tmp_path, monkeypatch):
     student = write_tree(tmp_path / "perm", package("p"))
-    real = dmod._read_disk
+    real = dfiles._read_disk
 
     def read(path, limit):
         if path.endswith("conv.py"):
             raise PermissionError(13, "Permission denied", path)
         return real(path, limit)
 
-    monkeypatch.setattr(dmod, "_read_disk", read)
+    monkeypatch.setattr(dfiles, "_read_disk", read)
     [sub] = discover([student])
     assert "conv.py" not in sub.files
     assert has(sub, "could not read cnn/conv.py: permission denied.")
@@ -676,18 +677,18 @@ def test_same_path_twice_is_read_once(tmp_path):
     ],
 )
 def test_safe_ids(raw, expect):
-    assert dmod._safe_id(raw) == expect
+    assert dmod.safe_id(raw) == expect
 
 
 def test_safe_ids_of_non_latin_names_are_distinct():
-    a, b = dmod._safe_id("张三"), dmod._safe_id("李四")
+    a, b = dmod.safe_id("张三"), dmod.safe_id("李四")
     assert a != b and a.startswith("student-")
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=150))
 def test_safe_id_property(raw):
-    sid = dmod._safe_id(raw)
+    sid = dmod.safe_id(raw)
     assert re.fullmatch(r"[A-Za-z0-9._@+-]{1,100}", sid) and not sid.startswith(".")
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from autograder import exports
 from autograder.cli import main
 from autograder.report import csv_text, to_gradescope
-from autograder.suite import MISTAKES
+from autograder.topics import MISTAKES
 
 CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 

@@ -15,7 +15,7 @@ from autograder.cases import Call
 from autograder.compare import judge
 from autograder.oracle import load_bank, provenance
 from autograder.oracle.bank import PROVENANCE_FIELDS
-from autograder.oracle.specs import ITEMS
+from autograder.oracle.catalog import ITEMS
 from autograder.paths import KIT_ROOT
 from autograder.sandbox.inprocess import execute
 from autograder.sandbox.runner import Outcome
@@ -102,7 +102,7 @@ def test_stubs_fail_every_bank_case(stubs, bank):
 @pytest.mark.keras
 def test_verify_bank_reproduces_every_case_within_float32_rounding():
     from autograder.oracle import verify_bank
-    from autograder.oracle.build import REPRO_RTOL
+    from autograder.oracle.verify import REPRO_RTOL
 
     rounding: list[float] = []
     problems = verify_bank(rounding=rounding)
@@ -112,7 +112,7 @@ def test_verify_bank_reproduces_every_case_within_float32_rounding():
 
 def test_verify_tolerates_float32_rounding_but_not_more():
     """Across CPUs Keras's float32 results differ by a few ulps; a real change is still caught."""
-    from autograder.oracle.build import REPRO_RTOL, _differences
+    from autograder.oracle.verify import REPRO_RTOL, _differences
 
     want = np.linspace(-3.0, 4.0, 12, dtype=np.float32)
     near = want + np.float32(2 * np.finfo(np.float32).eps * 4.0)

@@ -15,7 +15,7 @@ from autograder.config import (
 )
 from autograder.paths import modules_for
 from autograder.reference import load_solutions
-from autograder.suite import GENERATORS, Draws
+from autograder.topics import GENERATORS, Draws
 
 
 def _cfg(tmp_path, text):

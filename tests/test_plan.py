@@ -12,8 +12,8 @@ import pytest
 from autograder.cases import Close, Raises
 from autograder.config import Config
 from autograder.engine import Grader
-from autograder.suite import Draws
-from autograder.suite._layers import normal
+from autograder.topics import Draws
+from autograder.topics._shared.layers import normal
 
 
 def _shape_of(value):
@@ -121,7 +121,7 @@ def test_planned_normal_is_normal():
 def test_no_known_mistake_sits_near_the_tolerance(students):
     """A mistake whose output is just beyond the tolerance would fail for some students' values
     and pass for others'; the generators redraw values (or plan clearer cases) to avoid it."""
-    from autograder.suite._layers import margin
+    from autograder.topics._shared.layers import margin
 
     near = set()
     for cases in students.values():

@@ -15,7 +15,7 @@ import pytest
 from autograder.cases import Close
 from autograder.paths import KIT_ROOT, MODULES, PUBLIC_TESTS_DIR, SOLUTIONS_DIR, STUBS_DIR
 from autograder.stubs import MarkerError, expected_stubs, make_stub
-from autograder.suite import GENERATORS
+from autograder.topics import GENERATORS
 
 
 def test_committed_stubs_are_the_generated_ones():

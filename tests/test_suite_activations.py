@@ -7,7 +7,7 @@ import suite_layers_harness as h
 
 from autograder.cases import Property
 from autograder.compare import judge
-from autograder.suite import activations as suite
+from autograder.topics.activations import plan as suite
 
 ITEMS = [
     "sigmoid",

@@ -9,8 +9,8 @@ import suite_layers_harness as h
 
 from autograder.cases import Property
 from autograder.compare import judge
-from autograder.suite import conv as suite
-from autograder.suite._layers import axis_pads, pair
+from autograder.topics._shared.layers import axis_pads, pair
+from autograder.topics.conv import plan as suite
 
 ITEMS = ["pad2d", "conv1d", "conv2d"]
 

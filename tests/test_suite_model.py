@@ -16,7 +16,7 @@ from _suite_cases import (
 from autograder.cases import Property, Raises
 from autograder.compare import judge
 from autograder.sandbox.runner import Outcome
-from autograder.suite import model as suite
+from autograder.topics.model import plan as suite
 
 SEEDS = (0, 1)
 

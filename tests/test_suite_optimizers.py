@@ -15,7 +15,7 @@ from _suite_cases import (
 
 from autograder.cases import Close, Raises
 from autograder.compare import matches
-from autograder.suite import optimizers as suite
+from autograder.topics.optimizers import plan as suite
 
 ITEMS = ["optimizers.SGD", "optimizers.Adagrad", "optimizers.RMSprop", "optimizers.Adam"]
 

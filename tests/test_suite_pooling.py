@@ -7,8 +7,8 @@ import suite_layers_harness as h
 
 from autograder.cases import Property
 from autograder.compare import judge
-from autograder.suite import pooling as suite
-from autograder.suite._layers import pool_mistakes
+from autograder.topics._shared.layers import pool_mistakes
+from autograder.topics.pooling import plan as suite
 
 ITEMS = [
     "max_pool1d",

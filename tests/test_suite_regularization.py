@@ -16,7 +16,7 @@ from _suite_cases import (
 from autograder.cases import Close, Property, Raises
 from autograder.compare import judge
 from autograder.sandbox.runner import Outcome
-from autograder.suite import regularization as suite
+from autograder.topics.regularization import plan as suite
 
 ITEMS = [
     "regularization.dropout",

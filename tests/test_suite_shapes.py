@@ -6,7 +6,7 @@ import numpy as np
 import suite_layers_harness as h
 
 from autograder.compare import judge
-from autograder.suite import shapes as suite
+from autograder.topics.shapes import plan as suite
 
 ITEMS = [
     "conv_output_length",

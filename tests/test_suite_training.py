@@ -16,7 +16,7 @@ from _suite_cases import (
 from autograder.cases import Property, Raises
 from autograder.compare import judge
 from autograder.sandbox.runner import Outcome
-from autograder.suite import training as suite
+from autograder.topics.training import plan as suite
 
 ITEMS = [
     "training.minibatch_indices",

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from autograder import summary
 from autograder.cli import main
 from autograder.report import to_gradescope
-from autograder.suite import MISTAKES
+from autograder.topics import MISTAKES
 
 
 class Dom(HTMLParser):

@@ -74,6 +74,9 @@ def test_the_wheel_carries_the_kit_and_a_license(installed):
         "autograder/oracle/data/bank.npz" in names and "autograder/lms/templates/setup.sh" in names
     )
     assert not any("__pycache__" in n for n in names)
+    # the topics' data (points, mutants) and the audit's correct styles (data, under _kit)
+    assert {"autograder/topics/conv/topic.toml", "autograder/topics/conv/mutants.yaml"} <= names
+    assert "autograder/_kit/corpus/correct/cleo-float32/cnn/conv.py" in names
     assert str(package).startswith(str(installed[0])), "the venv's copy must be the one imported"
 
 
@@ -88,6 +91,10 @@ def test_the_installed_kit_grades_the_sample_class_outside_the_checkout(installe
     assert scores["ada-perfect"] == scores["ben-vectorised"] == scores["fay-zipped"] == 100
     assert 0 < scores["cara-partial"] < 100 and 0 < scores["dan-mistakes"] < 100
     assert 0 < scores["eve-broken"] < 50
+    # the audit finds its corpus in the installed wheel: the topics' mutants, the correct styles
+    check = "m, c = load_mutants(), load_correct(); assert len(m) > 100 and len(c) > 4, (m, c)"
+    imports = "from autograder.audit.corpus import load_correct, load_mutants"
+    _run([str(python), "-c", f"{imports}; {check}"], cwd=work)
     # the bundle and the handout build from the wheel's data too
     _run([str(python), "-m", "autograder", "gradescope", "--out", "autograder.zip"], cwd=work)
     with zipfile.ZipFile(work / "autograder.zip") as zf:
@@ -108,5 +115,5 @@ def test_student_code_cannot_see_the_installed_kit(installed):
     text = json.dumps(json.loads((tmp / "g" / "peek" / "results.json").read_text()))
     assert "LISTING:" in text  # the channel works: the student's message is shown
     listing = text.split("LISTING:", 1)[1].split(":END", 1)[0]
-    for private in ("suite", "oracle", "_kit", "engine.py"):
+    for private in ("topics", "oracle", "_kit", "engine.py"):
         assert private not in listing, listing

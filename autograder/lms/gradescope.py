@@ -123,7 +123,7 @@ def build_bundle(out: Path, cfg: Config) -> Path:
 def student_id(metadata_path: Path, default: str = "submission") -> str:
     """The student id Gradescope's metadata gives (as ``grade run`` names a Gradescope export's
     students: each submitter's sid, else the local part of the email, joined by '+')."""
-    from ..discover import _safe_id
+    from ..discover import safe_id
 
     try:
         data = json.loads(Path(metadata_path).read_text(encoding="utf-8"))
@@ -136,7 +136,7 @@ def student_id(metadata_path: Path, default: str = "submission") -> str:
         raw = "+".join(i for i in ids if i)
     except (OSError, ValueError, AttributeError, TypeError):
         raw = ""
-    return _safe_id(raw) if raw else default
+    return safe_id(raw) if raw else default
 
 
 def upload_submission(submission: Path, student: str):

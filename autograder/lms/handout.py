@@ -16,7 +16,7 @@ from pathlib import Path
 from ..config import DEV_SECRET, Config
 from ..paths import KIT_ROOT, PACKAGE_DIR, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
-from ..suite.model_part2 import OUTCOME_ACCURACY, OUTCOME_TEXT, OUTCOME_TIMEOUT
+from ..topics.model.plan_part2 import OUTCOME_ACCURACY, OUTCOME_TEXT, OUTCOME_TIMEOUT
 from .public_cases import public_cases_json
 
 # Public data shipped with the stubs (given code reads it): copied into the handout's cnn/ and
@@ -289,7 +289,7 @@ def leaks(folder: Path, secret: str = "") -> list[str]:
     }
     private = {
         hashlib.sha256(p.read_bytes()).hexdigest()
-        for d in ("suite", "oracle")
+        for d in ("topics", "oracle")
         for p in (PACKAGE_DIR / d).rglob("*")
         if p.is_file() and p.name != "__init__.py" and "__pycache__" not in p.parts
     }

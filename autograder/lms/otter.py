@@ -132,7 +132,7 @@ def grade_for_otter(root: str, submission: str, out: str) -> None:
     import os
 
     from ..config import load_config
-    from ..discover import _safe_id
+    from ..discover import safe_id
     from ..report import to_gradescope, write_atomic
     from .gradescope import grade_result, student_id
 
@@ -140,7 +140,7 @@ def grade_for_otter(root: str, submission: str, out: str) -> None:
     try:
         cfg = load_config(root_path / "source" / CONFIG_NAME)
         student = student_id(root_path / "submission_metadata.json", default="")
-        student = student or _safe_id(os.environ.get(STUDENT_ENV, "") or "submission")
+        student = student or safe_id(os.environ.get(STUDENT_ENV, "") or "submission")
         with tempfile.TemporaryDirectory(prefix="cnn-otter-sub-") as tmp:
             upload = _clean_copy(Path(submission), Path(tmp) / "submission")
             result = grade_result(upload, student, cfg, hide=(root_path,))

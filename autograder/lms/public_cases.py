@@ -78,22 +78,12 @@ def spec_of(call: Call, mutation: bool) -> dict:
 
 
 def counts_as(case: Case, ref: Any) -> str | None:
-    """How a passed ``case`` shows that its function computes something, as the grader rules
-    (``autograder.trivial``): ``"disc"`` when no answer computing nothing passes it, the repr of
-    its expected value for a size or count (two different ones are needed), else None."""
-    from ..trivial import _scalar_echo, discriminating, scalar_like
+    """How a passed ``case`` shows that its function computes something: the grader's own rule,
+    :func:`autograder.trivial.counts_as` (``"disc"``, the repr of a scalar expected value, or
+    None)."""
+    from ..trivial import counts_as as rule
 
-    if discriminating(case, ref):
-        return "disc"
-    expect = case.expect
-    if (
-        isinstance(expect, Close)
-        and case.call.program == "call"
-        and scalar_like(expect.value)
-        and not _scalar_echo(case)
-    ):
-        return repr(expect.value)
-    return None
+    return rule(case, ref)
 
 
 def export_case(case: Case, mistake_text: dict[str, str], ref: Any = None) -> dict:
@@ -123,7 +113,7 @@ def public_cases(config: Config) -> dict:
     """Every public case the grader runs under ``config``, in the order it runs them."""
     from ..engine import Grader, mistake_text
     from ..reference import load_solutions
-    from ..suite import MISTAKES
+    from ..topics import MISTAKES
 
     # No bank and no isolation: only the public cases are built, nothing is run.
     ref = load_solutions()

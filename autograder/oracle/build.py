@@ -1,6 +1,7 @@
-"""Compute the Keras bank with real Keras (``grade oracle build``) and re-check it (``verify``).
+"""Compute the Keras bank with real Keras (``grade oracle build``); ``verify.py`` re-checks it.
 
-This is the only module of the kit that imports TensorFlow/Keras, and only inside functions.
+TensorFlow/Keras is imported only here and in ``verify.py``, through ``keras.Keras``, and only
+when a bank is built or verified; each topic's ``bank.py`` says how Keras computes its cases.
 The bank is built on the CPU: ``CUDA_VISIBLE_DEVICES=-1`` is set before TensorFlow is imported
 and every computation runs under ``tf.device('/CPU:0')`` with TF32 disabled. On a GPU with the
 framework defaults (TF32) float32 convolutions and matmuls are about 3e-4 off relative to the
@@ -8,9 +9,9 @@ largest output, 29x the float32 grading tolerance (keras-semantics.md §13), and
 fail correct students. CPU results are reproducible on one machine (§12), but not bitwise across
 CPUs: oneDNN and Eigen choose kernels (and so summation orders) by the instruction set, and on
 another x86-64 CPU convolutions, matmuls and softmax came out up to 4 float32 ulps apart. So
-``verify_bank`` accepts a recomputed float value within ``REPRO_RTOL`` of the largest stored value
-(a few float32 ulps, 10x inside the grading tolerance of §12) and reports how many cases were
-bitwise equal; anything larger, and any difference in a non-float value, is a problem.
+``verify.verify_bank`` accepts a recomputed float value within ``REPRO_RTOL`` of the largest
+stored value (a few float32 ulps, 10x inside the grading tolerance of §12) and reports how many
+cases were bitwise equal; anything larger, and any difference in a non-float value, is a problem.
 """
 
 from __future__ import annotations
@@ -18,430 +19,22 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .bank import BANK_JSON, BANK_NPZ, DATA_DIR, FORMAT, decode_value
-from .specs import ITEMS, PREDICT_BATCH_SIZE, SEED, Spec, bank_specs
-
-ES_FIT_BATCH_SIZE = 4  # the dummy fit that drives EarlyStopping: 4 samples, one step per epoch
-RECEPTIVE_FIELD_LENGTH = 40  # input length of the receptive-field probe stacks
-
-# Inputs the build adds to a spec's kwargs (made by Keras, e.g. Dropout's mask).
-KERAS_MADE_INPUTS = {"regularization.dropout": ("mask",)}
+from .bank import BANK_JSON, BANK_NPZ, DATA_DIR, FORMAT
+from .catalog import ITEMS, bank_specs, batch_sizes, is_exact, keras_made_inputs, module_of
+from .keras import Keras
+from .specs import SEED, Spec
 
 
-# ----------------------------------------------------------------------------------------------
-# Keras, on the CPU
-# ----------------------------------------------------------------------------------------------
-class _Keras:
-    """TensorFlow + Keras, imported on first use, forced onto the CPU with TF32 off."""
-
-    def __init__(self) -> None:
-        if "tensorflow" not in sys.modules:
-            os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        import keras
-        import tensorflow as tf
-
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError(
-                f"the bank is built with the TensorFlow backend, not "
-                f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow)"
-            )
-        tf.config.experimental.enable_tensor_float_32_execution(False)
-        keras.config.set_floatx("float32")
-        keras.config.set_epsilon(1e-7)
-        self.tf = tf
-        self.keras = keras
-        self.device = "/CPU:0"
-
-    def f32(self, x: np.ndarray):
-        return self.tf.constant(np.asarray(x, dtype=np.float32))
-
-    @staticmethod
-    def np64(t) -> np.ndarray:
-        return np.asarray(t, dtype=np.float32).astype(np.float64)
-
-    def out(self, t) -> np.ndarray:
-        return self.np64(t.numpy() if hasattr(t, "numpy") else self.keras.ops.convert_to_numpy(t))
-
-    def run_layer(self, layer, x: np.ndarray, weights=None, **call_kwargs) -> np.ndarray:
-        xt = self.f32(x)
-        if weights is not None:
-            layer(xt)
-            layer.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
-        return self.out(layer(xt, **call_kwargs))
-
-    def provenance(self) -> dict:
-        tf, keras = self.tf, self.keras
-        gpus = tf.config.list_logical_devices("GPU")
-        return {
-            "keras": keras.__version__,
-            "tensorflow": tf.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "cpu": _cpu_model(),
-            "device": "CPU",
-            "device_name": self.device,
-            "gpus_visible": [d.name for d in gpus],
-            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-            "tf32_enabled": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
-            "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
-            "backend": keras.backend.backend(),
-            "dtype": keras.config.floatx(),
-            "floatx": keras.config.floatx(),
-            "epsilon": keras.config.epsilon(),
-            "batch_sizes": {
-                "model.lecture_model_forward": PREDICT_BATCH_SIZE,
-                "regularization.EarlyStopping": ES_FIT_BATCH_SIZE,
-                "training.minibatch_indices": "the case's batch_size",
-                "layers": "the whole input in one call",
-            },
-            "seed": SEED,
-        }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-# ----------------------------------------------------------------------------------------------
-# One function per item: spec -> (args, kwargs, expected), all computed by Keras
-# ----------------------------------------------------------------------------------------------
-def _pair(v):
-    return v if isinstance(v, tuple) else (v, v)
-
-
-def _shapes(K: _Keras, spec: Spec) -> Any:
-    L = K.keras.layers
-    a, kw = spec.args, spec.kwargs
-    name = spec.item.split(".")[1]
-    if name == "conv_output_length":
-        n, k = a
-        layer = L.Conv1D(
-            1, k, strides=kw["stride"], padding=kw["padding"], dilation_rate=kw["dilation"]
-        )
-        return int(layer.compute_output_shape((1, n, 1))[1])
-    if name == "same_padding":
-        return _same_padding_probe(K, *a, kw["stride"], kw["dilation"])
-    if name == "pool_output_length":
-        n, p = a
-        layer = L.MaxPooling1D(p, strides=kw["stride"], padding=kw["padding"])
-        return int(layer.compute_output_shape((1, n, 1))[1])
-    if name == "conv_param_count":
-        k, c_in, filters = a
-        if isinstance(k, tuple) and len(k) == 1:
-            layer = L.Conv1D(filters, k, use_bias=kw["use_bias"])
-            layer.build((None, 12, c_in))
-        else:
-            layer = L.Conv2D(filters, k, use_bias=kw["use_bias"])
-            layer.build((None, 12, 12, c_in))
-        return int(layer.count_params())
-    if name == "dense_param_count":
-        n_in, units = a
-        layer = L.Dense(units, use_bias=kw["use_bias"])
-        layer.build((None, n_in))
-        return int(layer.count_params())
-    if name == "receptive_field":
-        return _receptive_field(K, a[0], spec.keras["kinds"])
-    raise KeyError(spec.item)
-
-
-def _same_padding_probe(K: _Keras, n: int, k: int, s: int, d: int) -> tuple[int, int]:
-    """(before, after) that Conv1D 'same' really uses, read off one-hot probes.
-
-    Sample j is the one-hot input e_j; kernel tap a weighs 2**a. A non-zero output
-    y[j, i] = 2**a says tap a of window i reads x[j]: i*s + a*d == before + j.
-    """
-    x = np.eye(n).reshape(n, n, 1)
-    layer = K.keras.layers.Conv1D(1, k, strides=s, padding="same", dilation_rate=d, use_bias=False)
-    y = K.run_layer(layer, x, [(2.0 ** np.arange(k)).reshape(k, 1, 1)])[:, :, 0]
-    befores = {i * s + int(np.log2(y[j, i])) * d - j for j, i in zip(*np.nonzero(y), strict=True)}
-    if len(befores) != 1:
-        raise RuntimeError(f"same_padding probe n={n} k={k} s={s} d={d} is inconclusive: {befores}")
-    (before,) = befores
-    k_eff = (k - 1) * d + 1
-    after = max((y.shape[1] - 1) * s + k_eff - before - n, 0)
-    return (int(before), int(after))
-
-
-def _receptive_field(K: _Keras, layers, kinds) -> int:
-    """Support of d(output[0]) / d(input) in an all-ones Conv1D / AveragePooling1D stack."""
-    tf, keras = K.tf, K.keras
-    stack = []
-    for (k, s), kind in zip(layers, kinds, strict=True):
-        if kind == "conv":
-            stack.append(
-                keras.layers.Conv1D(1, k, strides=s, use_bias=False, kernel_initializer="ones")
-            )
-        else:
-            stack.append(keras.layers.AveragePooling1D(k, strides=s))
-    model = keras.Sequential([keras.Input(shape=(RECEPTIVE_FIELD_LENGTH, 1)), *stack])
-    x = tf.Variable(
-        np.random.default_rng(0).random((1, RECEPTIVE_FIELD_LENGTH, 1)), dtype=tf.float32
-    )
-    with tf.GradientTape() as tape:
-        target = model(x)[0, 0, 0]
-    grad = tape.gradient(target, x).numpy()[0, :, 0]
-    support = np.flatnonzero(grad)
-    if not (
-        support[0] == 0
-        and np.all(np.diff(support) == 1)
-        and support[-1] < RECEPTIVE_FIELD_LENGTH - 1
-    ):
-        raise RuntimeError(
-            f"receptive-field probe {layers}: support {support} is not a "
-            "contiguous run starting at 0 inside the input"
-        )
-    return int(len(support))
-
-
-def _conv(K: _Keras, spec: Spec) -> Any:
-    L = K.keras.layers
-    name = spec.item.split(".")[1]
-    if name == "pad2d":
-        x, pads = spec.args
-        return K.run_layer(L.ZeroPadding2D(padding=pads), x)
-    x, kernel, bias = spec.args
-    kw = spec.kwargs
-    cls = L.Conv1D if name == "conv1d" else L.Conv2D
-    layer = cls(
-        kernel.shape[-1],
-        kernel.shape[:-2],
-        strides=kw["stride"],
-        padding=kw["padding"],
-        dilation_rate=kw["dilation"],
-        use_bias=bias is not None,
-    )
-    return K.run_layer(layer, x, [kernel] if bias is None else [kernel, bias])
-
-
-def _pooling(K: _Keras, spec: Spec) -> Any:
-    L = K.keras.layers
-    name = spec.item.split(".")[1]
-    classes = {
-        "max_pool1d": L.MaxPooling1D,
-        "avg_pool1d": L.AveragePooling1D,
-        "max_pool2d": L.MaxPooling2D,
-        "avg_pool2d": L.AveragePooling2D,
-        "global_max_pool2d": L.GlobalMaxPooling2D,
-        "global_avg_pool2d": L.GlobalAveragePooling2D,
-    }
-    x = spec.args[0]
-    if name.startswith("global") or len(spec.args) == 1:
-        layer = classes[name]()  # the Keras defaults (MaxPooling1D: pool 2, stride = pool)
-    else:
-        layer = classes[name](
-            spec.args[1], strides=spec.kwargs["stride"], padding=spec.kwargs["padding"]
-        )
-    return K.run_layer(layer, x)
-
-
-def _activations(K: _Keras, spec: Spec) -> Any:
-    tf, act = K.tf, K.keras.activations
-    name = spec.item.split(".")[1]
-    base = name.removesuffix("_grad")
-    if base == "leaky_relu":
-
-        def fn(t):
-            return act.leaky_relu(t, **spec.kwargs)  # no kwarg: Keras's own default (0.2)
-    elif base == "softmax":
-
-        def fn(t):
-            return act.softmax(t, **spec.kwargs)
-    else:
-        fn = getattr(act, base)
-    x = K.f32(spec.args[0])
-    if not name.endswith("_grad"):
-        return K.out(fn(x))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = fn(x)
-    return K.out(tape.gradient(y, x))
-
-
-def _optimizers(K: _Keras, spec: Spec) -> Any:
-    keras = K.keras
-    params, grads = spec.args
-    opt = getattr(keras.optimizers, spec.item.split(".")[1])(**spec.kwargs)
-    variables = [keras.Variable(np.asarray(p, dtype=np.float32)) for p in params]
-    trajectory: list[list[np.ndarray]] = [[] for _ in params]
-    iterations = []
-    for step in grads:
-        opt.apply_gradients(zip([K.f32(g) for g in step], variables, strict=True))
-        for k, v in enumerate(variables):
-            trajectory[k].append(K.out(v.value))
-        iterations.append(int(opt.iterations.value.numpy()))  # not np.array(Variable): deprecated
-    return {"params": [np.stack(t) for t in trajectory], "iterations": iterations}
-
-
-def _regularization(K: _Keras, spec: Spec) -> Any:
-    tf, keras = K.tf, K.keras
-    name = spec.item.split(".")[1]
-    if name == "dropout":
-        x, rate = spec.args
-        training = spec.kwargs["training"]
-        if not training:
-            return K.run_layer(keras.layers.Dropout(rate), x, training=False)
-        layer = keras.layers.Dropout(rate, seed=spec.keras["seed"])
-        y = K.run_layer(layer, x, training=True)
-        spec.kwargs["mask"] = y != 0  # Keras's own mask (x has no zeros)
-        return y
-    if name in ("l2_penalty", "l2_grad"):
-        reg = keras.regularizers.L2(**spec.kwargs)
-        if name == "l2_penalty":
-            ws = spec.args[0] if isinstance(spec.args[0], list) else [spec.args[0]]
-            return float(K.out(tf.add_n([reg(K.f32(w)) for w in ws])))
-        w = K.f32(spec.args[0])
-        with tf.GradientTape() as tape:
-            tape.watch(w)
-            penalty = reg(w)
-        return K.out(tape.gradient(penalty, w))
-    if name == "EarlyStopping":
-        return _early_stopping(K, spec)
-    raise KeyError(spec.item)
-
-
-def _early_stopping(K: _Keras, spec: Spec) -> dict:
-    """A real ``model.fit``; a callback before EarlyStopping injects the scripted metric and
-    stamps the weights with ``epoch + 1``, so the restored weights tell which epoch won."""
-    keras = K.keras
-    values, monitor = spec.args
-
-    class Script(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.epochs = 0
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.epochs = epoch + 1
-            logs[monitor] = values[epoch]
-            self.model.set_weights([np.full((1, 2), epoch + 1.0, dtype=np.float32)])
-
-    model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(2, use_bias=False)])
-    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse", metrics=["accuracy"])
-    script = Script()
-    es = keras.callbacks.EarlyStopping(**spec.kwargs)
-    model.fit(
-        np.zeros((ES_FIT_BATCH_SIZE, 1), np.float32),
-        np.zeros((ES_FIT_BATCH_SIZE, 2), np.float32),
-        batch_size=ES_FIT_BATCH_SIZE,
-        epochs=len(values),
-        shuffle=False,
-        verbose=0,
-        callbacks=[script, es],
-    )
-    restored = None
-    if es.restore_best_weights and es.best_weights is not None:
-        restored = float(model.get_weights()[0].ravel()[0])
-    return {
-        "epochs_run": int(script.epochs),
-        "stopped_epoch": int(es.stopped_epoch),
-        "best": None if es.best is None else float(es.best),
-        "best_epoch": int(es.best_epoch),
-        "wait": int(es.wait),
-        "restored": restored,
-    }
-
-
-def _training(K: _Keras, spec: Spec) -> Any:
-    keras = K.keras
-    name = spec.item.split(".")[1]
-    if name == "minibatch_indices":
-        return _fit_batches(K, *spec.args)
-    if name == "categorical_crossentropy":
-        y, p = (np.asarray(a, dtype=np.float32) for a in spec.args)  # numpy: Keras clips
-        return K.out(keras.losses.categorical_crossentropy(y, p, **spec.kwargs))
-    if name == "flatten":
-        return K.run_layer(keras.layers.Flatten(), spec.args[0])
-    if name == "dense":
-        x, kernel, bias = spec.args
-        layer = keras.layers.Dense(kernel.shape[1], use_bias=bias is not None)
-        return K.run_layer(layer, x, [kernel] if bias is None else [kernel, bias])
-    raise KeyError(spec.item)
-
-
-def _fit_batches(K: _Keras, n: int, batch_size: int) -> list[np.ndarray]:
-    """The sample indices of every step of one ``fit(shuffle=False)`` epoch."""
-    keras = K.keras
-    seen: list[np.ndarray] = []
-
-    class Recorder(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = keras.layers.Dense(1)
-
-        def call(self, x):
-            return self.dense(x)
-
-        def train_step(self, data):
-            x = data[0]
-            seen.append(np.asarray(x)[:, 0].round().astype(np.int64))
-            return {"steps": K.tf.constant(float(len(seen)))}
-
-    model = Recorder()
-    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
-    x = np.arange(n, dtype=np.float32).reshape(n, 1)
-    model.fit(
-        x, np.zeros((n, 1), np.float32), batch_size=batch_size, epochs=1, shuffle=False, verbose=0
-    )
-    return seen
-
-
-def _model(K: _Keras, spec: Spec) -> Any:
-    keras = K.keras
-    L = keras.layers
-    x, weights = spec.args
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(28, 28, 1)),
-            L.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-            L.MaxPooling2D(pool_size=(2, 2)),
-            L.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-            L.MaxPooling2D(pool_size=(2, 2)),
-            L.Flatten(),
-            L.Dropout(0.5),
-            L.Dense(10, activation="softmax"),
-        ]
-    )
-    model.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
-    return K.np64(
-        model.predict(np.asarray(x, dtype=np.float32), batch_size=PREDICT_BATCH_SIZE, verbose=0)
-    )
-
-
-_BY_MODULE = {
-    "shapes": _shapes,
-    "conv": _conv,
-    "pooling": _pooling,
-    "activations": _activations,
-    "optimizers": _optimizers,
-    "regularization": _regularization,
-    "training": _training,
-    "model": _model,
-}
-
-
-def compute(K: _Keras, spec: Spec) -> Any:
-    """Keras's answer to ``spec`` (may add Keras-made inputs to ``spec.kwargs``)."""
+def compute(K: Keras, spec: Spec) -> Any:
+    """Keras's answer to ``spec`` (may add Keras-made inputs to ``spec.kwargs``): its topic's."""
     with K.tf.device(K.device):
-        return _BY_MODULE[spec.item.split(".")[0]](K, spec)
+        return module_of(spec.item).compute(K, spec)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -493,7 +86,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _record(K: _Keras, spec: Spec, store: _Arrays) -> dict:
+def _record(K: Keras, spec: Spec, store: _Arrays) -> dict:
     expected = compute(K, spec)
     return {
         "item": spec.item,
@@ -502,9 +95,9 @@ def _record(K: _Keras, spec: Spec, store: _Arrays) -> dict:
         "target": spec.target,
         "args": encode_value(tuple(spec.args), store),
         "kwargs": encode_value(dict(spec.kwargs), store),
-        "keras_inputs": list(KERAS_MADE_INPUTS.get(spec.item, ())),
+        "keras_inputs": list(keras_made_inputs(spec.item)),
         "expected": encode_value(expected, store),
-        "exact": spec.item == "training.minibatch_indices",
+        "exact": is_exact(spec.item),
         "params": _plain(spec.params),
         "build": _plain(spec.keras),
     }
@@ -517,12 +110,12 @@ def build_bank(out_dir: Path | None = None) -> Path:
     """
     started = time.perf_counter()
     out_dir = Path(out_dir) if out_dir is not None else DATA_DIR
-    K = _Keras()
+    K = Keras()
     store = _Arrays()
     specs = bank_specs()
     cases = [_record(K, spec, store) for spec in specs]
     counts = {item: sum(c["item"] == item for c in cases) for item in ITEMS}
-    provenance = K.provenance()
+    provenance = K.provenance(batch_sizes(), SEED)
     provenance.update(
         {
             "build_date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -540,124 +133,3 @@ def build_bank(out_dir: Path | None = None) -> Path:
     json_path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return json_path
 
-
-# ----------------------------------------------------------------------------------------------
-# Verify: recompute with live Keras, compare within float32 rounding
-# ----------------------------------------------------------------------------------------------
-# A recomputed float may differ from the stored one by this much relative to the largest stored
-# value: 8 float32 ulps (eps32 = 1.19e-7), a tenth of the grading tolerance's 1e-5.
-REPRO_RTOL = 8 * float(np.finfo(np.float32).eps)
-
-
-def _differences(
-    got: Any, want: Any, where: str, out: list[str], rounding: list[float] | None = None
-) -> None:
-    """Append to ``out`` every difference between ``got`` and ``want`` beyond float32 rounding.
-
-    Float differences within :data:`REPRO_RTOL` are not problems; their relative size is
-    appended to ``rounding`` (when given) so the caller can say how close the reproduction was.
-    """
-    if isinstance(want, np.ndarray):
-        if not isinstance(got, np.ndarray) or got.shape != want.shape or got.dtype != want.dtype:
-            out.append(
-                f"{where}: recomputed {type(got).__name__} "
-                f"{getattr(got, 'shape', '')} {getattr(got, 'dtype', '')}, stored "
-                f"{want.shape} {want.dtype}"
-            )
-        elif not np.array_equal(got, want, equal_nan=True):
-            if want.dtype.kind == "f":
-                if not np.array_equal(np.isnan(got), np.isnan(want)):
-                    out.append(f"{where}: NaN in different places")
-                    return
-                diff = float(np.nanmax(np.abs(got - want)))
-                scale = float(np.nanmax(np.abs(want))) if want.size else 0.0
-                if diff <= REPRO_RTOL * max(scale, 1e-30):
-                    if rounding is not None:
-                        rounding.append(diff / max(scale, 1e-30))
-                    return
-                out.append(
-                    f"{where}: max |diff| {diff:.3g} is more than float32 rounding "
-                    f"({REPRO_RTOL:.2g} x max |stored| {scale:.3g})"
-                )
-            else:
-                out.append(f"{where}: {int(np.sum(got != want))} of {want.size} values differ")
-        return
-    if isinstance(want, (list, tuple)):
-        if type(got) is not type(want) or len(got) != len(want):
-            out.append(f"{where}: recomputed {got!r:.80}, stored {want!r:.80}")
-            return
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            _differences(g, w, f"{where}[{i}]", out, rounding)
-        return
-    if isinstance(want, dict):
-        if not isinstance(got, dict) or set(got) != set(want):
-            out.append(
-                f"{where}: recomputed keys {sorted(got) if isinstance(got, dict) else got},"
-                f" stored {sorted(want)}"
-            )
-            return
-        for k in want:
-            _differences(got[k], want[k], f"{where}.{k}", out, rounding)
-        return
-    if isinstance(got, float) and isinstance(want, float) and got != want:
-        if abs(got - want) <= REPRO_RTOL * max(abs(want), 1e-30):
-            if rounding is not None:
-                rounding.append(abs(got - want) / max(abs(want), 1e-30))
-            return
-    if type(got) is not type(want) or got != want:
-        extra = ""
-        if isinstance(got, float) and isinstance(want, float):
-            extra = f" (diff {abs(got - want):.3g})"
-        out.append(f"{where}: recomputed {got!r}, stored {want!r}{extra}")
-
-
-def verify_bank(path: Path | None = None, rounding: list[float] | None = None) -> list[str]:
-    """Recompute every bank case with live Keras; the problems found (empty: all reproduced).
-
-    Checks that the stored inputs are still those of :func:`bank_specs` (bitwise), that Keras-made
-    inputs (the dropout masks) and every expected value are reproduced within float32 rounding
-    (:data:`REPRO_RTOL`), and that the bank was built on the CPU. When ``rounding`` is given, one
-    entry per case that was not bitwise equal is appended: its largest relative difference.
-    """
-    from .bank import _read
-
-    doc, arrays = _read(path)
-    problems: list[str] = []
-    prov = doc.get("provenance", {})
-    if prov.get("device") != "CPU" or prov.get("tf32_enabled") is not False:
-        problems.append(
-            f"provenance: built on {prov.get('device')!r} with TF32 "
-            f"{prov.get('tf32_enabled')!r}; the bank must be built on the CPU"
-        )
-    K = _Keras()
-    specs = bank_specs()
-    stored = doc["cases"]
-    if len(specs) != len(stored):
-        problems.append(
-            f"the bank has {len(stored)} cases, bank_specs() gives {len(specs)}: rebuild it"
-        )
-    for i, (spec, case) in enumerate(zip(specs, stored, strict=False)):
-        label = f"case {i} ({case['item']}: {case['name']})"
-        if (spec.item, spec.name, spec.program) != (case["item"], case["name"], case["program"]):
-            problems.append(f"{label}: bank_specs() now has {spec.item}: {spec.name}; rebuild")
-            continue
-        kwargs = decode_value(case["kwargs"], arrays)
-        made = {k: kwargs.pop(k) for k in case.get("keras_inputs", []) if k in kwargs}
-        inputs: list[str] = []
-        _differences(
-            (tuple(spec.args), dict(spec.kwargs)),
-            (decode_value(case["args"], arrays), kwargs),
-            "inputs",
-            inputs,
-        )
-        problems += [f"{label}: {p} (the stored inputs are not bank_specs()')" for p in inputs]
-        expected = compute(K, spec)
-        found: list[str] = []
-        near: list[float] = []
-        for key, value in made.items():
-            _differences(spec.kwargs.get(key), value, f"Keras-made input {key}", found)
-        _differences(expected, decode_value(case["expected"], arrays), "expected", found, near)
-        problems += [f"{label}: {p}" for p in found]
-        if near and rounding is not None:
-            rounding.append(max(near))
-    return problems

@@ -1,0 +1,1 @@
+"""Topic `conv`: see topic.toml and autograder/topics/__init__.py."""

@@ -1,0 +1,1 @@
+"""Topic `gradcheck`: see topic.toml and autograder/topics/__init__.py."""

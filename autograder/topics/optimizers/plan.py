@@ -1,0 +1,451 @@
+"""Hidden suite for cnn/optimizers.py: multi-step trajectories of SGD, Adagrad, RMSprop, Adam.
+
+Every case runs the worker program ``optimizer``: ``args = (params, grads per step)``, ``kwargs``
+the constructor arguments; the answer is the trajectory of every parameter and the iteration
+counter after every step. Params are updated in place by design, so no mutation check.
+Known wrong update rules are simulated by :func:`_simulate` with small private rules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...cases import Call, Case, Close, Raises
+from ...compare import matches
+from ...sandbox.worker import run_optimizer
+from .._shared.layers import margin, near_border, plan_of, values_of
+
+MISTAKES = {
+    "sgd-momentum-ignored": "Your trajectory matches plain SGD (w -= lr*g) although momentum > 0: "
+    "Keras keeps a velocity m = momentum*m - lr*g and moves w += m.",
+    "sgd-momentum-ema": "Your trajectory matches the moving-average momentum "
+    "(v = momentum*v + (1-momentum)*g; w -= lr*v): Keras uses m = momentum*m - lr*g; w += m.",
+    "sgd-momentum-double-gradient": "Your trajectory subtracts lr*g twice per step "
+    "(w += m - lr*g): in Keras the velocity m already contains -lr*g, so w += m.",
+    "sgd-nesterov-ignored": "Your trajectory matches classical momentum although nesterov=True: "
+    "Keras's Nesterov update is w += momentum*m - lr*g with the new velocity m.",
+    "adagrad-zero-init": "Your trajectory matches an accumulator that starts at 0 (the lecture's "
+    "AdaGrad): Keras starts it at initial_accumulator_value (0.1 by default).",
+    "adagrad-eps-outside-sqrt": "Your trajectory matches lr*g/(sqrt(a)+epsilon): Keras's Adagrad "
+    "puts epsilon inside the square root, lr*g/sqrt(a+epsilon).",
+    "adagrad-accumulate-after-update": "Your trajectory divides by the accumulator of the "
+    "previous step: Keras first adds g**2 to the accumulator, then updates w.",
+    "rmsprop-eps-outside-sqrt": "Your trajectory matches lr*g/(sqrt(v)+epsilon): Keras's RMSprop "
+    "puts epsilon inside the square root, lr*g/sqrt(v+epsilon).",
+    "rmsprop-rho-swapped": "Your trajectory matches v = (1-rho)*v + rho*g**2: Keras keeps "
+    "v = rho*v + (1-rho)*g**2.",
+    "rmsprop-centered-ignored": "Your trajectory ignores centered=True: Keras then divides by "
+    "sqrt(v - mg**2 + epsilon) with mg the moving average of the gradients.",
+    "rmsprop-momentum-ignored": "Your trajectory ignores momentum > 0: Keras then keeps "
+    "mom = momentum*mom + lr*g/sqrt(v+epsilon) and moves w -= mom.",
+    "adam-no-bias-correction": "Your trajectory matches Adam without bias correction: Keras "
+    "scales the step by sqrt(1-beta_2**t)/(1-beta_1**t).",
+    "adam-lecture": "Your trajectory matches the lecture's Adam (bias-corrected m and r fed back "
+    "into the recursion), whose steps collapse: Keras keeps m and v uncorrected and applies "
+    "the correction only in the update.",
+    "adam-textbook-epsilon": "Your trajectory matches textbook Adam, mhat/(sqrt(vhat)+epsilon): "
+    "Keras computes lr*sqrt(1-beta_2**t)/(1-beta_1**t) * m/(sqrt(v)+epsilon), which differs "
+    "for small gradients.",
+    "adam-eps-inside-sqrt": "Your trajectory matches m/sqrt(v+epsilon): Keras's Adam adds epsilon "
+    "outside the square root, m/(sqrt(v)+epsilon).",
+    "adam-step-off-by-one": "Your trajectory uses t+1 in the bias correction (the step counter "
+    "is incremented too late): Keras uses t = 1 on the first step.",
+    "adam-amsgrad-ignored": "Your trajectory ignores amsgrad=True: Keras then divides by the "
+    "running maximum of v.",
+}
+
+DEFAULTS = {
+    "SGD": {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
+    "Adagrad": {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-7},
+    "RMSprop": {
+        "learning_rate": 0.001,
+        "rho": 0.9,
+        "momentum": 0.0,
+        "epsilon": 1e-7,
+        "centered": False,
+    },
+    "Adam": {
+        "learning_rate": 0.001,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+        "amsgrad": False,
+    },
+}
+
+
+# ---------------------------------------------------------------- wrong update rules
+# A rule is rule(w, g, state, t, h) -> new w; `state` is a per-parameter dict, t = 1, 2, ...
+
+
+def _sgd_plain(w, g, s, t, h):
+    return w - h["learning_rate"] * g
+
+
+def _sgd_classical(w, g, s, t, h):
+    s["m"] = h["momentum"] * s.get("m", 0.0) - h["learning_rate"] * g
+    return w + s["m"]
+
+
+def _sgd_ema(w, g, s, t, h):
+    s["v"] = h["momentum"] * s.get("v", 0.0) + (1 - h["momentum"]) * g
+    return w - h["learning_rate"] * s["v"]
+
+
+def _sgd_double(w, g, s, t, h):
+    s["m"] = h["momentum"] * s.get("m", 0.0) - h["learning_rate"] * g
+    return w + s["m"] - h["learning_rate"] * g
+
+
+def _adagrad(init=None, eps_outside=False, after=False):
+    def rule(w, g, s, t, h):
+        a = s.get("a", h["initial_accumulator_value"] if init is None else init)
+        new_a = a + g * g
+        used = a if after else new_a
+        s["a"] = new_a
+        eps = h["epsilon"]
+        den = np.sqrt(used) + eps if eps_outside else np.sqrt(used + eps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return w - h["learning_rate"] * g / den
+
+    return rule
+
+
+def _rmsprop(eps_outside=False, swap=False, centered=None, momentum=None):
+    def rule(w, g, s, t, h):
+        rho = h["rho"]
+        a, b = (1 - rho, rho) if swap else (rho, 1 - rho)
+        s["v"] = a * s.get("v", 0.0) + b * g * g
+        den = s["v"]
+        if h["centered"] if centered is None else centered:
+            s["mg"] = a * s.get("mg", 0.0) + b * g
+            den = den - s["mg"] ** 2
+        den = np.sqrt(den) + h["epsilon"] if eps_outside else np.sqrt(den + h["epsilon"])
+        inc = h["learning_rate"] * g / den
+        mu = h["momentum"] if momentum is None else momentum
+        if mu > 0:
+            s["mom"] = mu * s.get("mom", 0.0) + inc
+            return w - s["mom"]
+        return w - inc
+
+    return rule
+
+
+def _adam(kind="keras", amsgrad=None, shift=0):
+    def rule(w, g, s, t, h):
+        b1, b2, lr, eps = h["beta_1"], h["beta_2"], h["learning_rate"], h["epsilon"]
+        t = t + shift
+        m = b1 * s.get("m", 0.0) + (1 - b1) * g
+        v = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+        if kind == "lecture":  # corrected moments fed back, eps inside the sqrt
+            s["m"], s["v"] = m / (1 - b1**t), v / (1 - b2**t)
+            return w - lr * s["m"] / np.sqrt(s["v"] + eps)
+        s["m"], s["v"] = m, v
+        if amsgrad if amsgrad is not None else h["amsgrad"]:
+            s["vhat"] = np.maximum(s.get("vhat", 0.0), v)
+            v = s["vhat"]
+        if kind == "textbook":
+            return w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        if kind == "nobias":
+            return w - lr * m / (np.sqrt(v) + eps)
+        alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        if kind == "inside":
+            return w - alpha * m / np.sqrt(v + eps)
+        return w - alpha * m / (np.sqrt(v) + eps)
+
+    return rule
+
+
+WRONG = {
+    "SGD": {
+        "sgd-momentum-ignored": _sgd_plain,
+        "sgd-momentum-ema": _sgd_ema,
+        "sgd-momentum-double-gradient": _sgd_double,
+        "sgd-nesterov-ignored": _sgd_classical,
+    },
+    "Adagrad": {
+        "adagrad-zero-init": _adagrad(init=0.0),
+        "adagrad-eps-outside-sqrt": _adagrad(eps_outside=True),
+        "adagrad-accumulate-after-update": _adagrad(after=True),
+    },
+    "RMSprop": {
+        "rmsprop-eps-outside-sqrt": _rmsprop(eps_outside=True),
+        "rmsprop-rho-swapped": _rmsprop(swap=True),
+        "rmsprop-centered-ignored": _rmsprop(centered=False),
+        "rmsprop-momentum-ignored": _rmsprop(momentum=0.0),
+    },
+    "Adam": {
+        "adam-no-bias-correction": _adam("nobias"),
+        "adam-lecture": _adam("lecture"),
+        "adam-textbook-epsilon": _adam("textbook"),
+        "adam-eps-inside-sqrt": _adam("inside"),
+        "adam-step-off-by-one": _adam(shift=1),
+        "adam-amsgrad-ignored": _adam(amsgrad=False),
+    },
+}
+
+
+def _simulate(rule, params, grads, hyper):
+    """The answer of an optimizer following ``rule`` (same structure as the worker's)."""
+    ws = [p.copy() for p in params]
+    states = [{} for _ in params]
+    traj = [[] for _ in params]
+    with np.errstate(all="ignore"):
+        for t, step in enumerate(grads, start=1):
+            for k, g in enumerate(step):
+                ws[k] = rule(ws[k], g, states[k], t, hyper)
+                traj[k].append(np.array(ws[k], dtype=np.float64))
+    return {"params": [np.stack(tr) for tr in traj], "iterations": list(range(1, len(grads) + 1))}
+
+
+def run_reference(cls, params, grads, kwargs):
+    """Drive ``cls`` with the worker's own ``run_optimizer`` (on copies of the params)."""
+    return run_optimizer(cls, ([p.copy() for p in params], grads), kwargs)
+
+
+# ---------------------------------------------------------------- case building
+
+
+def _signs(rng, shapes, steps):
+    """The planned signs of every gradient entry."""
+    return [[rng.choice([-1.0, 1.0], size=s) for s in shapes] for _ in range(steps)]
+
+
+def _problem(rng, shapes, steps, gscale, pscale=1.0, signs=None):
+    """Initial params and gradients: planned signs, per-student magnitudes in [0.3, 1.7] * scale
+    (never near 0 by chance, so where epsilon is placed shows only where it is planned)."""
+    signs = _signs(rng, shapes, steps) if signs is None else signs
+    values = values_of(rng)
+    params = [values.normal(0.0, pscale, s) for s in shapes]
+    grads = [[sg * values.uniform(0.3, 1.7, size=sg.shape) * gscale for sg in st] for st in signs]
+    return params, grads
+
+
+def _fmt(kwargs):
+    return ", ".join(f"{k}={v}" for k, v in kwargs.items())
+
+
+def _case(ref, name, kwargs, params, grads, group, gscale):
+    item = f"optimizers.{name}"
+    call = Call("optimizer", item, (params, grads), dict(kwargs))
+    label = f"{name}({_fmt(kwargs)}), {len(params)} params, {len(grads)} steps, |g|~{gscale:g}"
+    info = dict(kwargs, shapes=[p.shape for p in params], steps=len(grads), grad_scale=gscale)
+    expected = run_reference(getattr(ref.optimizers, name), params, grads, kwargs)
+    hyper = dict(DEFAULTS[name], **kwargs)
+    mistakes = {}
+    margins = []
+    for mid, rule in WRONG[name].items():
+        if mid.startswith("sgd-momentum") and hyper["momentum"] == 0:
+            continue  # without momentum these are not momentum mistakes
+        wrong = _simulate(rule, params, grads, hyper)
+        margins.append(margin(wrong, expected))
+        if not matches(wrong, expected):
+            mistakes[mid] = wrong
+    info["_margins"] = margins
+    return Case(
+        item,
+        label,
+        call,
+        Close(expected),
+        group=group,
+        params=info,
+        check_mutation=False,
+        mistakes=mistakes,
+    )
+
+
+def _raises(name, label, kwargs, params, grads):
+    item = f"optimizers.{name}"
+    call = Call("optimizer", item, (params, grads), dict(kwargs))
+    return Case(
+        item,
+        f"invalid: {label}",
+        call,
+        Raises("ValueError"),
+        params=dict(kwargs),
+        check_mutation=False,
+    )
+
+
+def _build(ref, rng, group, name, specs, bad):
+    """``specs``: (kwargs, shapes, steps, grad scale, param scale) per case; ``bad``: raises."""
+    cases = []
+    for kwargs, shapes, steps, gscale, pscale in specs:
+        signs = _signs(rng, shapes, steps)
+        for _attempt in range(20):  # values only: the plan stays the same for everyone
+            params, grads = _problem(rng, shapes, steps, gscale, pscale, signs)
+            case = _case(ref, name, kwargs, params, grads, group, gscale)
+            if not any(near_border(m) for m in case.params.pop("_margins")):
+                break
+        cases.append(case)
+    if group == "hidden":
+        for label, kwargs, mangle in bad:
+            params, grads = _problem(rng, [(3,)], 2, 0.1)
+            if mangle == "shape":
+                grads = _problem(rng, [(4,)], 2, 1.0)[1]
+            elif mangle == "length":
+                extra = _problem(rng, [(3,)], 2, 1.0)[1]
+                grads = [[g[0], e[0]] for g, e in zip(grads, extra, strict=True)]
+            cases.append(_raises(name, label, kwargs, params, grads))
+    return cases
+
+
+def _lr(rng, lo, hi):
+    return float(np.round(10 ** plan_of(rng).uniform(np.log10(lo), np.log10(hi)), 5))
+
+
+SHAPES_A = [(4,), (2, 3)]
+SHAPES_B = [(3, 2, 2)]
+SHAPES_C = [(5,), (2, 2), (3,)]
+BAD_SHAPE = ("grads[0] has shape (4,), params[0] (3,)", {}, "shape")
+BAD_LENGTH = ("2 grads for 1 param", {}, "length")
+
+
+def gen_sgd(ref, rng, group):
+    if group == "public":
+        specs = [
+            ({"learning_rate": 0.1}, SHAPES_A, 5, 1.0, 1.0),
+            ({"learning_rate": 0.05, "momentum": 0.9}, SHAPES_A, 6, 1.0, 1.0),
+            ({"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}, SHAPES_A, 6, 1.0, 1.0),
+        ]
+        return _build(ref, rng, group, "SGD", specs, [])
+    mu = float(np.round(plan_of(rng).uniform(0.5, 0.95), 3))
+    specs = [
+        ({"learning_rate": _lr(rng, 0.01, 0.2)}, SHAPES_C, 5, 1.0, 1.0),
+        ({}, SHAPES_B, 5, 1.0, 1.0),
+        ({"learning_rate": _lr(rng, 0.02, 0.2), "momentum": mu}, SHAPES_A, 7, 1.0, 1.0),
+        (
+            {"learning_rate": _lr(rng, 0.02, 0.2), "momentum": mu, "nesterov": True},
+            SHAPES_C,
+            7,
+            1.0,
+            1.0,
+        ),
+        ({"learning_rate": 0.1, "momentum": 0.5, "nesterov": True}, SHAPES_B, 6, 1.0, 1.0),
+        ({"learning_rate": 0.5, "momentum": 0.9}, SHAPES_A, 8, 1e-3, 0.01),
+        ({"learning_rate": 1e-4, "momentum": 0.99}, SHAPES_A, 6, 100.0, 1.0),
+        ({"learning_rate": 0.05, "momentum": 1.0}, SHAPES_A, 5, 1.0, 1.0),
+        ({"learning_rate": 0.05, "momentum": 0.0, "nesterov": True}, SHAPES_A, 5, 1.0, 1.0),
+    ]
+    bad = [("momentum=1.5", {"momentum": 1.5}, None), BAD_SHAPE]
+    return _build(ref, rng, group, "SGD", specs, bad)
+
+
+def gen_adagrad(ref, rng, group):
+    if group == "public":
+        specs = [
+            ({}, SHAPES_A, 5, 1e-3, 0.01),
+            ({"learning_rate": 0.1}, SHAPES_A, 5, 1.0, 1.0),
+            ({"learning_rate": 0.05, "initial_accumulator_value": 0.5}, SHAPES_A, 5, 1.0, 1.0),
+        ]
+        return _build(ref, rng, group, "Adagrad", specs, [])
+    specs = [
+        ({}, SHAPES_C, 6, 1e-3, 0.01),
+        ({"learning_rate": _lr(rng, 0.01, 0.3)}, SHAPES_A, 6, 1.0, 1.0),
+        # (a learning rate >= 0.1: below, accumulating after the update is within tolerance)
+        ({"learning_rate": _lr(rng, 0.1, 0.3)}, SHAPES_B, 5, 1e-2, 0.1),
+        ({"learning_rate": 0.1, "initial_accumulator_value": 0.0}, SHAPES_A, 5, 1.0, 1.0),
+        (
+            {"learning_rate": 0.05, "initial_accumulator_value": float(rng.choice([0.01, 1.0]))},
+            SHAPES_C,
+            5,
+            1.0,
+            1.0,
+        ),
+        ({"learning_rate": 0.1, "epsilon": 0.1}, SHAPES_A, 5, 1.0, 1.0),
+        (
+            {"learning_rate": 0.01, "initial_accumulator_value": 0.0, "epsilon": 1e-4},
+            SHAPES_A,
+            5,
+            1e-3,
+            0.01,
+        ),
+        ({"learning_rate": 1.0}, SHAPES_B, 5, 100.0, 10.0),
+    ]
+    bad = [("epsilon=-1e-7", {"epsilon": -1e-7}, None), BAD_LENGTH]
+    return _build(ref, rng, group, "Adagrad", specs, bad)
+
+
+def gen_rmsprop(ref, rng, group):
+    if group == "public":
+        specs = [
+            ({}, SHAPES_A, 5, 1.0, 0.01),
+            ({"learning_rate": 0.01, "momentum": 0.9}, SHAPES_A, 6, 1.0, 1.0),
+            ({"learning_rate": 0.01, "centered": True}, SHAPES_A, 6, 1.0, 1.0),
+        ]
+        return _build(ref, rng, group, "RMSprop", specs, [])
+    rho = float(rng.choice([0.5, 0.8, 0.99]))
+    specs = [
+        ({}, SHAPES_C, 6, 1e-4, 0.01),
+        ({"learning_rate": _lr(rng, 0.005, 0.05), "rho": rho}, SHAPES_A, 6, 1.0, 1.0),
+        (
+            {
+                "learning_rate": 0.01,
+                "momentum": float(np.round(plan_of(rng).uniform(0.5, 0.95), 3)),
+            },
+            SHAPES_B,
+            7,
+            1.0,
+            1.0,
+        ),
+        ({"learning_rate": 0.01, "centered": True, "rho": rho}, SHAPES_C, 7, 1.0, 1.0),
+        ({"learning_rate": 0.01, "centered": True, "momentum": 0.9}, SHAPES_A, 6, 1.0, 1.0),
+        ({"learning_rate": 0.01, "epsilon": 1e-2}, SHAPES_A, 5, 0.1, 1.0),
+        ({"learning_rate": 0.001}, SHAPES_B, 6, 1e-4, 0.01),
+        ({"learning_rate": 0.05, "rho": 0.0}, SHAPES_A, 5, 10.0, 1.0),
+    ]
+    bad = [("momentum=-0.1", {"momentum": -0.1}, None), BAD_SHAPE]
+    return _build(ref, rng, group, "RMSprop", specs, bad)
+
+
+def gen_adam(ref, rng, group):
+    if group == "public":
+        specs = [
+            ({}, SHAPES_A, 5, 1.0, 1.0),
+            ({}, SHAPES_A, 6, 1e-3, 0.01),
+            ({"learning_rate": 0.01, "beta_1": 0.8, "beta_2": 0.99}, SHAPES_A, 6, 1.0, 1.0),
+        ]
+        return _build(ref, rng, group, "Adam", specs, [])
+    b2 = float(rng.choice([0.99, 0.999, 0.9999]))
+    specs = [
+        ({}, SHAPES_C, 8, 1e-3, 0.01),
+        ({}, SHAPES_A, 6, float(rng.choice([1e-4, 1e-5])), 0.01),
+        ({"learning_rate": _lr(rng, 0.001, 0.05)}, SHAPES_B, 6, 1.0, 1.0),
+        (
+            {"learning_rate": 0.01, "beta_1": float(rng.choice([0.5, 0.8])), "beta_2": b2},
+            SHAPES_A,
+            7,
+            10.0,  # |g| ~ 10: epsilon's place is far below the tolerance whatever beta_2
+            1.0,
+        ),
+        ({"learning_rate": 0.01, "amsgrad": True}, SHAPES_C, 8, 1.0, 1.0),
+        ({"learning_rate": 0.01, "epsilon": 1e-3}, SHAPES_A, 6, 1e-2, 0.1),
+        ({"learning_rate": 0.1, "beta_2": b2}, SHAPES_B, 5, 1e-3, 1.0),
+        ({"learning_rate": 0.05}, SHAPES_A, 5, 100.0, 1.0),
+    ]
+    cases = _build(
+        ref,
+        rng,
+        group,
+        "Adam",
+        specs,
+        [("learning_rate=-0.001", {"learning_rate": -0.001}, None), BAD_LENGTH],
+    )
+    # amsgrad matters when the gradients shrink: large steps first, then small ones
+    params, grads = _problem(rng, SHAPES_A, 8, 1.0)
+    grads = [[g * (3.0 if t < 3 else 0.05) for g in step] for t, step in enumerate(grads)]
+    # (beta_2 = 0.9: the second moment then falls quickly once the gradients shrink, so keeping
+    # its maximum changes the steps far beyond the tolerance, whatever the values)
+    kwargs = {"learning_rate": 0.01, "beta_2": 0.9, "amsgrad": True}
+    amsgrad = _case(ref, "Adam", kwargs, params, grads, group, 1.0)
+    amsgrad.params.pop("_margins")
+    cases.insert(5, amsgrad)
+    return cases
+
+
+GENERATORS = {
+    "optimizers.SGD": gen_sgd,
+    "optimizers.Adagrad": gen_adagrad,
+    "optimizers.RMSprop": gen_rmsprop,
+    "optimizers.Adam": gen_adam,
+}

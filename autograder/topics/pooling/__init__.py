@@ -1,0 +1,1 @@
+"""Topic `pooling`: see topic.toml and autograder/topics/__init__.py."""
