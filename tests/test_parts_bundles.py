@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from autograder.cli import main
 from autograder.config import BACKWARD_POINTS, DEFAULT_POINTS, load_config
 from autograder.lms.gradescope import CONFIG_NAME
+from autograder.lms.handout import readme as handout_readme
 from autograder.paths import SOLUTIONS_DIR
 
 SECRET = "parts-bundle-secret-3c8e"
@@ -79,6 +80,10 @@ def test_part2_handout_ships_part2_stubs_tests_readme_and_points(part2_handout):
     table = re.findall(r"^\| `(\w+)` \| `cnn/(\w+)\.py` \| ([\d.]+) \|", readme, re.M)
     assert {f"{m}.{n}": float(p) for n, m, p in table} == BACKWARD_POINTS
     assert "## Part 2" in readme and "(100 in all)" in readme
+    assert "Only part 2 is graded" in readme and "`conv2d`" in readme  # part 1 ships, ungraded
+    both = load_config(_cfg(out.parent, BOTH.split("[points]")[0]))
+    assert "Only part 2 is graded" not in handout_readme(both)
+    assert "Only part 2 is graded" not in handout_readme(load_config(None))
 
 
 @pytest.mark.parametrize("code", ["stubs", "solutions"])
@@ -89,10 +94,14 @@ def test_part2_handout_pytest_prints_only_part2_public_points(part2_handout, tmp
         for src in SOLUTIONS_DIR.glob("*.py"):
             shutil.copyfile(src, folder / "cnn" / src.name)
     worth = 0.25 * sum(BACKWARD_POINTS.values())
-    earned, total, rows = _table(_pytest(folder))
+    stdout = _pytest(folder)
+    earned, total, rows = _table(stdout)
     assert total == pytest.approx(worth) and set(rows) == set(BACKWARD_POINTS)
-    if code == "stubs":
+    if code == "stubs":  # part 1's unwritten functions: one line, not one "helper" line each
         assert earned == 0.0
+        line = next(ln for ln in stdout.splitlines() if ln.startswith("Not graded in this"))
+        assert "conv2d, " in line and "SGD.step" in line
+        assert "conv2d (cnn/conv.py)" not in stdout
     else:
         assert earned == pytest.approx(worth, abs=0.02)
         assert all("done" in r for r in rows.values())
