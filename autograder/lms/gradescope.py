@@ -51,6 +51,7 @@ def config_toml(cfg: Config) -> str:
         f"assignment = {_toml_string(cfg.assignment)}",
         f"secret = {_toml_string(cfg.secret)}",
         f"public_share = {cfg.public_share!r}",
+        f"parts = {json.dumps(list(cfg.parts))}",
         "",
         "[visibility]",
         f"public = {_toml_string(cfg.public_visibility)}",
@@ -76,6 +77,11 @@ def kit_files() -> dict[str, Path]:
             files["autograder/" + rel.as_posix()] = path
     for path in sorted(SOLUTIONS_DIR.glob("*.py")):
         files[f"solutions/cnn/{path.name}"] = path
+    from .handout import DATA_FILES  # part 2's reference reads its data next to data.py
+
+    for name in DATA_FILES:
+        if (STUBS_DIR / name).is_file():
+            files[f"solutions/cnn/{name}"] = STUBS_DIR / name
     files["assignments/cnn/_checks.py"] = STUBS_DIR / "_checks.py"
     return files
 

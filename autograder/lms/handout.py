@@ -13,7 +13,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from ..config import DEV_SECRET, Config
+from ..config import DEV_SECRET, FORWARD_POINTS, Config
 from ..paths import KIT_ROOT, PACKAGE_DIR, PUBLIC_TESTS_DIR, STUBS_DIR
 from ..stubs import BEGIN, END, expected_stubs
 from ..topics.model.plan_part2 import OUTCOME_ACCURACY, OUTCOME_TEXT, OUTCOME_TIMEOUT
@@ -65,7 +65,10 @@ CONVENTIONS = [
 
 def _points_json(config: Config) -> str:
     items = {item: points for item, points in config.points.items() if points > 0}
-    return json.dumps({"public_share": config.public_share, "items": items}, indent=1) + "\n"
+    data: dict = {"public_share": config.public_share, "items": items}
+    if "forward" not in config.parts:  # part 2 alone: part 1's stubs ship, graded by no one
+        data["not_graded"] = list(FORWARD_POINTS)
+    return json.dumps(data, indent=1) + "\n"
 
 
 def readme(config: Config) -> str:
@@ -198,6 +201,22 @@ def _part2_paragraph(config: Config) -> list[str]:
         f"{getattr(config.limits, OUTCOME_TIMEOUT):g} s for the "
         "whole run (the other calls have the usual per-call limit): a slower implementation "
         "loses that case only.",
+        "",
+        *_part1_not_graded(config),
+    ]
+
+
+def _part1_not_graded(config: Config) -> list[str]:
+    if "forward" in config.parts:
+        return []
+    return [
+        "Only part 2 is graded in this assignment. The part-1 modules (`cnn/conv.py`, "
+        "`cnn/pooling.py`, `cnn/activations.py`, `cnn/regularization.py`, `cnn/training.py`, "
+        "...) ship too, with their lesson tests, and earn no points of their own here; but "
+        "`lecture_model_loss_and_grads` and `train_lecture_model` run the lecture's forward "
+        "pass, so the forward layers they call from your package (`conv2d`, `relu`, "
+        "`max_pool2d`, `flatten`, `dense`, `dropout`, `softmax`, ...) must work for those two "
+        "to earn theirs.",
         "",
     ]
 
