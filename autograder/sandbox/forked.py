@@ -29,10 +29,9 @@ from pathlib import Path
 
 import numpy
 
-from ..paths import KIT_ROOT, PACKAGE_DIR
 from . import reap
 from .errors import GradingStopped, WorkerStartError
-from .isolation import PRIVATE_TMP, Isolation, Limits, _under, package_dirs
+from .isolation import PRIVATE_TMP, Isolation, Limits, _under, hidden_folders, package_dirs
 from .pipe import StatusPipe
 
 SERVER = Path(__file__).with_name("forkserver.py")
@@ -143,17 +142,7 @@ def plan(job: Path, hide: list[Path]) -> dict:
     base = os.path.realpath(sys.base_prefix)
     numpy_dir = str(Path(numpy.__file__).resolve().parent)
     packages = list(package_dirs())
-    home = os.path.expanduser("~")
-    scratch_base = str(job.parent.parent) if job.parent.name.startswith("run-") else ""
-    wanted = [
-        str(KIT_ROOT),
-        str(PACKAGE_DIR),
-        *map(str, hide),
-        *[p for p in packages if not _under(p, base)],
-        *([scratch_base] if scratch_base else []),
-        *([home] if home not in ("/", "") else []),
-    ]
-    wanted = [os.path.realpath(p) for p in wanted]
+    wanted = hidden_folders(job, hide, [p for p in packages if not _under(p, base)])
     for kept in (base, numpy_dir):  # a folder on the way the worker's uid may not traverse
         parts = Path(kept).parts
         for n in range(2, len(parts)):

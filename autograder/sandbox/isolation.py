@@ -318,20 +318,7 @@ def command(
     script.append(f"mount --rbind /proc/self/fd/{hold} {q(JOB_INSIDE)}")
     script.append(f"mount -o remount,bind,ro {q(JOB_INSIDE)}")
     script.append(f"exec {hold}<&-")
-    home = os.path.expanduser("~")
-    # The scratch base holds the other workers' job folders (other students' code and inputs)
-    # when it is not under a private temp folder: the own job is already at JOB_INSIDE.
-    scratch_base = str(job.parent.parent) if job.parent.name.startswith("run-") else ""
-    covered = [
-        str(KIT_ROOT),
-        str(PACKAGE_DIR),
-        *map(str, hide),
-        *packages,
-        *([scratch_base] if scratch_base else []),
-    ]
-    if home not in ("/", ""):
-        covered.append(home)
-    covered = [os.path.realpath(p) for p in covered]
+    covered = hidden_folders(job, hide, packages)
     keep = [os.path.realpath(sys.base_prefix), os.path.realpath(sys.executable)]
     for path in dict.fromkeys(covered):
         if any(_under(path, t) for t in PRIVATE_TMP) or any(
@@ -379,6 +366,24 @@ def _listdir(path: str) -> list[str]:
         return os.listdir(path)
     except OSError:
         return []
+
+
+def hidden_folders(job: Path, hide: list[Path], packages: list[str]) -> list[str]:
+    """The folders a worker must not see (real paths), for both launch routes: the kit, the
+    output and submissions (``hide``), the package folders given, home, and the scratch base,
+    which holds the other workers' job folders (other students' code and inputs) when it is
+    not under a private temp folder (the own job is at ``JOB_INSIDE``)."""
+    home = os.path.expanduser("~")
+    scratch_base = str(job.parent.parent) if job.parent.name.startswith("run-") else ""
+    folders = [
+        str(KIT_ROOT),
+        str(PACKAGE_DIR),
+        *map(str, hide),
+        *packages,
+        *([scratch_base] if scratch_base else []),
+        *([home] if home not in ("/", "") else []),
+    ]
+    return [os.path.realpath(p) for p in folders]
 
 
 def _under(path: str, folder: str) -> bool:
