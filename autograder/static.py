@@ -34,8 +34,6 @@ def _banned_name(name: str) -> str | None:
     for prefix, label in BANNED.items():
         if name == prefix or name.startswith(prefix + "."):
             return label
-    if name == "scipy":
-        return None
     return None
 
 
