@@ -41,6 +41,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import platform
 import resource
 import secrets
 import shlex
@@ -96,12 +97,15 @@ class Isolation:
     setpriv: str | None = None
     hide: tuple[str, ...] = field(default_factory=tuple)
     landlock: int = 0  # the kernel's Landlock ABI version (0: none)
+    seccomp: bool = False  # the worker installs its seccomp filter (x86_64 Linux with seccomp)
 
     @property
     def text(self) -> str:
         text = LEVEL_TEXT[self.level]
         if self.landlock:
             text += f"; Landlock (ABI {self.landlock}) limits files and network"
+        if self.seccomp:
+            text += "; a seccomp filter refuses new namespaces, mounts, ptrace, keyrings and bpf"
         return text
 
     @property
@@ -138,6 +142,24 @@ def landlock_abi() -> int:
     return max(0, int(abi))
 
 
+def seccomp_available() -> bool:
+    """Whether the worker's seccomp filter applies here (x86_64 Linux with filter support)."""
+    if not sys.platform.startswith("linux") or os.environ.get("CNN_GRADE_SECCOMP") == "0":
+        return False
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return False
+    try:
+        with open("/proc/sys/kernel/seccomp/actions_avail", encoding="ascii") as f:
+            actions = f.read().split()
+    except OSError:
+        return False
+    return {"kill_process", "errno", "allow"} <= set(actions)
+
+
+def _filters() -> dict:
+    return {"landlock": landlock_abi(), "seccomp": seccomp_available()}
+
+
 def new_token() -> str:
     return secrets.token_hex(16)
 
@@ -152,14 +174,14 @@ def detect(force: str | None = None) -> Isolation:
         base = [unshare, "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
         if os.geteuid() == 0 and setpriv and force in (None, "namespaces+user"):
             if _runs([*base, *_as_user(setpriv, PROBE_UID), "true"]):
-                return Isolation("namespaces+user", unshare, setpriv, landlock=landlock_abi())
+                return Isolation("namespaces+user", unshare, setpriv, **_filters())
         if force in (None, "namespaces"):
             user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
             if _runs([base[0], *user, *base[1:], "true"]):
-                return Isolation("namespaces", unshare, setpriv, landlock=landlock_abi())
+                return Isolation("namespaces", unshare, setpriv, **_filters())
     if os.geteuid() == 0 and setpriv and force in (None, "user") and nobody_can_run(setpriv):
-        return Isolation("user", setpriv=setpriv, landlock=landlock_abi())
-    return Isolation("process-group", landlock=landlock_abi())
+        return Isolation("user", setpriv=setpriv, **_filters())
+    return Isolation("process-group", **_filters())
 
 
 @cache

@@ -133,6 +133,7 @@ def _prepare(job: Path, package: Path, blob: InputBlob, modules, iso: Isolation,
         "skip_modules": [],
         "skip_calls": [],
         "landlock": iso.landlock,
+        "seccomp": iso.seccomp,
         # In a user namespace RLIMIT_NPROC counts only the namespace's processes: set inside.
         "nproc": limits.processes if iso.level == "namespaces" and os.geteuid() != 0 else 0,
     }

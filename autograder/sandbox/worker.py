@@ -20,6 +20,8 @@ it (``calls.json`` says which ABI the grader found; if the grader found one and 
 cannot apply it, the worker stops before running anything): it may then read only the
 standard library, numpy, its job folder and a few device files, write only ``out/``, run no
 program, open no TCP connection and signal no process outside itself.
+Then (``calls.json``: ``seccomp``) it installs a seccomp filter that refuses new namespaces,
+mounts, ptrace, keyrings, bpf, io_uring and the like (:func:`seccomp_program`).
 """
 
 import base64
@@ -481,6 +483,92 @@ def landlock(abi):
     return ""
 
 
+# A seccomp filter (linux/seccomp.h, linux/filter.h), x86_64 only: refuses the kernel interfaces
+# a grading call never needs and an attacker would (new namespaces, which in a user namespace
+# give every capability; mounts; ptrace; keyrings; bpf; perf; io_uring; module and clock changes).
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_NS_FLAGS = 0x7E020080  # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME
+_CLONE, _UNSHARE, _CLONE3 = 56, 272, 435
+# fmt: off
+_REFUSED = {  # name -> x86_64 number
+    "ptrace": 101, "syslog": 103, "uselib": 134, "vhangup": 153, "pivot_root": 155,
+    "adjtimex": 159, "chroot": 161, "acct": 163, "settimeofday": 164, "mount": 165, "umount2": 166,
+    "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170, "setdomainname": 171,
+    "iopl": 172, "ioperm": 173, "init_module": 175, "delete_module": 176, "quotactl": 179,
+    "lookup_dcookie": 212, "clock_settime": 227, "kexec_load": 246, "add_key": 248,
+    "request_key": 249, "keyctl": 250, "perf_event_open": 298, "name_to_handle_at": 303,
+    "open_by_handle_at": 304, "clock_adjtime": 305, "setns": 308, "process_vm_readv": 310,
+    "process_vm_writev": 311, "kcmp": 312, "finit_module": 313, "kexec_file_load": 320, "bpf": 321,
+    "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+    "fspick": 433, "pidfd_getfd": 438, "mount_setattr": 442,
+}
+# fmt: on
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def seccomp_program():
+    """The filter as (code, jt, jf, k) tuples; jumps are resolved to the three tails."""
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    head = [(ld, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH_X86_64), (ret, 0, 0, 0x80000000), (ld, 0, 0, 0)]
+    tests = [
+        (jge, "eperm", 0x40000000),
+        (jeq, "flags", _CLONE),
+        (jeq, "flags", _UNSHARE),
+        (jeq, "enosys", _CLONE3),
+    ]
+    tests += [(jeq, "eperm", nr) for nr in sorted(_REFUSED.values())]
+    tails = {
+        "allow": [(ret, 0, 0, allow)],
+        "flags": [(ld, 0, 0, 16), (jset, "eperm", _NS_FLAGS), (ret, 0, 0, allow)],
+        "enosys": [(ret, 0, 0, enosys)],
+        "eperm": [(ret, 0, 0, eperm)],
+    }
+    start, at = {}, len(head) + len(tests)
+    for name, body in tails.items():
+        start[name] = at
+        at += len(body)
+    prog = list(head)
+    for i, (code, target, k) in enumerate(tests):
+        pc = len(head) + i
+        prog.append((code, start[target] - pc - 1, 0, k))
+    for name, body in tails.items():
+        for j, ins in enumerate(body):
+            if isinstance(ins[1], str):
+                pc = start[name] + j
+                ins = (ins[0], start[ins[1]] - pc - 1, 0, ins[2])
+            prog.append(ins)
+    return prog
+
+
+def seccomp():
+    """Install the filter on every thread of this process; "" on success, else why not."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    prog = seccomp_program()
+    array = (_SockFilter * len(prog))(*(_SockFilter(*ins) for ins in prog))
+    fprog = _SockFprog(len(prog), array)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        return "PR_SET_NO_NEW_PRIVS failed"
+    # seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, prog): every thread at once
+    if libc.syscall(ctypes.c_long(317), ctypes.c_uint(1), ctypes.c_uint(1), ctypes.byref(fprog)):
+        return f"seccomp: {os.strerror(ctypes.get_errno())}"
+    return ""
+
+
 def main():
     global _INPUTS
     with open(os.path.join(JOB, "calls.json"), encoding="utf-8") as f:
@@ -507,6 +595,12 @@ def main():
         why = landlock(abi)
         if why:
             sys.stderr.write(f"sandbox: Landlock could not be applied ({why})\n")
+            say("sandbox-failed")
+            os._exit(3)
+    if job.get("seccomp"):
+        why = seccomp()
+        if why:
+            sys.stderr.write(f"sandbox: the seccomp filter could not be applied ({why})\n")
             say("sandbox-failed")
             os._exit(3)
     sys.meta_path.insert(0, _Ban())
