@@ -7,12 +7,11 @@ import dataclasses
 import errno
 
 import pytest
+from test_sandbox import make_package, run
 
 from autograder.cases import Call
 from autograder.sandbox import worker
 from autograder.sandbox.isolation import detect, seccomp_available
-
-from test_sandbox import make_package, run
 
 pytestmark = pytest.mark.skipif(not seccomp_available(), reason="needs x86_64 Linux seccomp")
 
@@ -66,7 +65,7 @@ def _probe(tmp_path, iso):
     pkg = make_package(tmp_path, conv=PROBES)
     names = (*REFUSED, "clone3", "threads_fork_numpy")
     report = run(pkg, [Call("call", f"conv.{n}") for n in names], isolation=iso)
-    return dict(zip(names, (o.value for o in report.outcomes)))
+    return dict(zip(names, (o.value for o in report.outcomes), strict=True))
 
 
 @pytest.mark.parametrize("level", [None, "process-group"])
