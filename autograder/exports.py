@@ -102,6 +102,12 @@ def grader_failed(result: dict) -> bool:
     return bool(result.get("extra_data", {}).get("error"))
 
 
+def not_graded(extra: dict) -> bool:
+    """A student the grader itself could not grade (its status, or the older error field)."""
+    status = str(extra.get("status", "")).lower().replace("_", " ").replace("-", " ")
+    return status == "not graded" or bool(extra.get("error"))
+
+
 def _num(value: float) -> str:
     return f"{float(value):g}"
 
