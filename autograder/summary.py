@@ -47,6 +47,7 @@ from .summary_extra import (
 from .topics import MISTAKES
 
 TOP_MISTAKES = 15
+SPOOL = 1 << 18  # bytes of the matrix (and of the problems) held in memory before a file
 OLD_PLOT_CACHE = ".plot-cache.json"  # the PNG cache of earlier versions: removed when seen
 Source = Callable[[], Iterable[dict]]  # a fresh pass over the students, in student order
 
@@ -321,12 +322,12 @@ def write_page(
 
 
 def _spool() -> IO[str]:
-    return tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL, mode="w+", encoding="utf-8")
 
 
 def _copy(src: IO[str], dest: IO[str]) -> None:
     src.seek(0)
-    shutil.copyfileobj(src, dest, 1 << 16)
+    shutil.copyfileobj(src, dest, 1 << 14)
 
 
 def class_report_html(
