@@ -186,7 +186,7 @@ class Index:
         if not self.entries:
             return
         for _name, line in self._lines():
-            yield _shared_strings(json.loads(line)[2])
+            yield json.loads(line)[2]  # one at a time: nothing to share
 
     def records(self) -> list[dict]:
         return list(self.iter_records())

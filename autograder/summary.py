@@ -299,8 +299,9 @@ def write_page(
     full_points = {s["item"]: s["points"] for s in istats}
     with _spool() as matrix, _spool() as problems:
         for r in source():
-            f.write(_student_row(r, full_points, feedback) + "\n")
-            matrix.write(matrix_row(r, items, feedback) + "\n")
+            points = item_points(r)
+            f.write(_student_row(r, full_points, feedback, points) + "\n")
+            matrix.write(matrix_row(r, items, feedback, points) + "\n")
             entry = _problem_entry(r)
             if entry:
                 problems.write(entry + "\n")
@@ -423,12 +424,13 @@ _STUDENTS_HEAD = [
 ]
 
 
-def _student_row(r: dict, full_points: dict[str, float], feedback: str) -> str:
+def _student_row(
+    r: dict, full_points: dict[str, float], feedback: str, points: dict[str, tuple[float, float]]
+) -> str:
     extra = r.get("extra_data", {})
     student = student_of(r)
     score = float(r.get("score", 0.0))
     top = float(extra.get("max_score", 0.0))
-    points = item_points(r)
     full = sum(1 for i, p in full_points.items() if p > 0 and points.get(i, (0, 0))[0] >= p - 1e-9)
     mistakes = sorted({m for ids in item_mistakes(r).values() for m in ids})
     problems = len(extra.get("problems") or []) + bool(extra.get("error"))

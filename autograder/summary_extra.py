@@ -170,11 +170,17 @@ def matrix_head(items: list[str]) -> str:
 MATRIX_TAIL = "</tbody></table></div>"
 
 
-def matrix_row(result: dict, items: list[str], feedback: str) -> str:
-    """One student's row: the share of each function's points earned."""
+def matrix_row(
+    result: dict,
+    items: list[str],
+    feedback: str,
+    points: dict[str, tuple[float, float]] | None = None,
+) -> str:
+    """One student's row: the share of each function's points earned (``points``: its
+    ``item_points``, when the caller has them)."""
     student = student_of(result)
     link = f"{quote(student, safe='')}/{feedback}"
-    points = item_points(result)
+    points = item_points(result) if points is None else points
     cells = []
     for item in items:
         score, top = points.get(item, (0.0, 0.0))
