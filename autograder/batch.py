@@ -360,10 +360,13 @@ def write_gradebook(out: Path, results: list[dict], items: list[str]) -> Path:
 
 
 def merge_outputs(shards: list[Path], out: Path, items: list[str]) -> int:
-    """Join the outputs of ``grade run --shard`` into ``out``; return the number of students."""
+    """Join the outputs of ``grade run --shard`` into ``out``; return the number of students.
+
+    One student at a time: its files are copied and its slim results go to ``out``'s index,
+    from which the gradebook and report are streamed (memory flat in the class size)."""
     out = Path(out).resolve()
     seen: dict[str, Path] = {}
-    results: list[dict] = []
+    index = Index(out)
     for shard in shards:
         shard = Path(shard)
         if not shard.is_dir():
@@ -378,18 +381,18 @@ def merge_outputs(shards: list[Path], out: Path, items: list[str]) -> int:
                     f"and {shard}); merge outputs of one `--shard K/N` series only."
                 )
             seen[folder.name] = shard
-            results.append(data)
             if shard.resolve() != out:
                 for name in ("feedback.md", "feedback.html", "results.json"):
                     src = folder / name
                     if src.is_file():
                         write_atomic(out / folder.name / name, src.read_text(encoding="utf-8"))
-    if not results:
+            out.mkdir(parents=True, exist_ok=True)
+            index.put(folder.name, stamp(out / folder.name / "results.json"), slim(data))
+    if not seen:
         raise BatchError(
             "No graded students found in the shard folders: expected "
             "<student>/results.json written by `grade run`."
         )
-    out.mkdir(parents=True, exist_ok=True)
-    write_gradebook(out, results, items)
-    write_class_report(out, results, items)
-    return len(results)
+    index.save()
+    write_reports(out, index, items, None)
+    return len(seen)
