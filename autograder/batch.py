@@ -29,14 +29,24 @@ from pathlib import Path
 from .config import Config
 from .discover import Submission
 from .engine import Grader, kit_digest
+from .exports import not_graded
 from .index import Index, slim, stamp
 from .pool import Done, Pool, WorkerDied
-from .report import csv_text, gradebook_rows, write_atomic, write_submission
+from .report import (
+    csv_text,
+    csv_write,
+    gradebook_header,
+    gradebook_row,
+    gradebook_rows,
+    open_atomic,
+    write_atomic,
+    write_submission,
+)
 from .results import GraderFailure, SubmissionResult
 from .sandbox import runner
 from .sandbox.errors import WorkerStartError
 from .stream import Pending, discover_pending
-from .summary import write_class_report
+from .summary import ClassStats, write_class_report
 
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
@@ -66,8 +76,36 @@ class BatchSummary:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # the grader failed (not the student)
     isolation: str = ""
-    # every student in the output folder (slim results: autograder.index.slim), for the CLI
-    everyone: list[dict] = field(default_factory=list)
+    # every student in the output folder (this run's and earlier ones'), added up for the CLI
+    totals: Totals = field(default_factory=lambda: Totals())
+
+
+@dataclass
+class Totals:
+    """What the CLI says about the whole output folder, added up one student at a time."""
+
+    students: int = 0
+    graded: int = 0  # the grader did not fail on them
+    score_sum: float = 0.0  # of the graded
+    with_problems: int = 0
+    not_graded: list[str] = field(default_factory=list)  # the first few
+    not_graded_count: int = 0
+
+    def add(self, record: dict) -> None:
+        extra = record.get("extra_data", {})
+        self.students += 1
+        self.with_problems += bool(extra.get("problems"))
+        if not_graded(extra):
+            self.not_graded_count += 1
+            if len(self.not_graded) < 10:
+                self.not_graded.append(str(extra.get("student", "?")))
+        else:
+            self.graded += 1
+            self.score_sum += record["score"]
+
+    @property
+    def mean(self) -> float:
+        return self.score_sum / self.graded if self.graded else 0.0
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -187,13 +225,25 @@ def grade_batch(
         if pool is not None:
             pool.close()
     # The gradebook lists every student graded into this folder, by this run or an earlier one
-    # (from the folder's index: a results.json is re-read only when it changed behind our back).
-    everyone = index.records()
+    # (from the folder's index: a results.json is re-read only when it changed behind our back),
+    # streamed: one pass for the gradebook and the counts, one for the class report's page.
     index.save()
-    summary.everyone = everyone
-    write_gradebook(out, everyone, grader.items)
-    write_class_report(out, everyone, grader.items, config)
+    summary.totals = write_reports(out, index, grader.items, config)
     return summary
+
+
+def write_reports(out: Path, index: Index, items: list[str], config: Config | None) -> Totals:
+    """gradebook.csv, mistakes.csv and summary.html from the index, in two passes over it that
+    hold one student at a time."""
+    totals, stats = Totals(), ClassStats(items)
+    with open_atomic(out / "gradebook.csv") as f:
+        csv_write(f, [gradebook_header(items)])
+        for record in index.iter_records():
+            csv_write(f, [gradebook_row(record, items)])
+            totals.add(record)
+            stats.add(record)
+    write_class_report(out, index.iter_records, items, config, stats=stats)
+    return totals
 
 
 def grade_task(grader: Grader, pending: Pending, out: Path, index: Index, force: bool,
@@ -201,13 +251,7 @@ def grade_task(grader: Grader, pending: Pending, out: Path, index: Index, force:
     """Grade one student (in this process or a grading process): skip it when its results are
     current, else grade it and write its files. Returns what the batch records."""
     sub = pending.load()
-    old = index.record(sub.student)
-    if (
-        not force
-        and old is not None
-        and not old["extra_data"].get("error")
-        and old["extra_data"].get("fingerprint") == grader.fingerprint(sub)
-    ):
+    if not force and index.current(sub.student, grader.fingerprint(sub)):
         return Done(number, "skipped", sub.student)
     result = _grade_one(grader, sub)
     data = write_submission(out, result)
@@ -316,10 +360,13 @@ def write_gradebook(out: Path, results: list[dict], items: list[str]) -> Path:
 
 
 def merge_outputs(shards: list[Path], out: Path, items: list[str]) -> int:
-    """Join the outputs of ``grade run --shard`` into ``out``; return the number of students."""
+    """Join the outputs of ``grade run --shard`` into ``out``; return the number of students.
+
+    One student at a time: its files are copied and its slim results go to ``out``'s index,
+    from which the gradebook and report are streamed (memory flat in the class size)."""
     out = Path(out).resolve()
     seen: dict[str, Path] = {}
-    results: list[dict] = []
+    index = Index(out)
     for shard in shards:
         shard = Path(shard)
         if not shard.is_dir():
@@ -334,18 +381,18 @@ def merge_outputs(shards: list[Path], out: Path, items: list[str]) -> int:
                     f"and {shard}); merge outputs of one `--shard K/N` series only."
                 )
             seen[folder.name] = shard
-            results.append(data)
             if shard.resolve() != out:
                 for name in ("feedback.md", "feedback.html", "results.json"):
                     src = folder / name
                     if src.is_file():
                         write_atomic(out / folder.name / name, src.read_text(encoding="utf-8"))
-    if not results:
+            out.mkdir(parents=True, exist_ok=True)
+            index.put(folder.name, stamp(out / folder.name / "results.json"), slim(data))
+    if not seen:
         raise BatchError(
             "No graded students found in the shard folders: expected "
             "<student>/results.json written by `grade run`."
         )
-    out.mkdir(parents=True, exist_ok=True)
-    write_gradebook(out, results, items)
-    write_class_report(out, results, items)
-    return len(results)
+    index.save()
+    write_reports(out, index, items, None)
+    return len(seen)

@@ -158,29 +158,19 @@ def _say_interrupted(stop, out: Path) -> None:
         pass
 
 
-def not_graded(extra: dict) -> bool:
-    """A student the grader itself could not grade (its status, or the older error field)."""
-    status = str(extra.get("status", "")).lower().replace("_", " ").replace("-", " ")
-    return status == "not graded" or bool(extra.get("error"))
-
-
 def _echo_batch(out: Path, summary, total: float) -> None:
     """What happened: counts for this run, the whole gradebook's mean, where the report is."""
-    everyone = summary.everyone  # every student in the folder (the run read them anyway)
-    extras = [r.get("extra_data", {}) for r in everyone]
-    graded = [r for r, e in zip(everyone, extras, strict=True) if not not_graded(e)]
-    mean = sum(r["score"] for r in graded) / len(graded) if graded else 0.0
-    with_problems = sum(1 for e in extras if e.get("problems"))
-    missing = [e.get("student", "?") for e in extras if not_graded(e)]
+    totals = summary.totals  # every student in the folder (added up while writing the gradebook)
+    missing = totals.not_graded
     click.echo(
         f"Graded {len(summary.graded)} submission(s), skipped {len(summary.skipped)} "
         "already graded (use --force to regrade)."
     )
     click.echo(
-        f"All {len(everyone)} student(s) in {out}: mean score {mean:.1f} / {total:g}"
-        + (f" over the {len(graded)} graded" if missing else "")
-        + f"; {with_problems} with problems in their submission, "
-        f"{len(missing)} not graded{': ' + ', '.join(missing[:10]) if missing else ''}."
+        f"All {totals.students} student(s) in {out}: mean score {totals.mean:.1f} / {total:g}"
+        + (f" over the {totals.graded} graded" if totals.not_graded_count else "")
+        + f"; {totals.with_problems} with problems in their submission, "
+        f"{totals.not_graded_count} not graded{': ' + ', '.join(missing) if missing else ''}."
     )
     click.echo(f"Gradebook: {out / 'gradebook.csv'}; class report: {out / 'summary.html'}")
 

@@ -27,6 +27,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .results import points
@@ -89,7 +90,7 @@ def item_mistakes(result: dict) -> dict[str, list[str]]:
     return {str(k): [str(m) for m in v] for k, v in raw.items() if v}
 
 
-def items_of(results: list[dict]) -> list[str]:
+def items_of(results: Iterable[dict]) -> list[str]:
     """Every item graded in ``results``: the suite's order, then any unknown ones sorted."""
     seen: set[str] = set()
     for r in results:
@@ -100,6 +101,12 @@ def items_of(results: list[dict]) -> list[str]:
 
 def grader_failed(result: dict) -> bool:
     return bool(result.get("extra_data", {}).get("error"))
+
+
+def not_graded(extra: dict) -> bool:
+    """A student the grader itself could not grade (its status, or the older error field)."""
+    status = str(extra.get("status", "")).lower().replace("_", " ").replace("-", " ")
+    return status == "not graded" or bool(extra.get("error"))
 
 
 def _num(value: float) -> str:

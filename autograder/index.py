@@ -8,6 +8,12 @@ stamp against the folder (one ``stat`` per student) and re-reads only the result
 that changed behind its back (another tool, a merge, a run killed before it saved the index);
 so a regrade of one student in a large folder reads one results.json, not all of them.
 
+Memory stays flat in the class size: in memory the index keeps per student only where its line
+is in the file, the stamp, the fingerprint and whether the grader failed (what the resume check
+needs); a record put during a run is appended to the file at once (a later line for the same
+student wins), :meth:`Index.save` rewrites the file sorted by student with one line each (the
+lines are copied, not parsed), and :meth:`Index.iter_records` streams the records back from it.
+
 The index is a cache: deleting it is always safe (the next run rebuilds it from the folder),
 and the reports built from it are the ones built from the full files.
 """
@@ -18,9 +24,11 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
-from .report import write_atomic
+from .report import open_atomic
 
 NAME = ".grade-index.jsonl"
 _FAILED = re.compile(r"^- FAILED: `[^`]*`")  # summary_extra.hardest_cases reads these lines
@@ -77,27 +85,45 @@ def read_results(path: Path) -> dict | None:
     return data if isinstance(data, dict) and "extra_data" in data else None
 
 
+class Entry(NamedTuple):
+    """What the index keeps in memory of one student (its record stays in the file)."""
+
+    offset: int  # of its line in OUT/.grade-index.jsonl
+    stamp: tuple[int, ...]
+    fingerprint: str | None
+    error: bool
+
+
+def _entry(offset: int, st: list[int] | tuple[int, ...], record: dict) -> Entry:
+    extra = record.get("extra_data") or {}
+    fp = extra.get("fingerprint")
+    return Entry(offset, tuple(st), fp if isinstance(fp, str) else None, bool(extra.get("error")))
+
+
 class Index:
-    """student folder name -> (stamp, slim results) for one output folder."""
+    """student folder name -> :class:`Entry` for one output folder; the records in the file."""
 
     def __init__(self, out: Path):
         self.out = Path(out)
-        self.entries: dict[str, tuple[list[int], dict]] = {}
+        self.path = self.out / NAME
+        self.entries: dict[str, Entry] = {}
         self.reread = 0  # results.json files read because the index did not know them
 
     @classmethod
     def load(cls, out: Path) -> Index:
         index = cls(out)
-        known: dict[str, tuple[list[int], dict]] = {}
+        known: dict[str, Entry] = {}
         try:
-            with open(index.out / NAME, encoding="utf-8") as f:
+            with open(index.path, "rb") as f:
+                offset = 0
                 for line in f:
                     try:
                         name, st, record = json.loads(line)
+                        if isinstance(name, str) and isinstance(record, dict):
+                            known[name] = _entry(offset, st, record)
                     except (ValueError, TypeError):
-                        continue
-                    if isinstance(name, str) and isinstance(record, dict):
-                        known[name] = (st, _shared_strings(record))
+                        pass
+                    offset += len(line)
         except OSError:
             pass
         try:
@@ -110,30 +136,73 @@ class Index:
             if st is None:
                 continue
             old = known.get(name)
-            if old is not None and old[0] == st:
+            if old is not None and old.stamp == tuple(st):
                 index.entries[name] = old
                 continue
             data = read_results(path)
             index.reread += 1
             if data is not None:
-                index.entries[name] = (st, slim(data))
+                index.put(name, st, slim(data))
         return index
 
+    def current(self, name: str, fingerprint: str) -> bool:
+        """The student's results are of this fingerprint and were graded (a rerun skips it)."""
+        entry = self.entries.get(name)
+        return entry is not None and not entry.error and entry.fingerprint == fingerprint
+
     def put(self, name: str, st: list[int] | None, record: dict) -> None:
-        if st is not None:
-            self.entries[name] = (st, record)
+        """Append the student's record to the file (a later line wins over an earlier one)."""
+        if st is None:
+            return
+        line = json.dumps([name, st, record], allow_nan=False).encode() + b"\n"
+        with open(self.path, "a+b") as f:  # opened per record: nothing buffered across a fork
+            offset = f.seek(0, os.SEEK_END)
+            if offset:
+                f.seek(offset - 1)
+                if f.read(1) != b"\n":  # a line that a killed run left half written
+                    f.write(b"\n")
+                    offset += 1
+            f.write(line)
+        self.entries[name] = _entry(offset, st, record)
+
+    def _lines(self) -> Iterator[tuple[str, bytes]]:
+        """(name, its line) in name order, read from the file at each entry's offset."""
+        with open(self.path, "rb") as f:
+            for name in sorted(self.entries):
+                f.seek(self.entries[name].offset)
+                yield name, f.readline()
 
     def record(self, name: str) -> dict | None:
         entry = self.entries.get(name)
-        return entry[1] if entry else None
+        if entry is None:
+            return None
+        with open(self.path, "rb") as f:
+            f.seek(entry.offset)
+            return _shared_strings(json.loads(f.readline())[2])
+
+    def iter_records(self) -> Iterator[dict]:
+        """Every student's slim results, in folder-name order (as ``collect_results``), one
+        at a time."""
+        if not self.entries:
+            return
+        for _name, line in self._lines():
+            yield json.loads(line)[2]  # one at a time: nothing to share
 
     def records(self) -> list[dict]:
-        """Every student's slim results, in folder-name order (as ``collect_results``)."""
-        return [self.entries[name][1] for name in sorted(self.entries)]
+        return list(self.iter_records())
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def save(self) -> None:
-        lines = (
-            json.dumps([name, st, record], allow_nan=False)
-            for name, (st, record) in sorted(self.entries.items())
-        )
-        write_atomic(self.out / NAME, "".join(line + "\n" for line in lines))
+        """Rewrite the file: one line per student, sorted (lines copied, not parsed)."""
+        if not self.entries:
+            with open_atomic(self.path, sync=False):
+                pass
+            return
+        moved: dict[str, Entry] = {}
+        with open_atomic(self.path, sync=False, binary=True) as out:
+            for name, line in self._lines():
+                moved[name] = self.entries[name]._replace(offset=out.tell())
+                out.write(line if line.endswith(b"\n") else line + b"\n")
+        self.entries = moved

@@ -6,13 +6,16 @@ same folder, then ``os.replace``), so an interrupted batch never leaves half a f
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from .results import CaseResult, SubmissionResult, TestResult, total
 from .topics import MISTAKES
@@ -378,31 +381,38 @@ def feedback_html(result: SubmissionResult) -> str:
 
 def gradebook_rows(results: list[dict], items: list[str]) -> list[list]:
     """Rows of gradebook.csv from results.json dicts (header first)."""
-    rows: list[list] = [["student", "score", "max_score", *items]]
-    for r in sorted(results, key=lambda r: r["extra_data"]["student"]):
-        extra = r["extra_data"]
-        scores = extra.get("item_scores", {})
-        if extra.get("error"):  # the grader failed: no score, never a zero
-            rows.append(
-                [extra["student"], "not graded", f"{extra['max_score']:g}"] + [""] * len(items)
-            )
-            continue
-        rows.append(
-            [
-                extra["student"],
-                f"{r['score']:g}",
-                f"{extra['max_score']:g}",
-                *[f"{scores.get(i, 0.0):g}" for i in items],
-            ]
-        )
-    return rows
+    ordered = sorted(results, key=lambda r: r["extra_data"]["student"])
+    return [gradebook_header(items), *(gradebook_row(r, items) for r in ordered)]
+
+
+def gradebook_header(items: list[str]) -> list:
+    return ["student", "score", "max_score", *items]
+
+
+def gradebook_row(result: dict, items: list[str]) -> list:
+    """One student's row of gradebook.csv."""
+    extra = result["extra_data"]
+    scores = extra.get("item_scores", {})
+    if extra.get("error"):  # the grader failed: no score, never a zero
+        return [extra["student"], "not graded", f"{extra['max_score']:g}"] + [""] * len(items)
+    return [
+        extra["student"],
+        f"{result['score']:g}",
+        f"{extra['max_score']:g}",
+        *[f"{scores.get(i, 0.0):g}" for i in items],
+    ]
+
+
+def csv_write(f: IO[str], rows: Iterable[list]) -> None:
+    """Write ``rows`` to a text file as :func:`csv_text` would (one row at a time)."""
+    writer = csv.writer(f, lineterminator="\n")
+    for row in rows:
+        writer.writerow([_csv_safe(v) for v in row])
 
 
 def csv_text(rows: list[list]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    for row in rows:
-        writer.writerow([_csv_safe(v) for v in row])
+    csv_write(buf, rows)
     return buf.getvalue()
 
 
@@ -427,12 +437,23 @@ def write_atomic(path: Path, text: str, sync: bool = True) -> None:
 
     ``sync``: also flush it to the disk before it replaces the old one (a power cut then
     leaves the old file or the new one, not an empty one)."""
+    with open_atomic(path, sync=sync) as f:
+        f.write(text)
+
+
+@contextlib.contextmanager
+def open_atomic(path: Path, sync: bool = True, binary: bool = False) -> Iterator[IO]:
+    """A file to write ``path`` through (text, or bytes with ``binary``), written piece by
+    piece and put in place only when the block ends without an exception (as
+    :func:`write_atomic`: readers see the old file or the new one, never half)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are meant to be read
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": ""}
+        with os.fdopen(fd, **mode) as f:
+            yield f
             f.flush()
             if sync:
                 os.fsync(f.fileno())

@@ -1,40 +1,55 @@
 """The class report: ``DIR/summary.html`` and ``DIR/mistakes.csv`` from the results.json files.
 
-``class_report_html(results, items)`` is a pure function (results dicts -> one self-contained
-HTML page: inline CSS and JS, plots as base64 PNG, no external resource). Every string that
+The report is built in two bounded passes over the students (issue #16: memory flat in the
+class size): :class:`ClassStats` adds them up one at a time (counters and sums, no list of
+students), then :func:`write_page` writes the page one student's rows at a time (the students
+table straight to the file, the matrix and the problems through temporary files). The two
+charts are inline SVG drawn by :mod:`summary_charts` (no plotting library).
+``class_report_html(results, items)`` is the same page as a string, for a list of results.
+
+The page is self-contained (inline CSS, JS and SVG, no external resource). Every string that
 comes from a submission (student ids, problems, messages) is escaped with ``html.escape``, and
-the page's Content-Security-Policy allows only its own script (by hash) and ``data:`` images,
-so even markup that slipped through could not run or load anything.
+the page's Content-Security-Policy allows only its own script (by hash), so even markup that
+slipped through could not run or load anything.
 """
 
 from __future__ import annotations
 
 import base64
-import contextvars
 import hashlib
 import html
 import io
-import json
-import statistics
+import math
+import shutil
+import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 from .exports import grader_failed, item_mistakes, item_points, student_of
-from .report import csv_text, write_atomic
+from .report import csv_write, open_atomic
 from .sandbox.isolation import LEVEL_TEXT
+from .summary_charts import CHART_CSS, histogram_svg, items_svg
 from .summary_extra import (
     EXTRA_CSS,
+    MATRIX_TAIL,
+    Hardest,
+    Splits,
     hardest_section,
-    matrix_section,
+    matrix_head,
+    matrix_row,
     read_run_info,
     run_section,
-    split_fractions,
     write_run_info,
 )
 from .topics import MISTAKES
 
 TOP_MISTAKES = 15
+SPOOL = 1 << 18  # bytes of the matrix (and of the problems) held in memory before a file
+OLD_PLOT_CACHE = ".plot-cache.json"  # the PNG cache of earlier versions: removed when seen
+Source = Callable[[], Iterable[dict]]  # a fresh pass over the students, in student order
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;
@@ -51,7 +66,7 @@ th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after
 .bar{background:#e6ebf3;height:.7em;width:8em;display:inline-block;border-radius:3px}
 .bar i{display:block;height:100%;background:#3b6fb6;border-radius:3px}
 code{font-size:.92em}.warn{color:#a4262c;font-weight:600}.muted{color:#667085}
-img{max-width:100%}ul.problems li{margin:.15em 0}td code,td a{white-space:nowrap}
+ul.problems li{margin:.15em 0}td code,td a{white-space:nowrap}
 .pc{display:inline-block;min-width:2.8em}
 """
 
@@ -88,158 +103,139 @@ def _g(value: float) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Statistics
+# Statistics, one student at a time
+
+
+class ClassStats:
+    """Everything the report shows about the class as a whole, added up one student at a
+    time (:meth:`add`): counters and sums only, so its size does not grow with the class
+    (the score counters hold one entry per distinct score)."""
+
+    def __init__(self, items: list[str]):
+        self.items = list(items)
+        self.students = self.failed = self.with_problems = self.problem_students = 0
+        self.isolation: Counter[str] = Counter()
+        self.scores: Counter[float] = Counter()  # the graded students' scores
+        self.top = 0.0
+        self.item_scores: dict[str, Counter[float]] = {i: Counter() for i in items}
+        self.item_top = dict.fromkeys(items, 0.0)
+        self.item_mistakes: dict[str, Counter[str]] = {i: Counter() for i in items}
+        self.mistake_students: Counter[str] = Counter()
+        self.mistake_where: dict[str, set[str]] = {}
+        self.splits = Splits(items)
+        self.hardest = Hardest()
+
+    def add(self, r: dict) -> None:
+        extra = r.get("extra_data", {})
+        self.students += 1
+        self.isolation[str(extra.get("isolation") or "unknown")] += 1
+        self.with_problems += bool(extra.get("problems"))
+        self.problem_students += bool(extra.get("problems") or extra.get("error"))
+        if grader_failed(r):
+            self.failed += 1
+            return
+        self.scores[float(r.get("score", 0.0))] += 1
+        self.top = max(self.top, float(extra.get("max_score", 0.0)))
+        points = item_points(r)
+        mistakes = item_mistakes(r)
+        for item in self.items:
+            score, top = points.get(item, (0.0, 0.0))
+            self.item_scores[item][score] += 1
+            self.item_top[item] = max(self.item_top[item], top)
+            self.item_mistakes[item].update(mistakes.get(item, []))
+        seen: set[str] = set()
+        for item, ids in mistakes.items():
+            for m in ids:
+                seen.add(m)
+                self.mistake_where.setdefault(m, set()).add(item)
+        self.mistake_students.update(seen)
+        self.splits.add(r)
+        self.hardest.add(r)
+
+    @classmethod
+    def of(cls, results: Iterable[dict], items: list[str]) -> ClassStats:
+        stats = cls(items)
+        for r in results:
+            stats.add(r)
+        return stats
+
+    @property
+    def graded(self) -> int:
+        return self.students - self.failed
+
+    def item_stats(self) -> list[dict]:
+        """Per item: points, mean score, share of students with full points, mistake counts."""
+        out = []
+        for item in self.items:
+            top, counts = self.item_top[item], self.item_scores[item]
+            n = sum(counts.values())
+            total = math.fsum(s for s, c in counts.items() for _ in range(c))
+            out.append(
+                {
+                    "item": item,
+                    "points": top,
+                    "mean": total / n if n else 0.0,
+                    "full": sum(c for s, c in counts.items() if top > 0 and s >= top - 1e-9),
+                    "none": sum(c for s, c in counts.items() if s <= 1e-9),
+                    "students": n,
+                    "mistakes": self.item_mistakes[item].most_common(),
+                }
+            )
+        return out
+
+    def score_cards(self) -> list[tuple[str, str]]:
+        cards = [("students", str(self.students))]
+        if self.scores:
+            n = sum(self.scores.values())
+            mean = math.fsum(s for s, c in self.scores.items() for _ in range(c)) / n
+            cards += [
+                ("mean", f"{mean:.1f} / {self.top:g}"),
+                ("median", f"{self._median():.1f}"),
+                ("lowest", f"{min(self.scores):.1f}"),
+                ("highest", f"{max(self.scores):.1f}"),
+            ]
+        cards.append(("with problems", str(self.with_problems)))
+        if self.failed:
+            cards.append(("grader failed", str(self.failed)))
+        return cards
+
+    def _median(self) -> float:
+        n = sum(self.scores.values())
+        wanted = [(n - 1) // 2, n // 2]  # the middle one, or the two middle ones
+        found, seen = [], 0
+        for score in sorted(self.scores):
+            seen += self.scores[score]
+            while wanted and wanted[0] < seen:
+                found.append(score)
+                wanted.pop(0)
+        return (found[0] + found[1]) / 2
+
+    def overall_mistakes(self) -> list[tuple[str, int, list[str]]]:
+        """(mistake, students who made it anywhere, items it was seen in), most frequent first."""
+        ranked = sorted(self.mistake_students.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(m, n, sorted(self.mistake_where[m])) for m, n in ranked]
+
+    def mistake_rows(self) -> list[list]:
+        """Rows of mistakes.csv (header first): per item, per mistake id, the number of students."""
+        rows: list[list] = [["item", "mistake", "students", "description"]]
+        for stat in self.item_stats():
+            for mistake, count in stat["mistakes"]:
+                rows.append([stat["item"], mistake, count, MISTAKES.get(mistake, "")])
+        return rows
 
 
 def item_stats(results: list[dict], items: list[str]) -> list[dict]:
     """Per item: points, mean score, share of students with full points, mistake counts."""
-    stats = []
-    points = [item_points(r) for r in results]
-    mistakes = [item_mistakes(r) for r in results]
-    for item in items:
-        top = max((p.get(item, (0.0, 0.0))[1] for p in points), default=0.0)
-        scores = [p.get(item, (0.0, 0.0))[0] for p in points]
-        counts = Counter(m for ms in mistakes for m in ms.get(item, []))
-        stats.append(
-            {
-                "item": item,
-                "points": top,
-                "mean": statistics.fmean(scores) if scores else 0.0,
-                "full": sum(top > 0 and s >= top - 1e-9 for s in scores),
-                "none": sum(s <= 1e-9 for s in scores),
-                "students": len(scores),
-                "mistakes": counts.most_common(),
-            }
-        )
-    return stats
+    return ClassStats.of((r for r in results if not grader_failed(r)), items).item_stats()
 
 
 def mistake_rows(results: list[dict], items: list[str]) -> list[list]:
     """Rows of mistakes.csv (header first): per item, per mistake id, the number of students."""
-    rows: list[list] = [["item", "mistake", "students", "description"]]
-    for stat in item_stats([r for r in results if not grader_failed(r)], items):
-        for mistake, count in stat["mistakes"]:
-            rows.append([stat["item"], mistake, count, MISTAKES.get(mistake, "")])
-    return rows
-
-
-def _overall_mistakes(results: list[dict]) -> list[tuple[str, int, list[str]]]:
-    """(mistake, students who made it anywhere, items it was seen in), most frequent first."""
-    students: Counter[str] = Counter()
-    where: dict[str, set[str]] = {}
-    for r in results:
-        seen: set[str] = set()
-        for item, ids in item_mistakes(r).items():
-            for m in ids:
-                seen.add(m)
-                where.setdefault(m, set()).add(item)
-        students.update(seen)
-    ranked = sorted(students.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [(m, n, sorted(where[m])) for m, n in ranked]
-
-
-# ---------------------------------------------------------------------------------------------
-# Plots (matplotlib's Agg canvas directly: no pyplot, no global backend state)
-
-
-def _png(fig) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def histogram_png(scores: list[float], top: float) -> str:
-    from matplotlib.figure import Figure
-
-    top = top or max(scores, default=0.0) or 1.0
-    width = top / 20
-    edges = [i * width for i in range(21)]
-    fig = Figure(figsize=(7.5, 2.8))
-    ax = fig.add_subplot()
-    ax.hist([min(max(s, 0.0), top) for s in scores], bins=edges, color="#3b6fb6", ec="white")
-    ax.set_xlim(0, top)
-    ax.set_xlabel(f"score (out of {top:g})")
-    ax.set_ylabel("students")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
-
-
-def _histogram_key(scores: list[float], top: float) -> tuple:
-    """What :func:`histogram_png` draws: the axis and the students per bar."""
-    import numpy as np
-
-    top = top or max(scores, default=0.0) or 1.0
-    edges = [i * (top / 20) for i in range(21)]
-    counts, _ = np.histogram([min(max(s, 0.0), top) for s in scores], bins=edges)
-    return (top, tuple(int(c) for c in counts))
-
-
-def items_png(stats: list[dict]) -> str:
-    """Per function, how the class splits: full points, partial, nothing (the table gives the
-    means; this shows where students stand)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.5, 0.8 + 0.22 * len(stats)))
-    ax = fig.add_subplot()
-    labels = [s["item"] for s in stats][::-1]
-    n = [max(s["students"], 1) for s in stats][::-1]
-    full = [100 * s["full"] / k for s, k in zip(stats[::-1], n, strict=True)]
-    none = [100 * s.get("none", 0) / k for s, k in zip(stats[::-1], n, strict=True)]
-    partial = [max(0.0, 100 - f - z) for f, z in zip(full, none, strict=True)]
-    ys = list(range(len(stats)))
-    ax.barh(ys, full, height=0.7, color="#2e7d32", label="full points")
-    ax.barh(ys, partial, left=full, height=0.7, color="#f2c14e", label="partial")
-    left = [f + p for f, p in zip(full, partial, strict=True)]
-    ax.barh(ys, none, left=left, height=0.7, color="#c62828", label="no points")
-    ax.set_yticks(ys, labels, fontsize=8)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("% of students", fontsize=8)
-    ax.set_ylim(-0.6, len(stats) - 0.4)
-    ax.legend(loc="lower right", fontsize=8, frameon=False, bbox_to_anchor=(1.0, 1.0), ncol=3)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+    return ClassStats.of(results, items).mistake_rows()
 
 
 # ---------------------------------------------------------------------------------------------
 # The page
-
-
-# While write_class_report runs: the plots of the last report (OUT/.plot-cache.json, key ->
-# PNG), so a plot whose inputs did not change is not drawn again (matplotlib's import and
-# drawing are most of a report's cost); then the plots of this report.
-PLOT_CACHE = ".plot-cache.json"
-_PLOT_CACHE: contextvars.ContextVar[tuple[dict, dict] | None] = contextvars.ContextVar(
-    "plots", default=None
-)
-
-
-def _img(ident: str, alt: str, plot, key: object = None) -> str:
-    """An embedded PNG plot, or a note when matplotlib is missing (the tables still work).
-
-    ``key``: everything the picture depends on (then it may come from the plot cache)."""
-    cache = _PLOT_CACHE.get()
-    digest = hashlib.sha256(repr((ident, key)).encode()).hexdigest()[:32]
-    if cache is not None and key is not None:
-        old, new = cache
-        data = old.get(digest)
-        if isinstance(data, str) and data:
-            new[digest] = data
-            return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return (
-            '<p class="warn">Plots need matplotlib: pip install -e ".[grade]", then '
-            "grade report.</p>"
-        )
-    data = plot()
-    if cache is not None and key is not None:
-        cache[1][digest] = data
-    return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _bar(fraction: float) -> str:
@@ -253,6 +249,88 @@ def _mistake_label(mistake: str) -> str:
     return f"<code{title}>{_e(mistake)}</code>"
 
 
+def _csp() -> str:
+    digest = base64.b64encode(hashlib.sha256(_JS.encode()).digest()).decode()
+    return f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
+
+
+def write_page(
+    f: IO[str],
+    source: Source,
+    stats: ClassStats,
+    title: str = "Class report",
+    run_info: dict | None = None,
+    feedback: str = "feedback.html",
+) -> None:
+    """Write the class report to ``f``: the class sections from ``stats``, then one pass over
+    ``source()`` (the students in student order) for the students table, the matrix and the
+    problems."""
+    items = stats.items
+    istats = stats.item_stats()
+    f.write(
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_csp()}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}{EXTRA_CSS}{CHART_CSS}</style>\n</head>\n"
+        "<body>\n"
+    )
+    parts: list[str] = [f"<h1>{_e(title)}</h1>", *run_section(run_info or {})]
+    parts.append(
+        '<div class="cards">'
+        + "".join(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in stats.score_cards())
+        + "</div>"
+    )
+    parts += _isolation_section(stats.isolation)
+    if stats.failed:
+        parts.append(
+            f'<p class="warn">The grader itself failed on {stats.failed} submission(s); they '
+            "are left out of the statistics below (regrade them with --force).</p>"
+        )
+    if not stats.graded:
+        parts.append("<p>No graded students yet.</p>")
+    else:
+        parts.append("<h2>Score distribution</h2>")
+        parts.append(histogram_svg(stats.scores.items(), stats.top))
+        parts += _items_section(istats, stats.splits.fractions())
+        parts += _mistakes_section(stats.overall_mistakes())
+        parts += hardest_section(stats.hardest.ranked())
+    parts += _STUDENTS_HEAD
+    f.write("\n".join(parts) + "\n")
+    full_points = {s["item"]: s["points"] for s in istats}
+    with _spool() as matrix, _spool() as problems:
+        for r in source():
+            points = item_points(r)
+            f.write(_student_row(r, full_points, feedback, points) + "\n")
+            matrix.write(matrix_row(r, items, feedback, points) + "\n")
+            entry = _problem_entry(r)
+            if entry:
+                problems.write(entry + "\n")
+        f.write("</tbody></table>\n")
+        if stats.students:
+            f.write(matrix_head(items) + "\n")
+            _copy(matrix, f)
+            f.write(MATRIX_TAIL + "\n")
+        if not stats.problem_students:
+            f.write("<h2>Problems</h2>\n<p>No submission had a problem.</p>\n")
+        else:
+            f.write(
+                "<h2>Problems</h2>\n<p>Broken or incomplete submissions (each was graded for "
+                'what worked):</p>\n<ul id="problems" class="problems">\n'
+            )
+            _copy(problems, f)
+            f.write("</ul>\n")
+    f.write(f"<script>{_JS}</script>\n</body>\n</html>\n")
+
+
+def _spool() -> IO[str]:
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL, mode="w+", encoding="utf-8")
+
+
+def _copy(src: IO[str], dest: IO[str]) -> None:
+    src.seek(0)
+    shutil.copyfileobj(src, dest, 1 << 14)
+
+
 def class_report_html(
     results: list[dict],
     items: list[str],
@@ -260,73 +338,14 @@ def class_report_html(
     run_info: dict | None = None,
     feedback: str = "feedback.html",
 ) -> str:
-    """The class report as one self-contained HTML page."""
+    """The class report of a list of results as one self-contained HTML page."""
     results = sorted(results, key=student_of)
-    ok = [r for r in results if not grader_failed(r)]
-    failed = [r for r in results if grader_failed(r)]
-    scores = [float(r.get("score", 0.0)) for r in ok]
-    top = max((float(r.get("extra_data", {}).get("max_score", 0.0)) for r in ok), default=0.0)
-    stats = item_stats(ok, items)
-    parts: list[str] = [f"<h1>{_e(title)}</h1>", *run_section(run_info or {})]
-
-    cards = [("students", str(len(results)))]
-    if scores:
-        cards += [
-            ("mean", f"{statistics.fmean(scores):.1f} / {top:g}"),
-            ("median", f"{statistics.median(scores):.1f}"),
-            ("lowest", f"{min(scores):.1f}"),
-            ("highest", f"{max(scores):.1f}"),
-        ]
-    with_problems = sum(bool(r.get("extra_data", {}).get("problems")) for r in results)
-    cards.append(("with problems", str(with_problems)))
-    if failed:
-        cards.append(("grader failed", str(len(failed))))
-    parts.append(
-        '<div class="cards">'
-        + "".join(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards)
-        + "</div>"
-    )
-    parts += _isolation_section(results)
-    if failed:
-        parts.append(
-            f'<p class="warn">The grader itself failed on {len(failed)} submission(s); they '
-            "are left out of the statistics below (regrade them with --force).</p>"
-        )
-    if not ok:
-        parts.append("<p>No graded students yet.</p>")
-    else:
-        parts.append("<h2>Score distribution</h2>")
-        parts.append(
-            _img(
-                "histogram",
-                f"histogram of the scores of {len(scores)} students",
-                lambda: histogram_png(scores, top),
-                _histogram_key(scores, top),
-            )
-        )
-        parts += _items_section(stats, split_fractions(ok, items))
-        parts += _mistakes_section(ok)
-        parts += hardest_section(ok)
-    parts += _students_section(results, stats, feedback)
-    parts += matrix_section(results, items, feedback)
-    parts += _problems_section(results)
-    digest = base64.b64encode(hashlib.sha256(_JS.encode()).digest()).decode()
-    csp = (
-        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-        f"script-src 'sha256-{digest}'"
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}{EXTRA_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(parts)
-        + f"\n<script>{_JS}</script>\n</body>\n</html>\n"
-    )
+    buf = io.StringIO()
+    write_page(buf, lambda: iter(results), ClassStats.of(results, items), title, run_info, feedback)
+    return buf.getvalue()
 
 
-def _isolation_section(results: list[dict]) -> list[str]:
-    levels = Counter(str(r.get("extra_data", {}).get("isolation") or "unknown") for r in results)
+def _isolation_section(levels: Counter[str]) -> list[str]:
     if not levels:
         return []
     lines = []
@@ -365,12 +384,7 @@ def _items_section(
         )
     return [
         "<h2>By function</h2>",
-        _img(
-            "items-plot",
-            "share of students with full, partial and no points per function",
-            lambda: items_png(stats),
-            [(s["item"], s["students"], s["full"], s.get("none", 0)) for s in stats],
-        ),
+        items_svg(stats),
         '<table id="items" class="sortable"><thead><tr><th>function</th><th class="n">points'
         '</th><th class="n">mean score</th><th class="n">mean %</th><th class="n">full points'
         '</th><th class="n" title="mean share of the points of the public cases">public</th>'
@@ -381,8 +395,7 @@ def _items_section(
     ]
 
 
-def _mistakes_section(results: list[dict]) -> list[str]:
-    ranked = _overall_mistakes(results)
+def _mistakes_section(ranked: list[tuple[str, int, list[str]]]) -> list[str]:
     if not ranked:
         return ["<h2>Most frequent mistakes</h2>", "<p>No named mistake was detected.</p>"]
     rows = [
@@ -401,93 +414,94 @@ def _mistakes_section(results: list[dict]) -> list[str]:
     ]
 
 
-def _students_section(
-    results: list[dict], stats: list[dict], feedback: str = "feedback.html"
-) -> list[str]:
-    full_points = {s["item"]: s["points"] for s in stats}
-    rows = []
-    for r in results:
-        extra = r.get("extra_data", {})
-        student = student_of(r)
-        score = float(r.get("score", 0.0))
-        top = float(extra.get("max_score", 0.0))
-        points = item_points(r)
-        full = sum(
-            1 for i, p in full_points.items() if p > 0 and points.get(i, (0, 0))[0] >= p - 1e-9
-        )
-        mistakes = sorted({m for ids in item_mistakes(r).values() for m in ids})
-        problems = len(extra.get("problems") or []) + bool(extra.get("error"))
-        link = f"{quote(student, safe='')}/{feedback}"
-        status = '<span class="warn">grader failed</span>' if grader_failed(r) else ""
-        rows.append(
-            f'<tr><td><a href="{_e(link)}">{_e(student)}</a> {status}</td>'
-            f'<td class="n" data-v="{score:.6g}">{round(score, 2):g}</td>'
-            f'<td class="n" data-v="{score / top if top else 0:.6g}">'
-            f"{100 * score / top if top else 0:.0f}%</td>"
-            f'<td class="n">{full}/{len(full_points)}</td>'
-            f'<td class="n">{len(mistakes)}</td>'
-            f"<td>{', '.join(_mistake_label(m) for m in mistakes) or '-'}</td>"
-            f'<td class="n">{problems}</td>'
-            f"<td><code>{_e(extra.get('isolation') or '')}</code></td></tr>"
-        )
-    return [
-        "<h2>Students</h2>",
-        '<p class="muted">Click a column to sort; a name opens the student\'s feedback.</p>',
-        '<table id="students" class="sortable"><thead><tr><th>student</th><th class="n">score'
-        '</th><th class="n">%</th><th class="n">full-point functions</th><th class="n">'
-        'mistakes</th><th>named mistakes</th><th class="n">problems</th><th>isolation</th>'
-        "</tr></thead><tbody>",
-        *rows,
-        "</tbody></table>",
-    ]
+_STUDENTS_HEAD = [
+    "<h2>Students</h2>",
+    '<p class="muted">Click a column to sort; a name opens the student\'s feedback.</p>',
+    '<table id="students" class="sortable"><thead><tr><th>student</th><th class="n">score'
+    '</th><th class="n">%</th><th class="n">full-point functions</th><th class="n">'
+    'mistakes</th><th>named mistakes</th><th class="n">problems</th><th>isolation</th>'
+    "</tr></thead><tbody>",
+]
 
 
-def _problems_section(results: list[dict]) -> list[str]:
-    entries = []
-    for r in results:
-        extra = r.get("extra_data", {})
-        lines = [_e(p) for p in extra.get("problems") or []]
-        if extra.get("error"):
-            lines.append(f'<span class="warn">grader failed: {_e(extra["error"])}</span>')
-        if lines:
-            items = "".join(f"<li>{line}</li>" for line in lines)
-            entries.append(f"<li><b>{_e(student_of(r))}</b><ul>{items}</ul></li>")
-    if not entries:
-        return ["<h2>Problems</h2>", "<p>No submission had a problem.</p>"]
-    return [
-        "<h2>Problems</h2>",
-        "<p>Broken or incomplete submissions (each was graded for what worked):</p>",
-        '<ul id="problems" class="problems">',
-        *entries,
-        "</ul>",
-    ]
+def _student_row(
+    r: dict, full_points: dict[str, float], feedback: str, points: dict[str, tuple[float, float]]
+) -> str:
+    extra = r.get("extra_data", {})
+    student = student_of(r)
+    score = float(r.get("score", 0.0))
+    top = float(extra.get("max_score", 0.0))
+    full = sum(1 for i, p in full_points.items() if p > 0 and points.get(i, (0, 0))[0] >= p - 1e-9)
+    mistakes = sorted({m for ids in item_mistakes(r).values() for m in ids})
+    problems = len(extra.get("problems") or []) + bool(extra.get("error"))
+    link = f"{quote(student, safe='')}/{feedback}"
+    status = '<span class="warn">grader failed</span>' if grader_failed(r) else ""
+    return (
+        f'<tr><td><a href="{_e(link)}">{_e(student)}</a> {status}</td>'
+        f'<td class="n" data-v="{score:.6g}">{round(score, 2):g}</td>'
+        f'<td class="n" data-v="{score / top if top else 0:.6g}">'
+        f"{100 * score / top if top else 0:.0f}%</td>"
+        f'<td class="n">{full}/{len(full_points)}</td>'
+        f'<td class="n">{len(mistakes)}</td>'
+        f"<td>{', '.join(_mistake_label(m) for m in mistakes) or '-'}</td>"
+        f'<td class="n">{problems}</td>'
+        f"<td><code>{_e(extra.get('isolation') or '')}</code></td></tr>"
+    )
 
 
-def write_class_report(out: Path, results: list[dict], items: list[str], config=None) -> Path:
+def _problem_entry(r: dict) -> str:
+    extra = r.get("extra_data", {})
+    lines = [_e(p) for p in extra.get("problems") or []]
+    if extra.get("error"):
+        lines.append(f'<span class="warn">grader failed: {_e(extra["error"])}</span>')
+    if not lines:
+        return ""
+    items = "".join(f"<li>{line}</li>" for line in lines)
+    return f"<li><b>{_e(student_of(r))}</b><ul>{items}</ul></li>"
+
+
+def write_class_report(
+    out: Path,
+    results: list[dict] | Source,
+    items: list[str],
+    config=None,
+    stats: ClassStats | None = None,
+) -> Path:
     """Write ``out/summary.html`` and ``out/mistakes.csv``; return the path of the page.
 
+    ``results``: a list, or a callable giving a fresh pass over the students in student order
+    (``Index.iter_records``: the page is then streamed; ``stats``, when given, are that
+    source's :class:`ClassStats`, so that the caller's own pass over it is not repeated).
     With ``config`` (``grade run``), also ``out/run.json`` (assignment, date, config digest);
     without (``grade report``), the run.json already there is used."""
     out = Path(out)
+    if callable(results):
+        source: Source = results
+    else:
+        ordered = sorted(results, key=student_of)
+        source = lambda: iter(ordered)  # noqa: E731
+    if stats is None:
+        stats = ClassStats.of(source(), items)
     if config is not None:
         write_run_info(out, config)
     info = read_run_info(out)
-    html_feedback = any((out / student_of(r) / "feedback.html").is_file() for r in results)
-    feedback = "feedback.html" if html_feedback or not results else "feedback.md"
+    first = next(iter(source()), None)
+    html_feedback = first is not None and _has_html_feedback(out, source(), first)
+    feedback = "feedback.html" if html_feedback or first is None else "feedback.md"
     title = f"Class report: {info['assignment']}" if info.get("assignment") else "Class report"
-    write_atomic(out / "mistakes.csv", csv_text(mistake_rows(results, items)))
+    with open_atomic(out / "mistakes.csv") as f:
+        csv_write(f, stats.mistake_rows())
     path = out / "summary.html"
-    cache = out / PLOT_CACHE
-    try:
-        old = json.loads(cache.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = {}
-    plots: tuple[dict, dict] = (old if isinstance(old, dict) else {}, {})
-    token = _PLOT_CACHE.set(plots)
-    try:
-        write_atomic(path, class_report_html(results, items, title, info, feedback))
-    finally:
-        _PLOT_CACHE.reset(token)
-    if plots[1] != plots[0]:
-        write_atomic(cache, json.dumps(plots[1]), sync=False)
+    with open_atomic(path) as f:
+        write_page(f, source, stats, title, info, feedback)
+    old = out / OLD_PLOT_CACHE
+    if old.is_file() and not old.is_symlink():
+        old.unlink(missing_ok=True)
     return path
+
+
+def _has_html_feedback(out: Path, results: Iterator[dict] | Iterable[dict], first: dict) -> bool:
+    """Any student has a feedback.html (the first one almost always answers)."""
+    if (out / student_of(first) / "feedback.html").is_file():
+        return True
+    return any((out / student_of(r) / "feedback.html").is_file() for r in results)

@@ -101,20 +101,42 @@ def split_points(result: dict) -> dict[str, dict[str, tuple[float, float]]]:
     return out
 
 
+class Splits:
+    """Per item and group (public, hidden): the points earned by the graded students, summed
+    one student at a time (:meth:`add`), and the most a student could earn."""
+
+    def __init__(self, items: list[str]):
+        self.items = list(items)
+        self.students = 0
+        self.sums = {(i, g): [0.0, 0.0] for i in items for g in ("public", "hidden")}
+
+    def add(self, result: dict) -> None:
+        self.students += 1
+        split = split_points(result)
+        for (item, group), acc in self.sums.items():
+            got = split.get(item, {}).get(group, (0.0, 0.0))
+            acc[0] += got[0]
+            acc[1] = max(acc[1], got[1])
+
+    def fractions(self) -> dict[str, tuple[float, float]]:
+        """item -> (public, hidden) mean share of the points earned on those cases."""
+        n = self.students
+
+        def frac(item: str, group: str) -> float:
+            total, top = self.sums[item, group]
+            return total / (top * n) if top and n else 0.0
+
+        return {i: (frac(i, "public"), frac(i, "hidden")) for i in self.items}
+
+
 def split_fractions(results: list[dict], items: list[str]) -> dict[str, tuple[float, float]]:
     """item -> (public, hidden) mean share of the points earned on those cases. A large gap
     means students pass what they can see and fail what they cannot."""
-    ok = [r for r in results if not grader_failed(r)]
-    splits = [split_points(r) for r in ok]
-    out = {}
-    for item in items:
-        fracs = []
-        for group in ("public", "hidden"):
-            got = [s.get(item, {}).get(group, (0.0, 0.0)) for s in splits]
-            top = max((g[1] for g in got), default=0.0)
-            fracs.append(sum(g[0] for g in got) / (top * len(got)) if top and got else 0.0)
-        out[item] = (fracs[0], fracs[1])
-    return out
+    splits = Splits(items)
+    for r in results:
+        if not grader_failed(r):
+            splits.add(r)
+    return splits.fractions()
 
 
 def _cell_color(frac: float) -> str:
@@ -124,10 +146,8 @@ def _cell_color(frac: float) -> str:
     return f"hsl({hue:.0f},70%,80%)"
 
 
-def matrix_section(results: list[dict], items: list[str], feedback: str) -> list[str]:
-    """One row per student, one column per function: the share of its points earned."""
-    if not results:
-        return []
+def matrix_head(items: list[str]) -> str:
+    """The student x function matrix up to its first row (one row per student follows)."""
     modules: list[tuple[str, int]] = []
     for item in items:
         mod = item.split(".")[0]
@@ -139,43 +159,62 @@ def matrix_section(results: list[dict], items: list[str], feedback: str) -> list
     head2 = "".join(
         f'<th class="fn" title="{_e(i)}"><span>{_e(i.split(".")[1])}</span></th>' for i in items
     )
-    rows = []
-    for r in results:
-        student = student_of(r)
-        link = f"{quote(student, safe='')}/{feedback}"
-        points = item_points(r)
-        cells = []
-        for item in items:
-            score, top = points.get(item, (0.0, 0.0))
-            frac = score / top if top else 0.0
-            cells.append(
-                f'<td class="m" style="background:{_cell_color(frac)}" '
-                f'title="{_e(student)} / {_e(item)}: {score:g} of {top:g}">{100 * frac:.0f}</td>'
-            )
-        rows.append(
-            f'<tr><th class="st"><a href="{_e(link)}">{_e(student)}</a></th>{"".join(cells)}</tr>'
-        )
-    return [
-        "<h2>Students &times; functions</h2>",
-        '<p class="muted">Percent of each function\'s points; hover a cell for the points.</p>',
+    return (
+        "<h2>Students &times; functions</h2>\n"
+        '<p class="muted">Percent of each function\'s points; hover a cell for the points.</p>\n'
         '<div class="scroll"><table id="matrix" class="matrix"><thead>'
-        f'<tr><th></th>{head1}</tr><tr><th class="st">student</th>{head2}</tr></thead><tbody>',
-        *rows,
-        "</tbody></table></div>",
-    ]
+        f'<tr><th></th>{head1}</tr><tr><th class="st">student</th>{head2}</tr></thead><tbody>'
+    )
 
 
-def hardest_cases(results: list[dict]) -> list[tuple[str, str, str, int, int]]:
-    """(item, group, case, students failing, students trying) for cases with the same name for
-    several students (public cases and the Keras bank), among students who started the
-    function; most failed first."""
-    failing: Counter[tuple[str, str, str]] = Counter()
-    trying: Counter[str] = Counter()
-    for r in results:
-        if grader_failed(r):
-            continue
+MATRIX_TAIL = "</tbody></table></div>"
+
+
+def matrix_row(
+    result: dict,
+    items: list[str],
+    feedback: str,
+    points: dict[str, tuple[float, float]] | None = None,
+) -> str:
+    """One student's row: the share of each function's points earned (``points``: its
+    ``item_points``, when the caller has them)."""
+    student = student_of(result)
+    link = f"{quote(student, safe='')}/{feedback}"
+    points = item_points(result) if points is None else points
+    cells = []
+    for item in items:
+        score, top = points.get(item, (0.0, 0.0))
+        frac = score / top if top else 0.0
+        cells.append(
+            f'<td class="m" style="background:{_cell_color(frac)}" '
+            f'title="{_e(student)} / {_e(item)}: {score:g} of {top:g}">{100 * frac:.0f}</td>'
+        )
+    return f'<tr><th class="st"><a href="{_e(link)}">{_e(student)}</a></th>{"".join(cells)}</tr>'
+
+
+def matrix_section(results: list[dict], items: list[str], feedback: str) -> list[str]:
+    """One row per student, one column per function: the share of its points earned."""
+    if not results:
+        return []
+    rows = [matrix_row(r, items, feedback) for r in results]
+    return [matrix_head(items), *rows, MATRIX_TAIL]
+
+
+class Hardest:
+    """The failing students per (item, group, case) and the students who started each item,
+    one student at a time (:meth:`add`). Hidden cases are drawn per student, so most names
+    are seen once: past ``cap`` names, those failed by the fewest students are dropped (lossy
+    counting), which keeps the memory bounded and can only miss cases failed by a handful of
+    students in a class of thousands; below the cap the counts are exact."""
+
+    def __init__(self, cap: int = 20_000):
+        self.cap, self.floor = cap, 0
+        self.failing: Counter[tuple[str, str, str]] = Counter()
+        self.trying: Counter[str] = Counter()
+
+    def add(self, result: dict) -> None:
         started: set[str] = set()
-        for test in r.get("tests", []):
+        for test in result.get("tests", []):
             m = _TITLE.match(str(test.get("name", "")))
             if not m:
                 continue
@@ -187,25 +226,43 @@ def hardest_cases(results: list[dict]) -> list[tuple[str, str, str, int, int]]:
             for line in output.splitlines():
                 f = _FAILED.match(line)
                 if f and "not implemented yet" not in line:
-                    failing[item, m["group"], f["case"]] += 1
-        trying.update(started)
-    out = [
-        (item, group, case, n, trying[item])
-        for (item, group, case), n in failing.items()
-        if n >= 2 and trying[item]
-    ]
-    out.sort(key=lambda t: (-t[3] / t[4], -t[3], t[0]))
-    per_item: Counter[str] = Counter()
-    kept = []
-    for row in out:  # at most two cases per function, so that one function cannot fill it
-        per_item[row[0]] += 1
-        if per_item[row[0]] <= 2:
-            kept.append(row)
-    return kept
+                    self.failing[item, m["group"], f["case"]] += 1
+        self.trying.update(started)
+        if len(self.failing) > self.cap:
+            while len(self.failing) > self.cap // 2:
+                self.floor += 1
+                for key in [k for k, n in self.failing.items() if n <= self.floor]:
+                    del self.failing[key]
+
+    def ranked(self) -> list[tuple[str, str, str, int, int]]:
+        trying = self.trying
+        out = [
+            (item, group, case, n, trying[item])
+            for (item, group, case), n in self.failing.items()
+            if n >= 2 and trying[item]
+        ]
+        out.sort(key=lambda t: (-t[3] / t[4], -t[3], t[0]))
+        per_item: Counter[str] = Counter()
+        kept = []
+        for row in out:  # at most two cases per function, so that one function cannot fill it
+            per_item[row[0]] += 1
+            if per_item[row[0]] <= 2:
+                kept.append(row)
+        return kept
 
 
-def hardest_section(results: list[dict]) -> list[str]:
-    ranked = hardest_cases(results)
+def hardest_cases(results: list[dict]) -> list[tuple[str, str, str, int, int]]:
+    """(item, group, case, students failing, students trying) for cases with the same name for
+    several students (public cases and the Keras bank), among students who started the
+    function; most failed first."""
+    hardest = Hardest()
+    for r in results:
+        if not grader_failed(r):
+            hardest.add(r)
+    return hardest.ranked()
+
+
+def hardest_section(ranked: list[tuple[str, str, str, int, int]]) -> list[str]:
     if not ranked:
         return [
             "<h2>Hardest cases</h2>",

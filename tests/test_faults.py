@@ -219,7 +219,7 @@ def test_student_ids_never_take_the_place_of_the_kits_own_output_files(tmp_path)
     for _ in range(2):  # and a rerun works
         done = subprocess.run(_cmd(subs, out, cfg), capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-    # the kit's caches (.grade-index.jsonl, .plot-cache.json) start with '.', which no id does
+    # the kit's cache (.grade-index.jsonl) starts with '.', which no id does
     files = {p.name for p in out.iterdir() if not p.is_dir() and not p.name.startswith(".")}
     folders = {p.name for p in out.iterdir() if p.is_dir()}
     assert files == set(RESERVED_IDS), "a file the kit writes in OUT is not a reserved id"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from autograder.cli import main, not_graded
+from autograder.cli import main
 from autograder.config import DEFAULT_POINTS, ConfigError, load_config
+from autograder.exports import not_graded
 from autograder.outpath import OutPathError, check_out_file, check_out_folder
 
 KIT = Path(__file__).resolve().parent.parent

@@ -84,10 +84,11 @@ def test_every_student_controlled_string_is_escaped():
 def test_page_is_self_contained_and_restricted_by_csp():
     page = summary.class_report_html(results(), ITEMS)
     dom = Dom(page)
-    srcs = [a.get("src", "") for a in dom.tags("img")] + [
-        a.get("src", "") for a in dom.tags("script")
-    ]
-    assert [s for s in srcs if s] and all(s.startswith("data:image/png;base64,") for s in srcs if s)
+    assert not [a for _, a in dom.elements if a.get("src") or a.get("href", "").startswith("/")]
+    charts = {a.get("id"): a for a in dom.tags("svg")}
+    assert set(charts) == {"histogram", "items-plot"}  # inline SVG, drawn by the kit
+    assert all(a["role"] == "img" and a["aria-labelledby"] for a in charts.values())
+    assert not dom.tags("img") and not dom.tags("image") and not dom.tags("use")
     assert not dom.tags("link") and "http://" not in page and "https://" not in page
     csp = [
         a["content"] for a in dom.tags("meta") if a.get("http-equiv") == "Content-Security-Policy"
@@ -140,7 +141,7 @@ def test_grader_failures_are_listed_but_left_out_of_the_statistics():
 
 def test_an_empty_class_still_gives_a_page():
     page = summary.class_report_html([], ITEMS)
-    assert "No graded students yet" in page and not Dom(page).tags("img")
+    assert "No graded students yet" in page and not Dom(page).tags("svg")
 
 
 def test_write_class_report_writes_the_page_and_mistake_counts(tmp_path):
@@ -237,9 +238,8 @@ def test_browser_renders_rows_and_images_and_runs_no_injected_script(rendered):
     assert len(students_rows(dom_text)) == len(res)
     items_table = dom_text.split('id="items"', 1)[1].split("</table>")[0]
     assert items_table.count("<tr>") == len(ITEMS) + 1  # header and one row per function
-    imgs = dom.tags("img")
-    assert {a.get("id") for a in imgs} >= {"histogram", "items-plot"}
-    assert all(a["src"].startswith("data:image/png;base64,") for a in imgs)
+    assert {a.get("id") for a in dom.tags("svg")} == {"histogram", "items-plot"}
+    assert len(dom.tags("rect")) > len(ITEMS)  # the bars were parsed as SVG elements
     assert len(dom.scripts) == 1 and "alert" not in dom.scripts[0]
     assert HOSTILE in "".join(dom.text)
 
@@ -256,13 +256,16 @@ def test_browser_blocks_a_script_that_got_into_the_page(rendered):
     assert "<title>Class report</title>" in dom and "pwned</title>" not in dom
 
 
-def test_browser_sorts_the_students_table_and_decodes_the_plots(rendered):
+def test_browser_sorts_the_students_table_and_draws_the_charts(rendered):
     folder, path, res = rendered
     probe = """<script>
 window.addEventListener("load", function () {
   document.querySelector("#students thead th:nth-child(2)").click();
-  document.body.setAttribute("data-imgs",
-    Array.prototype.map.call(document.images, function (i) { return i.naturalWidth; }).join(","));
+  document.body.setAttribute("data-imgs", Array.prototype.map.call(
+    document.querySelectorAll("svg.chart"), function (s) {
+      return Math.round(s.getBoundingClientRect().width) + "x" +
+        Math.round(s.getBoundingClientRect().height) + "x" + s.querySelectorAll("rect").length;
+    }).join(","));
 });
 </script></body>"""
     text = path.read_text(encoding="utf-8")
@@ -276,5 +279,6 @@ window.addEventListener("load", function () {
     ]
     assert order == sorted(r["score"] for r in res)
     assert 'aria-sort="ascending"' in dom
-    widths = re.search(r'data-imgs="([^"]*)"', dom).group(1).split(",")
-    assert len(widths) == 2 and all(int(w) > 100 for w in widths)
+    charts = [[int(v) for v in c.split("x")] for c in re.search(r'data-imgs="([^"]*)"', dom)
+              .group(1).split(",")]  # fmt: skip
+    assert len(charts) == 2 and all(w > 100 and h > 100 and bars > 0 for w, h, bars in charts)

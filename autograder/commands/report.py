@@ -18,25 +18,27 @@ def register(group: click.Group) -> None:
 
         Example: grade report grades
         """
-        from ..batch import collect_results
         from ..exports import items_of
+        from ..index import Index
         from ..summary import write_class_report
 
         if not grades.is_dir():
             raise _Fail(
                 f"No such graded folder: {grades} (expected the --out folder of grade run)."
             )
-        results = collect_results(grades)
-        if not results:
-            raise _Fail(
-                f"No graded students in {grades}: expected <student>/results.json written by "
-                "`grade run`."
-            )
-        try:
-            path = write_class_report(grades, results, items_of(results))
+        try:  # the folder's index (a cache): a results.json is read only when it changed
+            index = Index.load(grades)
+            if not len(index):
+                raise _Fail(
+                    f"No graded students in {grades}: expected <student>/results.json written "
+                    "by `grade run`."
+                )
+            index.save()
+            items = items_of(index.iter_records())
+            path = write_class_report(grades, index.iter_records, items)
         except OSError as exc:
             raise _Fail(f"Cannot write the report in {grades}: {exc.strerror or exc}.") from None
-        click.echo(f"Wrote the class report for {len(results)} student(s): {path}")
+        click.echo(f"Wrote the class report for {len(index)} student(s): {path}")
 
 
 class _Fail(click.ClickException):

@@ -1,0 +1,273 @@
+"""The class report without a plotting library and in bounded memory (issue #16): the SVG
+charts, the statistics added up one student at a time, the index that streams the records,
+and that `grade run` / `grade report` never import matplotlib."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tracemalloc
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _class_results import HOSTILE, ITEMS, results, submission, write_class
+
+from autograder import batch, summary
+from autograder.index import NAME, Entry, Index, slim
+from autograder.paths import SOLUTIONS_DIR, STUBS_DIR
+from autograder.report import to_gradescope, write_submission
+from autograder.summary_charts import histogram_counts, histogram_svg, items_svg
+
+KIT = Path(__file__).resolve().parent.parent
+
+
+class Svg(HTMLParser):
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.titles: list[str] = []
+        self._title = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._title = tag == "title"
+        if self._title:
+            self.titles.append("")
+
+    def handle_endtag(self, tag):
+        self._title = False
+
+    def handle_data(self, data):
+        if self._title:
+            self.titles[-1] += data
+
+
+# ---------------------------------------------------------------------------------------------
+# The charts
+
+
+@pytest.mark.parametrize("top", [100.0, 12.0, 7.5])
+def test_histogram_bins_are_numpys(top):
+    rng = random.Random(int(top))
+    scores = [round(rng.uniform(-1, top + 1), 2) for _ in range(500)]
+    scores += [0.0, top, top / 20 * 3, top / 2]  # edges: the last bin is closed on the right
+    clipped = [min(max(s, 0.0), top) for s in scores]
+    expected, _ = np.histogram(clipped, bins=[i * (top / 20) for i in range(21)])
+    assert histogram_counts(Counter(scores).items(), top) == (top, [int(c) for c in expected])
+
+
+def test_histogram_svg_states_its_numbers_as_text():
+    page = histogram_svg([(10.0, 1), (42.0, 2), (100.0, 3)], 100.0)
+    dom = Svg(page)
+    svg = dict(dom.tags)["svg"]
+    assert svg["role"] == "img" and svg["aria-labelledby"] == "histogram-title histogram-desc"
+    assert dom.titles[0] == "Histogram of the scores of 6 students (out of 100)"
+    bars = [a for t, a in dom.tags if t == "rect"]
+    assert len(bars) == 3  # one per non-empty bin, each with its count on hover
+    assert "95 to 100: 3 student(s)" in dom.titles and "40 to 45: 2 student(s)" in dom.titles
+    heights = sorted(float(a["height"]) for a in bars)
+    assert heights[0] < heights[1] < heights[2] and heights[2] == pytest.approx(3 * heights[0])
+    table = page.split("<details", 1)[1]
+    assert table.count("<tr>") == 21 and '<td>95 to 100</td><td class="n">3</td>' in table
+
+
+def test_items_svg_splits_each_function_and_escapes_its_name():
+    stats = [
+        {"item": "conv.conv2d", "students": 4, "full": 2, "none": 1},
+        {"item": f"x.{HOSTILE}", "students": 4, "full": 4, "none": 0},
+    ]
+    page = items_svg(stats)
+    assert HOSTILE not in page and "&lt;script&gt;" in page
+    dom = Svg(page)
+    assert "conv.conv2d: full points 2/4 (50%)" in dom.titles
+    assert "conv.conv2d: partial 1/4 (25%)" in dom.titles
+    assert "conv.conv2d: no points 1/4 (25%)" in dom.titles
+    widths = [float(a["width"]) for t, a in dom.tags if t == "rect" and float(a["width"]) > 12]
+    assert widths[0] == pytest.approx(2 * widths[1]) == pytest.approx(2 * widths[2])
+    assert widths[3] == pytest.approx(sum(widths[:3]))  # 100 % is the same length
+    assert '<td class="n">50%</td><td class="n">25%</td><td class="n">25%</td>' in page
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics one student at a time
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10])
+def test_score_cards_match_the_statistics_module(n):
+    rng = random.Random(n)
+    res = [to_gradescope(submission(f"s{i}", {"conv.conv2d": (rng.randint(0, 4), 3)}))
+           for i in range(n)]  # fmt: skip
+    scores = [r["score"] for r in res]
+    cards = dict(summary.ClassStats.of(res, ITEMS).score_cards())
+    assert cards["median"] == f"{statistics.median(scores):.1f}"
+    assert cards["mean"].startswith(f"{statistics.fmean(scores):.1f} / ")
+    assert cards["lowest"] == f"{min(scores):.1f}" and cards["highest"] == f"{max(scores):.1f}"
+
+
+def test_a_streamed_report_is_the_report_of_the_list(tmp_path):
+    res = results()
+    listed = summary.write_class_report(tmp_path / "a", res, ITEMS).read_text()
+    ordered = sorted(res, key=lambda r: r["extra_data"]["student"])
+    passes = []
+
+    def source():
+        passes.append(1)
+        return (r for r in ordered)
+
+    streamed = summary.write_class_report(tmp_path / "b", source, ITEMS).read_text()
+    assert streamed == listed and 1 <= len(passes) <= 4
+    assert (tmp_path / "a" / "mistakes.csv").read_text() == (
+        tmp_path / "b" / "mistakes.csv"
+    ).read_text()
+
+
+def test_hardest_cases_stay_bounded_and_keep_the_frequent_ones():
+    from autograder.summary_extra import Hardest
+
+    hardest = Hardest(cap=50)
+    for i in range(400):  # every student fails one shared case and one case of its own
+        hardest.add(
+            {
+                "tests": [
+                    {
+                        "name": "conv2d (conv.py) - hidden cases",
+                        "score": 1.0,
+                        "output": f"- FAILED: `shared`\n- FAILED: `own {i}`",
+                    }
+                ]
+            }
+        )
+        assert len(hardest.failing) <= 51
+    ranked = hardest.ranked()
+    assert ranked[0][:5] == ("conv.conv2d", "hidden", "shared", 400, 400)
+
+
+# ---------------------------------------------------------------------------------------------
+# The index streams the records
+
+
+def test_the_index_keeps_no_record_in_memory_and_saves_one_sorted_line_each(tmp_path):
+    out = tmp_path / "out"
+    for name in ("c", "a", "b"):
+        write_submission(out, submission(name, {}))
+    index = Index.load(out)
+    assert all(isinstance(e, Entry) for e in index.entries.values())
+    assert index.current("a", "") and not index.current("a", "other")
+    write_submission(out, submission("a", {"conv.conv2d": (0, 0)}))
+    index.put("a", [1, 2, 3], slim(json.loads((out / "a" / "results.json").read_text())))
+    lines = (out / NAME).read_text().splitlines()
+    assert len(lines) == 4  # appended: the later line wins
+    assert index.record("a")["score"] < index.record("b")["score"]
+    index.save()
+    lines = (out / NAME).read_text().splitlines()
+    assert [json.loads(line)[0] for line in lines] == ["a", "b", "c"]
+    assert [r["extra_data"]["student"] for r in index.iter_records()] == ["a", "b", "c"]
+    assert index.record("a")["score"] < index.record("b")["score"]
+
+
+def test_a_half_written_index_line_loses_only_that_line(tmp_path):
+    out = tmp_path / "out"
+    for name in ("a", "b"):
+        write_submission(out, submission(name, {}))
+    Index.load(out).save()
+    with open(out / NAME, "ab") as f:
+        f.write(b'["c", [1, 2')  # a run killed in the middle of a line
+    write_submission(out, submission("c", {}))
+    index = Index.load(out)
+    assert index.reread == 1 and [r["extra_data"]["student"] for r in index.records()] == [
+        "a",
+        "b",
+        "c",
+    ]
+    assert Index.load(out).reread == 0
+
+
+def test_the_reports_pass_holds_one_student_at_a_time(tmp_path, monkeypatch):
+    """Peak memory of writing the gradebook and report from the index, for 100 and 500
+    students: (almost) the same, where holding the records would take ten times as much."""
+    monkeypatch.setattr(summary, "SPOOL", 1)  # the matrix and problems go to a file at once
+    peaks = []
+    for n in (100, 500):
+        out = tmp_path / f"out{n}"
+        out.mkdir()
+        index = Index(out)
+        record = slim(to_gradescope(submission("x", {"conv.conv2d": (1, 3)}, problems=["p"])))
+        for i in range(n):
+            record["extra_data"]["student"] = f"s{i:04d}"
+            index.put(f"s{i:04d}", [i, i, i], record)
+        index.save()
+        tracemalloc.start()
+        totals = batch.write_reports(out, index, ITEMS, None)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert totals.students == n and (out / "summary.html").read_text().count("<tr><td><a") == n
+    held = len(json.dumps(record)) * 400  # what a list of the records would hold, at least
+    assert peaks[1] - peaks[0] < held / 10, peaks
+
+
+def test_an_old_plot_cache_is_removed_and_harmless(tmp_path):
+    write_class(tmp_path)
+    (tmp_path / ".plot-cache.json").write_text('{"x": "<script>not a png"}')
+    path = summary.write_class_report(tmp_path, results(), ITEMS)
+    assert not (tmp_path / ".plot-cache.json").exists() and "not a png" not in path.read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# No matplotlib in `grade run` or `grade report`
+
+# Records every attempt to import matplotlib (installed or not), then runs the CLI.
+_WATCH = """
+import sys
+class Watch:
+    seen = []
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("matplotlib", "PIL"):
+            Watch.seen.append(name)
+        return None
+sys.meta_path.insert(0, Watch())
+import atexit
+atexit.register(lambda: print("IMPORTED:" + ",".join(Watch.seen), file=sys.stderr))
+from autograder.cli import main
+main()
+"""
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-c", _WATCH, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=KIT)
+
+
+def test_grade_run_and_grade_report_import_no_plotting_library(tmp_path):
+    subs = tmp_path / "class"
+    shutil.copytree(STUBS_DIR, subs / "ann" / "cnn")
+    shutil.copyfile(SOLUTIONS_DIR / "activations.py", subs / "ann" / "cnn" / "activations.py")
+    from autograder.config import DEFAULT_POINTS
+
+    points = [f'"{k}" = {3 if k == "activations.relu" else 0}' for k in DEFAULT_POINTS]
+    (tmp_path / "grade.toml").write_text("[points]\n" + "\n".join(points) + "\n")
+    out = tmp_path / "out"
+    run = _run("run", str(subs), "--out", str(out), "--config", str(tmp_path / "grade.toml"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "IMPORTED:\n" in run.stderr, run.stderr[-2000:]
+    page = (out / "summary.html").read_text()
+    assert page.count("<svg ") == 2 and "<img" not in page
+    report = _run("report", str(out))
+    assert report.returncode == 0 and "IMPORTED:\n" in report.stderr, report.stderr[-2000:]
+    # the probe works: a command that does import matplotlib would be seen
+    probe = subprocess.run(
+        [sys.executable, "-c", _WATCH.replace("from autograder.cli import main\nmain()",
+                                              "import matplotlib")],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert re.search(r"IMPORTED:matplotlib", probe.stderr), probe.stderr[-2000:]
