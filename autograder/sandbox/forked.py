@@ -32,7 +32,7 @@ import numpy
 from . import reap
 from .errors import GradingStopped, WorkerStartError
 from .isolation import PRIVATE_TMP, Isolation, Limits, _under, hidden_folders, package_dirs
-from .pipe import StatusPipe
+from .pipe import StatusPipe, widen
 
 SERVER = Path(__file__).with_name("forkserver.py")
 WORKER = Path(__file__).with_name("worker.py")
@@ -195,6 +195,7 @@ class ForkedWorker:
         self.pidfd: int | None = None
         self.init = None
         read_fd, write_fd = os.pipe()
+        widen(write_fd)
         self.ctl, ctl_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log = os.open(job / "output.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         request = {

@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
+import marshal
 import math
 import mmap
 import os
+import pickle
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -77,53 +80,46 @@ def arrays_in(value: Any, found: list | None = None) -> list[np.ndarray]:
 class InputBlob:
     """Every array argument of a submission's calls, laid out once in one buffer.
 
-    ``spec(call)`` is the call's JSON with arrays as offsets into the blob; after the worker
+    ``specs[i]`` is call ``i`` for the worker: its program, its target and its arguments as a
+    pickle (written here, by the trusted grader, read only by the worker: see
+    ``worker.load_args``) in which every array is an offset into the blob; after the worker
     ran call ``i``, ``after(i)`` digests the blob's regions of that call as the worker left
     them (student code may write them, but cannot make the grader read anything else).
     """
 
     def __init__(self, calls: list[Call]):
-        self.regions: list[list[tuple[int, np.dtype, tuple[int, ...]]]] = []
+        # per call: (offset, nbytes, "dtype|shape|") of each array argument, in order
+        self.regions: list[list[tuple[int, int, str]]] = []
         self.specs: list[dict] = []
         self.size = 0
-        chunks: list[tuple[int, np.ndarray]] = []
+        self._chunks: list[tuple[int, np.ndarray]] = []
+        out = io.BytesIO()
+        pickler = _ArgsPickler(out, self)
         for call in calls:
-            regions: list[tuple[int, np.dtype, tuple[int, ...]]] = []
-
-            def enc(value: Any, regions=regions) -> Any:
-                if isinstance(value, np.ndarray):
-                    # (np.ascontiguousarray would turn a 0-d array into shape (1,))
-                    arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
-                    offset = self.size
-                    self.size += -(-max(arr.nbytes, 1) // ALIGN) * ALIGN
-                    chunks.append((offset, arr))
-                    regions.append((offset, arr.dtype, arr.shape))
-                    where = {"dtype": arr.dtype.str, "shape": list(arr.shape), "offset": offset}
-                    return {"$in": where}
-                if isinstance(value, Rng):
-                    return {"$rng": int(value.seed)}
-                if isinstance(value, tuple):
-                    return {"$tuple": [enc(v) for v in value]}
-                if isinstance(value, list):
-                    return [enc(v) for v in value]
-                if isinstance(value, dict):
-                    return {"$dict": [[str(k), enc(v)] for k, v in value.items()]}
-                if isinstance(value, (np.integer, np.floating, np.bool_)):
-                    return value.item()
-                return value
-
-            self.specs.append(
-                {
-                    "program": call.program,
-                    "target": call.target,
-                    "args": enc(list(call.args)),
-                    "kwargs": enc(dict(call.kwargs))["$dict"],
-                }
-            )
-            self.regions.append(regions)
+            pickler.regions = []
+            out.seek(0)
+            out.truncate()
+            pickler.dump((list(call.args), dict(call.kwargs)))
+            data = out.getvalue()
+            self.specs.append({"program": call.program, "target": call.target, "args": data})
+            self.regions.append(pickler.regions)
         self.size = max(self.size, ALIGN)
-        self._chunks = chunks
         self._buffer: bytearray | None = None
+        self.fd = -1
+
+    def add(self, value: np.ndarray) -> tuple:
+        """Lay out one array argument; its stand-in in the pickle."""
+        # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+        arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
+        offset, shape, dtype = self.size, arr.shape, arr.dtype.str
+        self.size += -(-max(arr.nbytes, 1) // ALIGN) * ALIGN
+        self._chunks.append((offset, arr))
+        return offset, arr.nbytes, f"{dtype}|{tuple(shape)}|", ("a", dtype, shape, offset)
+
+    def job_bytes(self, **fields: Any) -> bytes:
+        """The job file the worker loads (``marshal``: only lists, dicts, strings and numbers,
+        written by the grader; read by the worker before any student code runs)."""
+        return marshal.dumps({"calls": self.specs, "inputs_size": self.size, **fields})
 
     @property
     def buffer(self) -> bytearray:
@@ -135,13 +131,17 @@ class InputBlob:
         return self._buffer
 
     def _fill(self, memory: Any) -> None:
+        whole = np.frombuffer(memory, np.uint8)
         for offset, arr in self._chunks:
-            if arr.nbytes:
-                dest = np.frombuffer(memory, np.uint8, count=arr.nbytes, offset=offset)
-                dest[:] = arr.reshape(-1).view(np.uint8)
+            n = arr.nbytes
+            if n:
+                whole[offset : offset + n] = arr.reshape(-1).view(np.uint8)
+        del whole
 
     def memfd(self) -> int:
-        """A sealed (fixed-size) memfd holding the blob, for the worker to map read-write."""
+        """A sealed (fixed-size) memfd holding the blob, for the worker to map read-write
+        (written with a few ``pwritev`` calls straight from the arrays: no copy, no page
+        faults of a mapping here). The caller closes it."""
         if hasattr(os, "memfd_create"):
             fd = os.memfd_create("cnn-inputs", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         else:  # pragma: no cover - not Linux: an unlinked temporary file
@@ -156,20 +156,94 @@ class InputBlob:
             fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
         except (AttributeError, OSError):
             pass
-        self.view = mmap.mmap(fd, self.size)  # the grader's own view of the worker's writes
-        self._fill(self.view)
+        if not self._write(fd):  # a short write (never seen): through a mapping instead
+            with mmap.mmap(fd, self.size) as view:
+                self._fill(view)
         self._chunks = []  # the arrays are in the memfd now
+        self.fd = fd
         return fd
 
+    def _write(self, fd: int) -> bool:
+        pieces: list[Any] = []
+        pos = 0
+        for offset, arr in self._chunks:
+            if offset > pos:
+                pieces.append(_ZEROS[: offset - pos])
+            if arr.nbytes:
+                pieces.append(arr)
+                pos = offset + arr.nbytes
+            else:
+                pos = offset
+        written = 0
+        for i in range(0, len(pieces), _IOV_MAX):
+            group = pieces[i : i + _IOV_MAX]
+            want = sum(memoryview(p).nbytes for p in group)
+            if os.pwritev(fd, group, written) != want:
+                return False
+            written += want
+        return True
+
     def after(self, index: int, memory: Any = None) -> list[str]:
-        """Digests of call ``index``'s array arguments as they are now in the blob."""
-        memory = self.view if memory is None else memory
-        out = []
-        for offset, dtype, shape in self.regions[index]:
-            count = math.prod(shape)
-            arr = np.frombuffer(memory, dtype=dtype, count=count, offset=offset).reshape(shape)
-            out.append(digest(arr))
-        return out
+        """Digests of call ``index``'s array arguments as they are now in the blob (the same
+        text as :func:`digest` of each array: dtype, shape, a hash of its C-order bytes)."""
+        if memory is None:  # the memfd, as the worker left it
+            fd = self.fd
+            return [
+                prefix + hashlib.blake2b(os.pread(fd, n, offset), digest_size=16).hexdigest()
+                for offset, n, prefix in self.regions[index]
+            ]
+        with memoryview(memory) as whole:
+            return [
+                prefix + hashlib.blake2b(whole[offset : offset + n], digest_size=16).hexdigest()
+                for offset, n, prefix in self.regions[index]
+            ]
+
+
+_ZEROS = bytes(ALIGN)
+_IOV_MAX = 1024
+_PLAIN = frozenset({int, float, str, bool, type(None), list, tuple})
+
+
+class _ArgsPickler(pickle.Pickler):
+    """Pickles a call's ``(args, kwargs)`` for the worker: plain lists, tuples, dicts with
+    string keys, numbers, strings and None as themselves; arrays as ``("a", dtype, shape,
+    offset)`` into the blob, ``Rng`` as ``("r", seed)``, numpy scalars and subclasses of the
+    plain types as ``("v", plain value)``, ``("t"|"l"|"d", items)`` (persistent ids: the
+    worker's unpickler loads no class at all). No memo: an object met twice arrives twice,
+    as separate copies, so one call's in-place change never reaches another argument."""
+
+    def __init__(self, file: io.BytesIO, blob: InputBlob):
+        super().__init__(file, protocol=5)
+        self.fast = True
+        self.blob = blob
+        self.regions: list[tuple[int, int, str]] = []
+
+    def persistent_id(self, obj: Any) -> Any:
+        t = type(obj)
+        if t in _PLAIN:
+            return None
+        if t is dict:
+            if all(type(k) is str for k in obj):
+                return None
+            return ("d", [(str(k), v) for k, v in obj.items()])
+        if isinstance(obj, np.ndarray):
+            offset, nbytes, prefix, pid = self.blob.add(obj)
+            self.regions.append((offset, nbytes, prefix))
+            return pid
+        if isinstance(obj, Rng):
+            return ("r", int(obj.seed))
+        if isinstance(obj, (np.integer, np.floating, np.bool_)):
+            return ("v", obj.item())
+        if isinstance(obj, tuple):
+            return ("t", list(obj))
+        if isinstance(obj, list):
+            return ("l", list(obj))
+        if isinstance(obj, dict):
+            return ("d", [(str(k), v) for k, v in obj.items()])
+        for kind in (bool, int, float, str):  # a subclass (an IntEnum, ...): its plain value
+            if isinstance(obj, kind):
+                return ("v", kind(obj))
+        raise TypeError(f"a call argument of type {t.__name__} cannot be sent to the worker")
 
 
 def count_values(data: bytes) -> int:
