@@ -107,15 +107,6 @@ class InputBlob:
         self._buffer: bytearray | None = None
         self.fd = -1
 
-    def add(self, value: np.ndarray) -> tuple:
-        """Lay out one array argument; its stand-in in the pickle."""
-        # (np.ascontiguousarray would turn a 0-d array into shape (1,))
-        arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
-        offset, shape, dtype = self.size, arr.shape, arr.dtype.str
-        self.size += -(-max(arr.nbytes, 1) // ALIGN) * ALIGN
-        self._chunks.append((offset, arr))
-        return offset, arr.nbytes, f"{dtype}|{tuple(shape)}|", ("a", dtype, shape, offset)
-
     def job_bytes(self, **fields: Any) -> bytes:
         """The job file the worker loads (``marshal``: only lists, dicts, strings and numbers,
         written by the grader; read by the worker before any student code runs)."""
@@ -206,16 +197,18 @@ _PLAIN = frozenset({int, float, str, bool, type(None), list, tuple})
 
 class _ArgsPickler(pickle.Pickler):
     """Pickles a call's ``(args, kwargs)`` for the worker: plain lists, tuples, dicts with
-    string keys, numbers, strings and None as themselves; arrays as ``("a", dtype, shape,
-    offset)`` into the blob, ``Rng`` as ``("r", seed)``, numpy scalars and subclasses of the
-    plain types as ``("v", plain value)``, ``("t"|"l"|"d", items)`` (persistent ids: the
-    worker's unpickler loads no class at all). No memo: an object met twice arrives twice,
-    as separate copies, so one call's in-place change never reaches another argument."""
+    string keys, numbers, strings and None as themselves; as persistent ids (the worker's
+    unpickler loads no class at all): an array as ``"a<dtype>:<shape>:<offset>"`` into the
+    blob, an ``Rng`` as ``"r<seed>"``, a numpy scalar or a subclass of a plain type as
+    ``("v", plain value)``, other tuples, lists and dicts as ``("t"|"l"|"d", items)``. No memo:
+    an object met twice arrives twice, as separate copies, so one call's in-place change never
+    reaches another argument."""
 
     def __init__(self, file: io.BytesIO, blob: InputBlob):
         super().__init__(file, protocol=5)
         self.fast = True
         self.blob = blob
+        self.chunks = blob._chunks
         self.regions: list[tuple[int, int, str]] = []
 
     def persistent_id(self, obj: Any) -> Any:
@@ -226,12 +219,17 @@ class _ArgsPickler(pickle.Pickler):
             if all(type(k) is str for k in obj):
                 return None
             return ("d", [(str(k), v) for k, v in obj.items()])
-        if isinstance(obj, np.ndarray):
-            offset, nbytes, prefix, pid = self.blob.add(obj)
-            self.regions.append((offset, nbytes, prefix))
-            return pid
+        if t is np.ndarray or isinstance(obj, np.ndarray):
+            # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+            arr = obj if obj.flags.c_contiguous else np.ascontiguousarray(obj)
+            blob, dtype, shape, n = self.blob, arr.dtype.str, arr.shape, arr.nbytes
+            offset = blob.size
+            blob.size = offset + (max(n, 1) + ALIGN - 1) // ALIGN * ALIGN
+            self.chunks.append((offset, arr))
+            self.regions.append((offset, n, f"{dtype}|{shape}|"))
+            return f"a{dtype}:{','.join(map(str, shape))}:{offset}"
         if isinstance(obj, Rng):
-            return ("r", int(obj.seed))
+            return f"r{int(obj.seed)}"
         if isinstance(obj, (np.integer, np.floating, np.bool_)):
             return ("v", obj.item())
         if isinstance(obj, tuple):

@@ -101,24 +101,27 @@ class _ArgsLoader(pickle.Unpickler):
         raise pickle.UnpicklingError(f"the call's arguments may not hold {module}.{name}")
 
     def persistent_load(self, pid):
-        kind = pid[0]
-        if kind == "a":
-            _, dtype, shape, offset = pid
-            count = 1
-            for n in shape:
-                count *= n
-            arr = np.frombuffer(self.inputs, dtype=np.dtype(dtype), count=count, offset=offset)
-            return arr.reshape(shape)
-        if kind == "r":
-            return np.random.default_rng(pid[1])
-        if kind == "v":
-            return pid[1]
-        if kind == "t":
-            return tuple(pid[1])
-        if kind == "l":
-            return list(pid[1])
-        if kind == "d":
-            return dict(pid[1])
+        if type(pid) is str:
+            if pid[0] == "a":
+                dtype, shape, offset = pid[1:].split(":")
+                shape = tuple(int(n) for n in shape.split(",")) if shape else ()
+                count = 1
+                for n in shape:
+                    count *= n
+                arr = np.frombuffer(self.inputs, np.dtype(dtype), count, int(offset))
+                return arr.reshape(shape)
+            if pid[0] == "r":
+                return np.random.default_rng(int(pid[1:]))
+        else:
+            kind, value = pid
+            if kind == "v":
+                return value
+            if kind == "t":
+                return tuple(value)
+            if kind == "l":
+                return list(value)
+            if kind == "d":
+                return dict(value)
         raise pickle.UnpicklingError("an unknown argument")
 
 
