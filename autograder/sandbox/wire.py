@@ -156,20 +156,21 @@ class InputBlob:
 
     def _write(self, fd: int) -> bool:
         pieces: list[Any] = []
+        sizes: list[int] = []
         pos = 0
         for offset, arr in self._chunks:
             if offset > pos:
                 pieces.append(_ZEROS[: offset - pos])
-            if arr.nbytes:
+                sizes.append(offset - pos)
+            n = arr.nbytes
+            if n:
                 pieces.append(arr)
-                pos = offset + arr.nbytes
-            else:
-                pos = offset
+                sizes.append(n)
+            pos = offset + n
         written = 0
         for i in range(0, len(pieces), _IOV_MAX):
-            group = pieces[i : i + _IOV_MAX]
-            want = sum(memoryview(p).nbytes for p in group)
-            if os.pwritev(fd, group, written) != want:
+            want = sum(sizes[i : i + _IOV_MAX])
+            if os.pwritev(fd, pieces[i : i + _IOV_MAX], written) != want:
                 return False
             written += want
         return True
@@ -353,6 +354,13 @@ _PLAIN_DTYPES |= {"|b1": np.dtype(bool), "|i1": np.dtype("i1"), "|u1": np.dtype(
 _PLAIN_DTYPES |= {d.str: d for d in (np.dtype(np.longdouble),) if d.kind == "f"}
 
 
+_BAD = "its answer could not be read"
+_SHAPES = [struct.Struct(f"<{n}Q") for n in range(33)]
+_NONE, _TRUE, _FALSE, _INT, _FLOAT, _STR, _UNSUP, _LIST, _TUPLE, _DICT, _ARR, _SCALAR = (
+    b"NTFifsultdag"
+)
+
+
 class _Reader:
     """A bounded, non-recursive-in-data reader: every length is checked against what is left."""
 
@@ -361,14 +369,14 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > self.end:
-            raise AnswerError("its answer could not be read")
+            raise AnswerError(_BAD)
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
     def unpack(self, fmt: struct.Struct) -> Any:
         if self.pos + fmt.size > self.end:
-            raise AnswerError("its answer could not be read")
+            raise AnswerError(_BAD)
         value = fmt.unpack_from(self.data, self.pos)[0]
         self.pos += fmt.size
         return value
@@ -379,7 +387,7 @@ class _Reader:
     def count(self) -> int:
         n = self.unpack(_U32)
         if n > self.end - self.pos:  # every item takes at least one byte
-            raise AnswerError("its answer could not be read")
+            raise AnswerError(_BAD)
         return n
 
     def value(self, depth: int = 0) -> Any:
@@ -388,54 +396,64 @@ class _Reader:
             raise AnswerError(f"its answer holds more than {MAX_VALUES} values")
         if depth > MAX_DEPTH:
             raise AnswerError("its answer is nested too deeply")
-        tag = self.take(1)
-        if tag == b"N":
-            return None
-        if tag in (b"T", b"F"):
-            return tag == b"T"
-        if tag == b"i":
-            return self.unpack(_I64)
-        if tag == b"f":
+        if self.pos >= self.end:
+            raise AnswerError(_BAD)
+        tag = self.data[self.pos]
+        self.pos += 1
+        if tag == _ARR:
+            return self.array()
+        if tag == _FLOAT:
             return self.unpack(_F64)
-        if tag == b"s":
-            return self.text()
-        if tag == b"u":
-            return Unsupported(self.text()[:200])
-        if tag in (b"l", b"t"):
+        if tag == _INT:
+            return self.unpack(_I64)
+        if tag == _LIST or tag == _TUPLE:
             items = [self.value(depth + 1) for _ in range(self.count())]
-            return items if tag == b"l" else tuple(items)
-        if tag == b"d":
+            return items if tag == _LIST else tuple(items)
+        if tag == _NONE:
+            return None
+        if tag == _TRUE or tag == _FALSE:
+            return tag == _TRUE
+        if tag == _STR:
+            return self.text()
+        if tag == _UNSUP:
+            return Unsupported(self.text()[:200])
+        if tag == _DICT:
             out = {}
             for _ in range(self.count()):
                 key = self.text()
                 out[key] = self.value(depth + 1)
             return out
-        if tag in (b"a", b"g"):
+        if tag == _SCALAR:
             arr = self.array()
-            if tag == b"g":
-                return NpScalar(arr) if arr.ndim == 0 else MALFORMED
-            return arr
-        raise AnswerError("its answer could not be read")
+            return NpScalar(arr) if arr.ndim == 0 else MALFORMED
+        raise AnswerError(_BAD)
 
     def array(self) -> np.ndarray:
-        dtype_text = self.take(self.unpack(_U8)).decode("ascii", "replace")
-        ndim = self.unpack(_U8)
-        if ndim > 32:
-            raise AnswerError("its answer could not be read")
-        shape = [self.unpack(_U64) for _ in range(ndim)]
+        data, pos = self.data, self.pos
+        if pos + 2 > self.end:
+            raise AnswerError(_BAD)
+        n = data[pos]
+        dtype_at, pos = pos + 1, pos + 1 + n
+        if pos + 1 > self.end:
+            raise AnswerError(_BAD)
+        ndim = data[pos]
+        pos += 1
+        if ndim > 32 or pos + 8 * ndim > self.end:
+            raise AnswerError(_BAD)
+        shape = _SHAPES[ndim].unpack_from(data, pos)
+        pos += 8 * ndim
         if any(n > MAX_DIM for n in shape):
-            raise AnswerError("its answer could not be read")
-        dtype = _PLAIN_DTYPES.get(dtype_text)  # never np.dtype() on the worker's text
-        plain = dtype is not None
-        if not plain:  # the worker sends only plain arrays: this answer is not its encoder's
-            raise AnswerError("its answer could not be read")
-        size = math.prod(shape) * dtype.itemsize  # type: ignore[union-attr]
-        if self.pos + size > self.end:
-            raise AnswerError("its answer could not be read")
-        arr = np.frombuffer(
-            self.data, dtype=dtype, count=size // max(dtype.itemsize, 1), offset=self.pos
-        )  # type: ignore[union-attr]
-        self.pos += size
+            raise AnswerError(_BAD)
+        # never np.dtype() on the worker's text: the worker sends only plain arrays
+        dtype = _PLAIN_DTYPES.get(data[dtype_at : dtype_at + n].decode("ascii", "replace"))
+        if dtype is None:
+            raise AnswerError(_BAD)
+        count = math.prod(shape)
+        size = count * dtype.itemsize
+        if pos + size > self.end:
+            raise AnswerError(_BAD)
+        arr = np.frombuffer(data, dtype=dtype, count=count, offset=pos)
+        self.pos = pos + size
         return arr.reshape(shape).copy()
 
 
