@@ -31,7 +31,7 @@ from .answers import (  # noqa: F401 - re-exported: the suite and the tests impo
     signal_text,
 )
 from .errors import GradingStopped, WorkerStartError
-from .forked import ForkedWorker
+from .forked import ForkedWorker, prestart  # noqa: F401 - re-exported for the engine
 from .isolation import Isolation, Limits, detect
 from .process import (  # noqa: F401 - re-exported
     Worker,
