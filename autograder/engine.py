@@ -31,7 +31,7 @@ from .reference import load_solutions
 from .results import CaseResult, GraderFailure, SubmissionResult, TestResult, points
 from .sandbox import scratch
 from .sandbox.isolation import Isolation, detect
-from .sandbox.runner import run_calls
+from .sandbox.runner import prestart, run_calls
 from .static import MODEL_DEPENDS_ON, banned_modules
 from .topics import BANK_MISTAKES, GENERATORS, MISTAKES, Draws
 from .trivial import discriminating, works
@@ -184,6 +184,7 @@ class Grader:
             metadata=dict(sub.metadata),
             fingerprint=self.fingerprint(sub),
         )
+        prestart(self.isolation)  # the sandbox's fork server starts while the cases are built
         cases = self.cases(sub.student)
         workdir = scratch.mkdtemp("sub-")
         try:

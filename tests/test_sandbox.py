@@ -559,3 +559,78 @@ def test_a_fork_server_killed_mid_call_is_the_graders_trouble(tmp_path):
     quick = dataclasses.replace(FAST, call_timeout=1.0)
     report = run(pkg, [Call("call", "conv.slow")], limits=quick)
     assert report.outcomes[0].status == "timeout"  # a new server carries on
+
+
+def test_call_arguments_reach_the_worker_as_fresh_plain_data():
+    """The grader's pickle of a call (wire.InputBlob) as the worker loads it (worker.load_args):
+    a shared object arrives as separate copies, arrays as writable views of the blob, numpy
+    scalars and subclasses as plain values, and no class can be loaded from it."""
+    import enum
+    import io
+    import pickle
+    from collections import OrderedDict
+
+    from autograder.cases import Rng
+    from autograder.sandbox import worker
+    from autograder.sandbox.wire import InputBlob
+
+    class Mode(enum.IntEnum):
+        SAME = 2
+
+    x = np.arange(12.0).reshape(3, 4)
+    shared = [1, 2]
+    call = Call(
+        "call",
+        "conv.f",
+        (x, x[:, ::2], shared, shared, {"k": shared, 3: "three"}, np.float32(2.5), Mode.SAME),
+        {"rng": Rng(7), "d": OrderedDict(a=1)},
+    )
+    blob = InputBlob([call])
+    memory = bytearray(blob.buffer)
+    args, kwargs = worker.load_args(blob.specs[0]["args"], memory)
+    a, b, l1, l2, d, scalar, mode = args
+    assert a is not b and a.flags.writeable and np.array_equal(a, x)
+    assert b.shape == (3, 2) and b.flags.c_contiguous and np.array_equal(b, x[:, ::2])
+    assert l1 == l2 == [1, 2] and l1 is not l2 and d["k"] is not l1
+    assert d == {"k": [1, 2], "3": "three"}  # keys as strings, as the old JSON wire gave them
+    assert type(scalar) is float and scalar == 2.5 and type(mode) is int and mode == 2
+    assert type(kwargs["rng"]) is np.random.Generator and type(kwargs["d"]) is dict
+    a[0, 0] = 99.0  # the student's in-place write lands in the blob, where the grader looks
+    assert blob.after(0, memory) != [digest(x), digest(np.ascontiguousarray(x[:, ::2]))]
+    assert blob.after(0, memory)[1] == digest(np.ascontiguousarray(x[:, ::2]))
+    for hostile in (pickle.dumps(OrderedDict()), pickle.dumps(io.BytesIO)):
+        with pytest.raises(pickle.UnpicklingError):
+            worker.load_args(hostile, memory)
+
+
+def test_the_status_pipe_reads_lines_and_big_payloads_under_deadlines():
+    import threading
+
+    from autograder.sandbox.pipe import MAX_LINE, StatusPipe
+
+    r, w = os.pipe()
+    pipe = StatusPipe(r)
+    big = os.urandom(3 * 1024 * 1024 + 17)
+
+    def writer():
+        os.write(w, b"ready\ndone 0 %d\n" % len(big))
+        view = memoryview(big)
+        while view:
+            view = view[os.write(w, view[:100_000]) :]
+            time.sleep(0.001)
+        os.write(w, b"fini")
+        time.sleep(0.3)
+        os.write(w, b"shed\n" + b"x" * (MAX_LINE + 10))
+        os.close(w)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    soon = time.monotonic() + 30
+    assert pipe.line(soon) == "ready" and pipe.line(soon) == f"done 0 {len(big)}"
+    assert pipe.payload(len(big), soon) == big
+    started = time.monotonic()
+    assert pipe.line(started + 0.05) is None and pipe.timed_out(started + 0.05)  # half a line
+    assert pipe.line(soon) == "finished"
+    assert pipe.line(soon) is None and pipe.eof  # a flood counts as the end
+    thread.join()
+    pipe.close()

@@ -32,7 +32,7 @@ import numpy
 from . import reap
 from .errors import GradingStopped, WorkerStartError
 from .isolation import PRIVATE_TMP, Isolation, Limits, _under, hidden_folders, package_dirs
-from .pipe import StatusPipe
+from .pipe import StatusPipe, widen
 
 SERVER = Path(__file__).with_name("forkserver.py")
 WORKER = Path(__file__).with_name("worker.py")
@@ -83,6 +83,12 @@ class ForkServer:
         finally:
             theirs.close()
         self.sock = mine
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait for the server's hello (it imports numpy first); raise if it never came."""
+        if self.ready:
+            return
         self.sock.settimeout(START_TIMEOUT)
         try:
             hello = self.sock.recv(64)
@@ -91,6 +97,7 @@ class ForkServer:
         if hello != b"ready":
             self.close()
             raise WorkerStartError("the grader could not start the sandbox's fork server")
+        self.ready = True
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -134,7 +141,28 @@ def server() -> ForkServer:
             if _server is not None and _server_pid == os.getpid():
                 _server.close()
             _server, _server_pid = ForkServer(), os.getpid()
+        try:
+            _server.wait_ready()
+        except WorkerStartError:
+            _server = None
+            raise
         return _server
+
+
+def prestart(iso: Isolation) -> None:
+    """Start this process's fork server now without waiting for it (it imports numpy while
+    the grader builds the cases); the first worker then finds it ready. Best effort."""
+    global _server, _server_pid
+    if not enabled(iso):
+        return
+    with _server_lock:
+        if _server is None or _server_pid != os.getpid() or not _server.alive():
+            if _server is not None and _server_pid == os.getpid():
+                _server.close()
+            try:
+                _server, _server_pid = ForkServer(), os.getpid()
+            except (OSError, WorkerStartError):
+                _server = None
 
 
 def plan(job: Path, hide: list[Path]) -> dict:
@@ -195,6 +223,7 @@ class ForkedWorker:
         self.pidfd: int | None = None
         self.init = None
         read_fd, write_fd = os.pipe()
+        widen(write_fd)
         self.ctl, ctl_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log = os.open(job / "output.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         request = {

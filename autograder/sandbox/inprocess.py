@@ -11,7 +11,7 @@ Never use it on a student's code.
 
 from __future__ import annotations
 
-import json
+import marshal
 from types import ModuleType
 from typing import Any
 
@@ -22,7 +22,7 @@ from .wire import InputBlob, NpScalar, read_answer
 
 
 def spec_of(call: Call) -> dict:
-    """The JSON the runner writes for ``call`` (array arguments as offsets into a blob)."""
+    """The spec the runner writes for ``call`` (array arguments as offsets into a blob)."""
     return InputBlob([call]).specs[0]
 
 
@@ -34,7 +34,7 @@ def execute(package: ModuleType, call: Call, mutation: bool = True) -> Outcome:
         return getattr(getattr(package, module), name)
 
     blob = InputBlob([call])
-    spec = json.loads(json.dumps(blob.specs[0]))
+    spec = marshal.loads(marshal.dumps(blob.specs[0]))  # as the worker reads it
     answer = worker.answer_bytes(worker.execute(spec, {call.module}, resolve, blob.buffer))
     outcome = outcome_from_answer(read_answer(answer))
     if mutation and outcome.status == "ok":

@@ -23,7 +23,7 @@ from pathlib import Path
 from . import reap, slots
 from .errors import GradingStopped, WorkerStartError
 from .isolation import TOKEN_ENV, Isolation, Limits, command, new_token, own_process_count, preexec
-from .pipe import StatusPipe
+from .pipe import StatusPipe, widen
 
 _workers_lock = threading.Lock()
 _workers: set[Worker] = set()
@@ -80,6 +80,7 @@ class Worker:
         if _stopping.is_set():
             raise GradingStopped()
         read_fd, write_fd = os.pipe()
+        widen(write_fd)
         argv, sites, _inside = command(
             iso,
             job,

@@ -31,7 +31,7 @@ from .answers import (  # noqa: F401 - re-exported: the suite and the tests impo
     signal_text,
 )
 from .errors import GradingStopped, WorkerStartError
-from .forked import ForkedWorker
+from .forked import ForkedWorker, prestart  # noqa: F401 - re-exported for the engine
 from .isolation import Isolation, Limits, detect
 from .process import (  # noqa: F401 - re-exported
     Worker,
@@ -56,6 +56,7 @@ from .wire import (  # noqa: F401 - re-exported: the suite and the tests import 
 )
 
 WORKER = Path(__file__).with_name("worker.py")
+JOB_FILE = "calls.marshal"  # the calls and the job's settings (worker.py reads it)
 MAX_IMPORTS = 256 * 1024  # bytes of the import report
 START_SECONDS = 60.0  # a worker that says nothing for this long could not be started
 
@@ -110,7 +111,6 @@ def run_calls(
             return run.go()
         finally:
             os.close(fd)
-            blob.view.close()
     finally:
         if slot is not None:
             slot.release()
@@ -126,18 +126,16 @@ def _prepare(job: Path, package: Path, blob: InputBlob, modules, iso: Isolation,
         (job / "pkg" / "cnn" / "__init__.py").write_text("")
     if not forked.enabled(iso):  # the fork server has the worker preloaded
         shutil.copyfile(WORKER, job / "worker.py")
-    job_json = {
-        "calls": blob.specs,
-        "inputs_size": blob.size,
-        "modules": list(modules),
-        "skip_modules": [],
-        "skip_calls": [],
-        "landlock": iso.landlock,
-        "seccomp": iso.seccomp,
+    data = blob.job_bytes(
+        modules=list(modules),
+        skip_modules=[],
+        skip_calls=[],
+        landlock=iso.landlock,
+        seccomp=iso.seccomp,
         # In a user namespace RLIMIT_NPROC counts only the namespace's processes: set inside.
-        "nproc": limits.processes if iso.level == "namespaces" and os.geteuid() != 0 else 0,
-    }
-    (job / "calls.json").write_text(json.dumps(job_json))
+        nproc=limits.processes if iso.level == "namespaces" and os.geteuid() != 0 else 0,
+    )
+    (job / JOB_FILE).write_bytes(data)
 
 
 def _give_to_worker(job: Path, iso: Isolation) -> None:

@@ -178,19 +178,25 @@ def kill_uid(uid: int) -> bool:
 
 
 def processes_of(uid: int) -> list[int]:
-    """Pids whose real uid is ``uid`` (from /proc; for tests and checks)."""
+    """Pids whose real uid is ``uid`` (from /proc; raw reads: this runs once per lease)."""
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
-                with open(f"/proc/{name}/status") as f:
-                    for line in f:
-                        if line.startswith("Uid:"):
-                            if int(line.split()[1]) == uid:
-                                found.append(int(name))
-                            break
-            except (OSError, ValueError):
-                pass
+                fd = os.open(f"/proc/{name}/status", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                data = os.read(fd, 8192)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+            at = data.find(b"\nUid:")
+            if at >= 0:
+                fields = data[at + 5 : data.find(b"\n", at + 5)].split()
+                if fields and fields[0].isdigit() and int(fields[0]) == uid:
+                    found.append(int(name))
     return found
 
 

@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
+import marshal
 import math
 import mmap
 import os
+import pickle
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -77,53 +80,37 @@ def arrays_in(value: Any, found: list | None = None) -> list[np.ndarray]:
 class InputBlob:
     """Every array argument of a submission's calls, laid out once in one buffer.
 
-    ``spec(call)`` is the call's JSON with arrays as offsets into the blob; after the worker
+    ``specs[i]`` is call ``i`` for the worker: its program, its target and its arguments as a
+    pickle (written here, by the trusted grader, read only by the worker: see
+    ``worker.load_args``) in which every array is an offset into the blob; after the worker
     ran call ``i``, ``after(i)`` digests the blob's regions of that call as the worker left
     them (student code may write them, but cannot make the grader read anything else).
     """
 
     def __init__(self, calls: list[Call]):
-        self.regions: list[list[tuple[int, np.dtype, tuple[int, ...]]]] = []
+        # per call: (offset, nbytes, "dtype|shape|") of each array argument, in order
+        self.regions: list[list[tuple[int, int, str]]] = []
         self.specs: list[dict] = []
         self.size = 0
-        chunks: list[tuple[int, np.ndarray]] = []
+        self._chunks: list[tuple[int, np.ndarray]] = []
+        out = io.BytesIO()
+        pickler = _ArgsPickler(out, self)
         for call in calls:
-            regions: list[tuple[int, np.dtype, tuple[int, ...]]] = []
-
-            def enc(value: Any, regions=regions) -> Any:
-                if isinstance(value, np.ndarray):
-                    # (np.ascontiguousarray would turn a 0-d array into shape (1,))
-                    arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
-                    offset = self.size
-                    self.size += -(-max(arr.nbytes, 1) // ALIGN) * ALIGN
-                    chunks.append((offset, arr))
-                    regions.append((offset, arr.dtype, arr.shape))
-                    where = {"dtype": arr.dtype.str, "shape": list(arr.shape), "offset": offset}
-                    return {"$in": where}
-                if isinstance(value, Rng):
-                    return {"$rng": int(value.seed)}
-                if isinstance(value, tuple):
-                    return {"$tuple": [enc(v) for v in value]}
-                if isinstance(value, list):
-                    return [enc(v) for v in value]
-                if isinstance(value, dict):
-                    return {"$dict": [[str(k), enc(v)] for k, v in value.items()]}
-                if isinstance(value, (np.integer, np.floating, np.bool_)):
-                    return value.item()
-                return value
-
-            self.specs.append(
-                {
-                    "program": call.program,
-                    "target": call.target,
-                    "args": enc(list(call.args)),
-                    "kwargs": enc(dict(call.kwargs))["$dict"],
-                }
-            )
-            self.regions.append(regions)
+            pickler.regions = []
+            out.seek(0)
+            out.truncate()
+            pickler.dump((list(call.args), dict(call.kwargs)))
+            data = out.getvalue()
+            self.specs.append({"program": call.program, "target": call.target, "args": data})
+            self.regions.append(pickler.regions)
         self.size = max(self.size, ALIGN)
-        self._chunks = chunks
         self._buffer: bytearray | None = None
+        self.fd = -1
+
+    def job_bytes(self, **fields: Any) -> bytes:
+        """The job file the worker loads (``marshal``: only lists, dicts, strings and numbers,
+        written by the grader; read by the worker before any student code runs)."""
+        return marshal.dumps({"calls": self.specs, "inputs_size": self.size, **fields})
 
     @property
     def buffer(self) -> bytearray:
@@ -135,13 +122,17 @@ class InputBlob:
         return self._buffer
 
     def _fill(self, memory: Any) -> None:
+        whole = np.frombuffer(memory, np.uint8)
         for offset, arr in self._chunks:
-            if arr.nbytes:
-                dest = np.frombuffer(memory, np.uint8, count=arr.nbytes, offset=offset)
-                dest[:] = arr.reshape(-1).view(np.uint8)
+            n = arr.nbytes
+            if n:
+                whole[offset : offset + n] = arr.reshape(-1).view(np.uint8)
+        del whole
 
     def memfd(self) -> int:
-        """A sealed (fixed-size) memfd holding the blob, for the worker to map read-write."""
+        """A sealed (fixed-size) memfd holding the blob, for the worker to map read-write
+        (written with a few ``pwritev`` calls straight from the arrays: no copy, no page
+        faults of a mapping here). The caller closes it."""
         if hasattr(os, "memfd_create"):
             fd = os.memfd_create("cnn-inputs", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         else:  # pragma: no cover - not Linux: an unlinked temporary file
@@ -156,20 +147,102 @@ class InputBlob:
             fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
         except (AttributeError, OSError):
             pass
-        self.view = mmap.mmap(fd, self.size)  # the grader's own view of the worker's writes
-        self._fill(self.view)
+        if not self._write(fd):  # a short write (never seen): through a mapping instead
+            with mmap.mmap(fd, self.size) as view:
+                self._fill(view)
         self._chunks = []  # the arrays are in the memfd now
+        self.fd = fd
         return fd
 
+    def _write(self, fd: int) -> bool:
+        pieces: list[Any] = []
+        sizes: list[int] = []
+        pos = 0
+        for offset, arr in self._chunks:
+            if offset > pos:
+                pieces.append(_ZEROS[: offset - pos])
+                sizes.append(offset - pos)
+            n = arr.nbytes
+            if n:
+                pieces.append(arr)
+                sizes.append(n)
+            pos = offset + n
+        written = 0
+        for i in range(0, len(pieces), _IOV_MAX):
+            want = sum(sizes[i : i + _IOV_MAX])
+            if os.pwritev(fd, pieces[i : i + _IOV_MAX], written) != want:
+                return False
+            written += want
+        return True
+
     def after(self, index: int, memory: Any = None) -> list[str]:
-        """Digests of call ``index``'s array arguments as they are now in the blob."""
-        memory = self.view if memory is None else memory
-        out = []
-        for offset, dtype, shape in self.regions[index]:
-            count = math.prod(shape)
-            arr = np.frombuffer(memory, dtype=dtype, count=count, offset=offset).reshape(shape)
-            out.append(digest(arr))
-        return out
+        """Digests of call ``index``'s array arguments as they are now in the blob (the same
+        text as :func:`digest` of each array: dtype, shape, a hash of its C-order bytes)."""
+        if memory is None:  # the memfd, as the worker left it
+            fd = self.fd
+            return [
+                prefix + hashlib.blake2b(os.pread(fd, n, offset), digest_size=16).hexdigest()
+                for offset, n, prefix in self.regions[index]
+            ]
+        with memoryview(memory) as whole:
+            return [
+                prefix + hashlib.blake2b(whole[offset : offset + n], digest_size=16).hexdigest()
+                for offset, n, prefix in self.regions[index]
+            ]
+
+
+_ZEROS = bytes(ALIGN)
+_IOV_MAX = 1024
+_PLAIN = frozenset({int, float, str, bool, type(None), list, tuple})
+
+
+class _ArgsPickler(pickle.Pickler):
+    """Pickles a call's ``(args, kwargs)`` for the worker: plain lists, tuples, dicts with
+    string keys, numbers, strings and None as themselves; as persistent ids (the worker's
+    unpickler loads no class at all): an array as ``"a<dtype>:<shape>:<offset>"`` into the
+    blob, an ``Rng`` as ``"r<seed>"``, a numpy scalar or a subclass of a plain type as
+    ``("v", plain value)``, other tuples, lists and dicts as ``("t"|"l"|"d", items)``. No memo:
+    an object met twice arrives twice, as separate copies, so one call's in-place change never
+    reaches another argument."""
+
+    def __init__(self, file: io.BytesIO, blob: InputBlob):
+        super().__init__(file, protocol=5)
+        self.fast = True
+        self.blob = blob
+        self.chunks = blob._chunks
+        self.regions: list[tuple[int, int, str]] = []
+
+    def persistent_id(self, obj: Any) -> Any:
+        t = type(obj)
+        if t in _PLAIN:
+            return None
+        if t is dict:
+            if all(type(k) is str for k in obj):
+                return None
+            return ("d", [(str(k), v) for k, v in obj.items()])
+        if t is np.ndarray or isinstance(obj, np.ndarray):
+            # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+            arr = obj if obj.flags.c_contiguous else np.ascontiguousarray(obj)
+            blob, dtype, shape, n = self.blob, arr.dtype.str, arr.shape, arr.nbytes
+            offset = blob.size
+            blob.size = offset + (max(n, 1) + ALIGN - 1) // ALIGN * ALIGN
+            self.chunks.append((offset, arr))
+            self.regions.append((offset, n, f"{dtype}|{shape}|"))
+            return f"a{dtype}:{','.join(map(str, shape))}:{offset}"
+        if isinstance(obj, Rng):
+            return f"r{int(obj.seed)}"
+        if isinstance(obj, (np.integer, np.floating, np.bool_)):
+            return ("v", obj.item())
+        if isinstance(obj, tuple):
+            return ("t", list(obj))
+        if isinstance(obj, list):
+            return ("l", list(obj))
+        if isinstance(obj, dict):
+            return ("d", [(str(k), v) for k, v in obj.items()])
+        for kind in (bool, int, float, str):  # a subclass (an IntEnum, ...): its plain value
+            if isinstance(obj, kind):
+                return ("v", kind(obj))
+        raise TypeError(f"a call argument of type {t.__name__} cannot be sent to the worker")
 
 
 def count_values(data: bytes) -> int:
@@ -281,6 +354,13 @@ _PLAIN_DTYPES |= {"|b1": np.dtype(bool), "|i1": np.dtype("i1"), "|u1": np.dtype(
 _PLAIN_DTYPES |= {d.str: d for d in (np.dtype(np.longdouble),) if d.kind == "f"}
 
 
+_BAD = "its answer could not be read"
+_SHAPES = [struct.Struct(f"<{n}Q") for n in range(33)]
+_NONE, _TRUE, _FALSE, _INT, _FLOAT, _STR, _UNSUP, _LIST, _TUPLE, _DICT, _ARR, _SCALAR = (
+    b"NTFifsultdag"
+)
+
+
 class _Reader:
     """A bounded, non-recursive-in-data reader: every length is checked against what is left."""
 
@@ -289,14 +369,14 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > self.end:
-            raise AnswerError("its answer could not be read")
+            raise AnswerError(_BAD)
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
     def unpack(self, fmt: struct.Struct) -> Any:
         if self.pos + fmt.size > self.end:
-            raise AnswerError("its answer could not be read")
+            raise AnswerError(_BAD)
         value = fmt.unpack_from(self.data, self.pos)[0]
         self.pos += fmt.size
         return value
@@ -307,7 +387,7 @@ class _Reader:
     def count(self) -> int:
         n = self.unpack(_U32)
         if n > self.end - self.pos:  # every item takes at least one byte
-            raise AnswerError("its answer could not be read")
+            raise AnswerError(_BAD)
         return n
 
     def value(self, depth: int = 0) -> Any:
@@ -316,54 +396,64 @@ class _Reader:
             raise AnswerError(f"its answer holds more than {MAX_VALUES} values")
         if depth > MAX_DEPTH:
             raise AnswerError("its answer is nested too deeply")
-        tag = self.take(1)
-        if tag == b"N":
-            return None
-        if tag in (b"T", b"F"):
-            return tag == b"T"
-        if tag == b"i":
-            return self.unpack(_I64)
-        if tag == b"f":
+        if self.pos >= self.end:
+            raise AnswerError(_BAD)
+        tag = self.data[self.pos]
+        self.pos += 1
+        if tag == _ARR:
+            return self.array()
+        if tag == _FLOAT:
             return self.unpack(_F64)
-        if tag == b"s":
-            return self.text()
-        if tag == b"u":
-            return Unsupported(self.text()[:200])
-        if tag in (b"l", b"t"):
+        if tag == _INT:
+            return self.unpack(_I64)
+        if tag == _LIST or tag == _TUPLE:
             items = [self.value(depth + 1) for _ in range(self.count())]
-            return items if tag == b"l" else tuple(items)
-        if tag == b"d":
+            return items if tag == _LIST else tuple(items)
+        if tag == _NONE:
+            return None
+        if tag == _TRUE or tag == _FALSE:
+            return tag == _TRUE
+        if tag == _STR:
+            return self.text()
+        if tag == _UNSUP:
+            return Unsupported(self.text()[:200])
+        if tag == _DICT:
             out = {}
             for _ in range(self.count()):
                 key = self.text()
                 out[key] = self.value(depth + 1)
             return out
-        if tag in (b"a", b"g"):
+        if tag == _SCALAR:
             arr = self.array()
-            if tag == b"g":
-                return NpScalar(arr) if arr.ndim == 0 else MALFORMED
-            return arr
-        raise AnswerError("its answer could not be read")
+            return NpScalar(arr) if arr.ndim == 0 else MALFORMED
+        raise AnswerError(_BAD)
 
     def array(self) -> np.ndarray:
-        dtype_text = self.take(self.unpack(_U8)).decode("ascii", "replace")
-        ndim = self.unpack(_U8)
-        if ndim > 32:
-            raise AnswerError("its answer could not be read")
-        shape = [self.unpack(_U64) for _ in range(ndim)]
+        data, pos = self.data, self.pos
+        if pos + 2 > self.end:
+            raise AnswerError(_BAD)
+        n = data[pos]
+        dtype_at, pos = pos + 1, pos + 1 + n
+        if pos + 1 > self.end:
+            raise AnswerError(_BAD)
+        ndim = data[pos]
+        pos += 1
+        if ndim > 32 or pos + 8 * ndim > self.end:
+            raise AnswerError(_BAD)
+        shape = _SHAPES[ndim].unpack_from(data, pos)
+        pos += 8 * ndim
         if any(n > MAX_DIM for n in shape):
-            raise AnswerError("its answer could not be read")
-        dtype = _PLAIN_DTYPES.get(dtype_text)  # never np.dtype() on the worker's text
-        plain = dtype is not None
-        if not plain:  # the worker sends only plain arrays: this answer is not its encoder's
-            raise AnswerError("its answer could not be read")
-        size = math.prod(shape) * dtype.itemsize  # type: ignore[union-attr]
-        if self.pos + size > self.end:
-            raise AnswerError("its answer could not be read")
-        arr = np.frombuffer(
-            self.data, dtype=dtype, count=size // max(dtype.itemsize, 1), offset=self.pos
-        )  # type: ignore[union-attr]
-        self.pos += size
+            raise AnswerError(_BAD)
+        # never np.dtype() on the worker's text: the worker sends only plain arrays
+        dtype = _PLAIN_DTYPES.get(data[dtype_at : dtype_at + n].decode("ascii", "replace"))
+        if dtype is None:
+            raise AnswerError(_BAD)
+        count = math.prod(shape)
+        size = count * dtype.itemsize
+        if pos + size > self.end:
+            raise AnswerError(_BAD)
+        arr = np.frombuffer(data, dtype=dtype, count=count, offset=pos)
+        self.pos = pos + size
         return arr.reshape(shape).copy()
 
 

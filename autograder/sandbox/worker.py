@@ -12,11 +12,11 @@ bytes of binary answer after call ``i``. Nothing is written to disk. The array a
 are views into the shared input blob INPUTS_FD (mapped read-write:
 the grader reads it back to see whether a call changed its inputs).
 
-Job folder (read-only for the worker): ``pkg/cnn/`` (the student's package), ``calls.json``
+Job folder (read-only for the worker): ``pkg/cnn/`` (the student's package), ``calls.marshal``
 (the calls, array arguments as offsets into the blob), ``sites.json``, ``skips.json``.
 
 Before the first student import the worker locks itself in with Landlock when the kernel has
-it (``calls.json`` says which ABI the grader found; if the grader found one and the worker
+it (``calls.marshal`` says which ABI the grader found; if the grader found one and the worker
 cannot apply it, the worker stops before running anything): it may then read only the
 standard library, numpy, its job folder and a few device files, write only ``out/``, run no
 program, open no TCP connection and signal no process outside itself.
@@ -28,8 +28,12 @@ import base64
 import ctypes
 import importlib
 import importlib.abc
+import io
 import json
+import marshal
+import mmap
 import os
+import pickle
 import struct
 import sys
 import time
@@ -88,26 +92,45 @@ def say(line, payload=b""):
         data = data[os.write(_status, data) :]
 
 
-def decode(value, inputs=None):
-    """A call's arguments from its JSON; arrays are writable views into the input blob."""
-    if isinstance(value, list):
-        return [decode(v, inputs) for v in value]
-    if isinstance(value, dict):
-        if "$in" in value:
-            spec = value["$in"]
-            dtype = np.dtype(spec["dtype"])
-            count = 1
-            for n in spec["shape"]:
-                count *= n
-            arr = np.frombuffer(inputs, dtype=dtype, count=count, offset=spec["offset"])
-            return arr.reshape(spec["shape"])
-        if "$rng" in value:
-            return np.random.default_rng(value["$rng"])
-        if "$tuple" in value:
-            return tuple(decode(v, inputs) for v in value["$tuple"])
-        if "$dict" in value:
-            return {k: decode(v, inputs) for k, v in value["$dict"]}
-    return value
+class _ArgsLoader(pickle.Unpickler):
+    """Reads the grader's pickle of a call's arguments (``wire._ArgsPickler``): plain values as
+    themselves, arrays as writable views into the input blob; it loads no class at all."""
+
+    def __init__(self, data, inputs):
+        super().__init__(io.BytesIO(data))
+        self.inputs = inputs
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"the call's arguments may not hold {module}.{name}")
+
+    def persistent_load(self, pid):
+        if type(pid) is str:
+            if pid[0] == "a":
+                dtype, shape, offset = pid[1:].split(":")
+                shape = tuple(int(n) for n in shape.split(",")) if shape else ()
+                count = 1
+                for n in shape:
+                    count *= n
+                arr = np.frombuffer(self.inputs, np.dtype(dtype), count, int(offset))
+                return arr.reshape(shape)
+            if pid[0] == "r":
+                return np.random.default_rng(int(pid[1:]))
+        else:
+            kind, value = pid
+            if kind == "v":
+                return value
+            if kind == "t":
+                return tuple(value)
+            if kind == "l":
+                return list(value)
+            if kind == "d":
+                return dict(value)
+        raise pickle.UnpicklingError("an unknown argument")
+
+
+def load_args(data, inputs=None):
+    """A call's ``(args, kwargs)`` from its spec (arrays are views into the input blob)."""
+    return _ArgsLoader(data, inputs).load()
 
 
 def pack(arr):
@@ -340,8 +363,7 @@ def execute(spec, modules_ok, resolve, inputs=None):
     try:
         if module not in modules_ok:
             raise ImportError(f"cnn/{module}.py could not be imported")
-        args = decode(spec["args"], inputs)
-        kwargs = decode({"$dict": spec["kwargs"]}, inputs)
+        args, kwargs = load_args(spec["args"], inputs)
         fn = resolve(spec["target"])
         result = PROGRAMS[spec["program"]](fn, args, kwargs)
         out["seconds"] = time.perf_counter() - started
@@ -445,7 +467,7 @@ def landlock(abi):
     rules = [(p, _FS_READ_FILE | _FS_READ_DIR, file_read) for p in _readable_roots()]
     rules += [
         (os.path.join(JOB, "pkg"), _FS_READ_FILE | _FS_READ_DIR, file_read),
-        (os.path.join(JOB, "calls.json"), file_read, file_read),
+        (os.path.join(JOB, "calls.marshal"), file_read, file_read),
         ("/dev/null", file_rw, file_rw),
         ("/dev/zero", file_read, file_read),
         ("/dev/urandom", file_read, file_read),
@@ -571,14 +593,13 @@ def seccomp():
 
 def main():
     global _INPUTS
-    with open(os.path.join(JOB, "calls.json"), encoding="utf-8") as f:
-        job = json.load(f)
+    with open(os.path.join(JOB, "calls.marshal"), "rb") as f:
+        job = marshal.load(f)  # written by the grader (lists, dicts, strings, numbers only)
     try:
         with open(os.path.join(JOB, "skips.json"), encoding="utf-8") as f:
             job.update(json.load(f))  # written by the grader before each (re)start
     except FileNotFoundError:
         pass
-    import mmap
     import resource
 
     _INPUTS = mmap.mmap(_inputs_fd, job["inputs_size"])
