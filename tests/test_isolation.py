@@ -34,7 +34,9 @@ PROBE = textwrap.dedent(
 )
 
 
-def _unprivileged(tmp: Path, args: list[str]) -> subprocess.CompletedProcess:
+def _unprivileged(
+    tmp: Path, args: list[str], argv: list[str] | None = None
+) -> subprocess.CompletedProcess:
     """Run the grader as uid 1987654322 in a private mount namespace where the interpreter (which
     lives under root's 0700 home here) is reachable; nothing else changes."""
     exe_root = Path(sys.base_prefix).resolve()
@@ -49,7 +51,7 @@ def _unprivileged(tmp: Path, args: list[str]) -> subprocess.CompletedProcess:
             f"mkdir -p {exe_root}",
             f"mount --bind {park}/{exe_root.relative_to(home)} {exe_root}",
         ]
-    grade = [sys.executable, "-c", "from autograder.cli import main; main()", *args]
+    grade = argv or [sys.executable, "-c", "from autograder.cli import main; main()", *args]
     quoted = " ".join(f"'{a}'" for a in grade)
     script.append(f"exec setpriv --reuid=1987654322 --regid=1987654322 --clear-groups {quoted}")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp / "home"), "LANG": "C.UTF-8"}
@@ -115,3 +117,40 @@ def test_levels_are_named_in_reports_and_the_fallback_says_it_is_weaker():
     forced = detect.__wrapped__("process-group")
     assert forced.level == "process-group"
     assert forced.landlock == landlock_abi()
+
+
+ROOTLESS_DISK_BOMB = """
+import dataclasses, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from test_sandbox import DISK_BOMB, make_package, run
+from autograder.cases import Call
+from autograder.sandbox.isolation import Limits, detect
+iso = dataclasses.replace(detect(), landlock=0)  # the mounts alone
+pkg = make_package(Path(sys.argv[2]), conv=DISK_BOMB)
+places = [".", "pkg/cnn", "/tmp", "/dev/shm", "/var/tmp"]
+report = run(pkg, [Call("call", "conv.bomb", (places,))], isolation=iso,
+             limits=Limits(call_timeout=30.0, import_timeout=10.0, memory_mb=1024))
+print(iso.level, report.outcomes[0].status, report.outcomes[0].value)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making an unprivileged grader needs root")
+def test_a_rootless_worker_cannot_fill_its_job_folder_on_the_hosts_shm():
+    """Without Landlock, the worker's inherited working folder (the job folder on the host's
+    /dev/shm, under the private tmpfs) was writable at the rootless level: 688 MB got there."""
+    tmp = Path(tempfile.mkdtemp(prefix="cnn-iso-test-"))
+    try:
+        os.chmod(tmp, 0o755)
+        (tmp / "pkg").mkdir()
+        os.chmod(tmp / "pkg", 0o777)
+        script = tmp / "bomb.py"
+        script.write_text(ROOTLESS_DISK_BOMB)
+        tests = str(Path(__file__).resolve().parent)
+        run = _unprivileged(tmp, [], [sys.executable, str(script), tests, str(tmp / "pkg")])
+        assert run.returncode == 0, run.stderr[-2000:]
+        level, status, written = run.stdout.split()[-3:]
+        assert (level, status) == ("namespaces", "ok"), run.stdout
+        assert int(written) <= 48 * 1024 * 1024, f"{int(written) >> 20} MB written"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -339,6 +339,9 @@ def command(
     script.append(f"mkdir -p {q(JOB_INSIDE)}")
     script.append(f"mount --rbind /proc/self/fd/{hold} {q(JOB_INSIDE)}")
     script.append(f"mount -o remount,bind,ro {q(JOB_INSIDE)}")
+    # The working folder too: the one inherited is the job folder on the host's mount (/dev/shm
+    # or /tmp, left writable under the private tmpfs), which a rootless worker could fill.
+    script.append(f"cd {q(JOB_INSIDE)}")
     script.append(f"exec {hold}<&-")
     covered = hidden_folders(job, hide, packages)
     keep = [os.path.realpath(sys.base_prefix), os.path.realpath(sys.executable)]
