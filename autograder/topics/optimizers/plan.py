@@ -273,9 +273,15 @@ def run_reference(cls, params, grads, kwargs):
 # ---------------------------------------------------------------- case building
 
 
+_SIGNS = np.array([-1.0, 1.0])
+
+
 def _signs(rng, shapes, steps):
-    """The planned signs of every gradient entry."""
-    return [[rng.choice([-1.0, 1.0], size=s) for s in shapes] for _ in range(steps)]
+    """The planned signs of every gradient entry: ``rng.choice([-1.0, 1.0], size=s)``, drawn as
+    numpy's ``choice`` draws them (``integers(0, 2, size=s)``: the same numbers and the same
+    stream state, without ``choice``'s cost)."""
+    plan = plan_of(rng)
+    return [[_SIGNS[plan.integers(0, 2, size=s)] for s in shapes] for _ in range(steps)]
 
 
 def _problem(rng, shapes, steps, gscale, pscale=1.0, signs=None):
