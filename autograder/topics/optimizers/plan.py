@@ -290,7 +290,17 @@ def _problem(rng, shapes, steps, gscale, pscale=1.0, signs=None):
     signs = _signs(rng, shapes, steps) if signs is None else signs
     values = values_of(rng)
     params = [values.normal(0.0, pscale, s) for s in shapes]
-    grads = [[sg * values.uniform(0.3, 1.7, size=sg.shape) * gscale for sg in st] for st in signs]
+    # ``values.uniform(0.3, 1.7, size=sg.shape)`` for every gradient in turn, in one draw: numpy's
+    # uniform is ``low + (high - low) * random()``, one double each (the same numbers and the
+    # same stream state as one call per gradient, without the calls' cost)
+    u = 0.3 + (1.7 - 0.3) * values.random(sum(sg.size for st in signs for sg in st))
+    grads, start = [], 0
+    for st in signs:
+        row = []
+        for sg in st:
+            row.append(sg * u[start : start + sg.size].reshape(sg.shape) * gscale)
+            start += sg.size
+        grads.append(row)
     return params, grads
 
 
@@ -319,8 +329,9 @@ def _case(ref, name, kwargs, params, grads, group, gscale):
         else:
             found, same = _judge_flat(traj, *flat)
             its, want_its = wrong["iterations"], expected["iterations"]
-            found = max(found, margin(its, want_its))
-            same = same and matches(its, want_its)
+            if not (its == want_its and all(type(i) is int for i in want_its)):
+                found = max(found, margin(its, want_its))  # (0 and a match when they are equal)
+                same = same and matches(its, want_its)
         margins.append(found)
         if not same:
             mistakes[mid] = wrong
