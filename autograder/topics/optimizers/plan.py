@@ -8,15 +8,13 @@ Known wrong update rules are simulated by :func:`_simulate` with small private r
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from ...cases import Call, Case, Close, Raises
 from ...compare import matches
 from ...sandbox.worker import run_optimizer
-from ...tolerance import RTOL, absolute_tolerance
 from .._shared.layers import margin, near_border, plan_of, values_of
+from .simulate import as_answer, flat_expected, flat_vector, judge_flat, simulate_flat
 
 MISTAKES = {
     "sgd-momentum-ignored": "Your trajectory matches plain SGD (w -= lr*g) although momentum > 0: "
@@ -188,81 +186,10 @@ WRONG = {
 }
 
 
-def _flat(arrays) -> np.ndarray:
-    """Arrays as one flat float64 vector, in order (a copy)."""
-    return np.concatenate([np.ravel(a) for a in arrays]).astype(np.float64, copy=False)
-
-
-def _simulate_flat(rule, params, flat_grads, hyper) -> np.ndarray:
-    """The trajectory (steps, n) of ``rule`` on every parameter at once, as one flat vector.
-
-    Every rule is elementwise, so this is exactly the arithmetic of one parameter at a time
-    (the same numbers, bit for bit), in one numpy call per step instead of one per parameter.
-    """
-    w = _flat(params)
-    state: dict = {}
-    traj = np.empty((len(flat_grads), w.size))
-    with np.errstate(all="ignore"):
-        for t, g in enumerate(flat_grads, start=1):
-            w = rule(w, g, state, t, hyper)
-            traj[t - 1] = w
-    return traj
-
-
-def _answer(traj: np.ndarray, params) -> dict:
-    """A flat trajectory as the worker's answer: one (steps, *shape) array per parameter."""
-    out, start = [], 0
-    for p in params:
-        block = traj[:, start : start + p.size]
-        out.append(np.ascontiguousarray(block).reshape((len(traj), *p.shape)))
-        start += p.size
-    return {"params": out, "iterations": list(range(1, len(traj) + 1))}
-
-
 def _simulate(rule, params, grads, hyper):
     """The answer of an optimizer following ``rule`` (same structure as the worker's)."""
-    return _answer(_simulate_flat(rule, params, [_flat(step) for step in grads], hyper), params)
-
-
-def _flat_expected(expected, params, steps: int):
-    """(the expected trajectories as one (steps, n) array, each entry's tolerance bound
-    ``atol + rtol*|want|``), or None when the reference's answer is not of the simulated
-    structure (then :func:`margin` and :func:`matches` judge it the general way)."""
-    if type(expected) is not dict or list(expected) != ["params", "iterations"]:
-        return None
-    arrays = expected["params"]
-    if type(arrays) is not list or len(arrays) != len(params):
-        return None
-    cols, tols = [], []
-    for e, p in zip(arrays, params, strict=True):
-        if type(e) is not np.ndarray or e.dtype != np.float64 or e.shape != (steps, *p.shape):
-            return None
-        if p.size == 0:
-            return None
-        cols.append(e.reshape(steps, p.size))
-        tols.append(np.full(p.size, absolute_tolerance(e)))
-    want = np.concatenate(cols, axis=1)
-    with np.errstate(invalid="ignore", over="ignore"):
-        bound = np.concatenate(tols) + RTOL * np.abs(want)
-    return want, bound
-
-
-def _judge_flat(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> tuple[float, bool]:
-    """(:func:`margin`, :func:`matches`) of a simulated trajectory's params against the
-    expected ones, computed once over the flat arrays with the same arithmetic per entry
-    (each parameter keeps its own absolute tolerance, in ``bound``)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(got - want)
-        same = got == want
-        ok = (err <= bound) | same | (np.isnan(got) & np.isnan(want))
-        ratio = err / bound
-    ratio[same] = 0.0
-    worst = float(ratio.max())  # margin's nan_to_num: NaN -> inf, inf -> the largest float
-    if worst != worst:
-        worst = float("inf")
-    elif worst == float("inf"):
-        worst = sys.float_info.max
-    return worst, bool(ok.all())
+    flat_grads = [flat_vector(step) for step in grads]
+    return as_answer(simulate_flat(rule, params, flat_grads, hyper), params)
 
 
 def run_reference(cls, params, grads, kwargs):
@@ -317,17 +244,17 @@ def _case(ref, name, kwargs, params, grads, group, gscale):
     hyper = dict(DEFAULTS[name], **kwargs)
     mistakes = {}
     margins = []
-    flat_grads = [_flat(step) for step in grads]
-    flat = _flat_expected(expected, params, len(grads))
+    flat_grads = [flat_vector(step) for step in grads]
+    flat = flat_expected(expected, params, len(grads))
     for mid, rule in WRONG[name].items():
         if mid.startswith("sgd-momentum") and hyper["momentum"] == 0:
             continue  # without momentum these are not momentum mistakes
-        traj = _simulate_flat(rule, params, flat_grads, hyper)
-        wrong = _answer(traj, params)
+        traj = simulate_flat(rule, params, flat_grads, hyper)
+        wrong = as_answer(traj, params)
         if flat is None:
             found, same = margin(wrong, expected), matches(wrong, expected)
         else:
-            found, same = _judge_flat(traj, *flat)
+            found, same = judge_flat(traj, *flat)
             its, want_its = wrong["iterations"], expected["iterations"]
             if not (its == want_its and all(type(i) is int for i in want_its)):
                 found = max(found, margin(its, want_its))  # (0 and a match when they are equal)
