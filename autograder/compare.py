@@ -78,10 +78,16 @@ def _compare(
     reveal: bool,
     equal_nan: bool = False,
     quiet: bool = False,
+    bounds: dict | None = None,
 ) -> None:
-    """Raise :class:`Mismatch` when ``got`` does not match ``want``."""
+    """Raise :class:`Mismatch` when ``got`` does not match ``want``. ``bounds``: the
+    tolerance cache of :func:`close_arrays` for the arrays of this expectation."""
+    kind = type(want)
+    if (kind is int or kind is float) and type(got) is kind and got == want:
+        return  # (what the int and float branches below decide for an equal answer)
     if isinstance(want, np.generic):  # a numpy scalar expectation is a 0-d array
         want = np.asarray(want)
+        bounds = None  # (a fresh array each time: nothing to keep)
     if isinstance(want, np.ndarray):
         if want.ndim == 0 and isinstance(got, (NpScalar, int, float)) and not isinstance(got, bool):
             got = got.array if isinstance(got, NpScalar) else np.asarray(float(got))
@@ -103,7 +109,7 @@ def _compare(
             return
         if got.dtype.kind not in "biuf":
             raise Mismatch(f"{where}returned an array of dtype {got.dtype}; expected floats.")
-        if not close_arrays(got, want, equal_nan):
+        if not close_arrays(got, want, equal_nan, bounds):
             raise Mismatch("" if quiet else _array_message(got, want, where, reveal))
         return
     if isinstance(want, bool):
@@ -160,7 +166,7 @@ def _compare(
                 f"expected length {len(want)}."
             )
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            _compare(g, w, f"{where}[{i}] ", exact, reveal, equal_nan, quiet)
+            _compare(g, w, f"{where}[{i}] ", exact, reveal, equal_nan, quiet, bounds)
         return
     if isinstance(want, dict):
         if not isinstance(got, dict):
@@ -168,7 +174,7 @@ def _compare(
         for key, w in want.items():
             if key not in got:
                 raise Mismatch(f"{where}is missing {key!r}.")
-            _compare(got[key], w, f"{where}{key}: ", exact, reveal, equal_nan, quiet)
+            _compare(got[key], w, f"{where}{key}: ", exact, reveal, equal_nan, quiet, bounds)
         return
     raise TypeError(f"the suite has an expectation of unsupported type {type(want).__name__}")
 
@@ -182,16 +188,21 @@ def matches(got: Any, want: Any, exact: bool = False) -> bool:
     return True
 
 
-def _mutated(case: Case, outcome: Outcome) -> str | None:
+def _mutated(case: Case, outcome: Outcome, memo: dict) -> str | None:
     if not case.check_mutation or outcome.inputs_after is None:
         return None
-    before = arrays_in((list(case.call.args), dict(case.call.kwargs)))
+    before = memo.get("inputs")
+    if before is None:
+        before = memo["inputs"] = arrays_in((list(case.call.args), dict(case.call.kwargs)))
+    digests = memo.setdefault("digests", {})
     after = outcome.inputs_after
     if len(after) != len(before):
         return "the grader could not check whether your function changed its inputs."
     for i, (b, a) in enumerate(zip(before, after, strict=True)):
         if isinstance(a, str):  # the worker's digest of the argument after the call
-            same = a == digest(np.asarray(b))
+            if i not in digests:
+                digests[i] = digest(np.asarray(b))
+            same = a == digests[i]
         else:  # an array (in-process runs, e.g. the kit's own tests)
             same = (
                 isinstance(a, np.ndarray)
@@ -217,8 +228,15 @@ def _failed_call(outcome: Outcome) -> str:
     return outcome.detail.rstrip(".") + "."
 
 
-def judge(case: Case, outcome: Outcome) -> Verdict:
-    """Score one case. The only place where a student's answer is compared."""
+def judge(case: Case, outcome: Outcome, memo: dict | None = None) -> Verdict:
+    """Score one case. The only place where a student's answer is compared.
+
+    ``memo``: what judging computes from the case alone (its input arrays' digests, its
+    expected arrays' tolerance bounds), kept by the caller for a case judged many times (the
+    public and bank cases every student shares); None: computed for this call only.
+    """
+    fresh = memo is None
+    memo = {} if fresh else memo
     reveal = case.group == "public"
     expect = case.expect
     if isinstance(expect, Raises):
@@ -235,7 +253,7 @@ def judge(case: Case, outcome: Outcome) -> Verdict:
         return Verdict(False, f"expected {expect.exception}, but it {_failed_call(outcome)}")
     if outcome.status != "ok":
         return Verdict(False, _failed_call(outcome))
-    mutation = _mutated(case, outcome)
+    mutation = _mutated(case, outcome, memo)
     if mutation:
         return Verdict(False, mutation, mistake="mutated-input")
     if isinstance(expect, Property):
@@ -249,7 +267,8 @@ def judge(case: Case, outcome: Outcome) -> Verdict:
         return Verdict(problem is None, problem or "", mistake=mistake)
     assert isinstance(expect, Close)
     try:
-        _compare(outcome.value, expect.value, "", expect.exact, reveal)
+        bounds = None if fresh else memo.setdefault("bounds", {})
+        _compare(outcome.value, expect.value, "", expect.exact, reveal, bounds=bounds)
     except Mismatch as mismatch:
         for name, wrong in case.mistakes.items():
             if matches(outcome.value, wrong, expect.exact):

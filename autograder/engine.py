@@ -97,6 +97,8 @@ class Grader:
     # id(shared case) -> trivial.discriminating(case): shared cases live as long as the batch.
     _disc_cache: dict[int, bool] = field(default_factory=dict, init=False, repr=False)
     _shared_ids: frozenset[int] = field(default=frozenset(), init=False, repr=False)
+    # id(shared case) -> what the judge computes from the case alone (see compare.judge)
+    _judge_memo: dict[int, dict] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def create(cls, config: Config, hide: tuple[Path, ...] = ()) -> Grader:
@@ -246,6 +248,12 @@ class Grader:
             self._disc_cache[id(case)] = found
         return found
 
+    def _memo(self, case: Case) -> dict | None:
+        """The judge's memo of a shared case (it lives as long as the batch), else None."""
+        if id(case) not in self._shared_ids:
+            return None
+        return self._judge_memo.setdefault(id(case), {})
+
     def _works(self, found: list[Case]) -> bool:
         """:func:`trivial.works` with the discriminating test run only until one case passes it
         (the same answer: ``works`` is true as soon as any passed case is discriminating)."""
@@ -264,7 +272,10 @@ class Grader:
                 ("hidden", 1 - share, cfg.hidden_visibility),
             ):
                 by_key[item, group] = TestResult(item, group, points(worth * weight), vis)
-        verdicts = [judge(case, outcome) for case, outcome in zip(cases, outcomes, strict=True)]
+        verdicts = [
+            judge(case, outcome, self._memo(case))
+            for case, outcome in zip(cases, outcomes, strict=True)
+        ]
         passed: dict[str, list[Case]] = {}
         for c, v in zip(cases, verdicts, strict=True):
             if v.passed and isinstance(c.expect, Close):

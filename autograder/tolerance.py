@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 RTOL = 1e-5
@@ -17,18 +19,44 @@ def absolute_tolerance(want: np.ndarray) -> float:
     return max(ATOL_SCALE * scale, ATOL_FLOOR)
 
 
-def close_arrays(got: np.ndarray, want: np.ndarray, equal_nan: bool = False) -> bool:
+_F64 = np.dtype(np.float64)
+
+
+def _as_float64(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype is _F64 else a.astype(np.float64)
+
+
+def _bound(w: np.ndarray) -> np.ndarray:
+    """``absolute_tolerance(w) + RTOL * |w|`` per entry of a float64 array, with one pass for
+    the scale when every entry is finite (its largest magnitude is then the finite maximum)."""
+    aw = np.abs(w)
+    top = float(aw.max()) if aw.size else math.nan
+    atol = max(ATOL_SCALE * top, ATOL_FLOOR) if math.isfinite(top) else absolute_tolerance(w)
+    return atol + RTOL * aw
+
+
+def close_arrays(
+    got: np.ndarray, want: np.ndarray, equal_nan: bool = False, bounds: dict | None = None
+) -> bool:
     """True when ``got`` matches ``want`` within the float32 tolerance (same shape).
 
     NaN never matches, except NaN against NaN with ``equal_nan`` (the mistake lookup: a naive
-    softmax that overflows is recognised by its NaNs)."""
+    softmax that overflows is recognised by its NaNs). ``bounds``, a cache the caller keeps for
+    as long as ``want`` lives, holds ``want``'s bound ``atol + rtol*|want|`` once computed."""
     if got.shape != want.shape:
         return False
-    g = got.astype(np.float64)
-    w = want.astype(np.float64)
+    g = _as_float64(got)
+    entry = None if bounds is None else bounds.get(id(want))
+    if entry is None or entry[0] is not want:
+        w = _as_float64(want)
+        entry = (want, w, _bound(w))
+        if bounds is not None:
+            bounds[id(want)] = entry  # (holding ``want`` keeps its id its own)
+    _, w, bound = entry
     with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(g - w)
-        ok = err <= absolute_tolerance(w) + RTOL * np.abs(w)
+        ok = np.abs(g - w) <= bound
+    if ok.all():
+        return True
     ok |= g == w  # equal infinities
     if equal_nan:
         ok |= np.isnan(g) & np.isnan(w)

@@ -1,0 +1,89 @@
+"""The optimizer cases' simulations of wrong update rules, all parameters at once (issue #16).
+
+A rule (``plan.WRONG``) is elementwise, so every parameter of a case is simulated as one flat
+vector: the same arithmetic per entry as one parameter at a time, bit for bit, in one numpy
+call per step instead of one per parameter. The margins and matches of a simulated answer
+against the expected one are computed once over the flat arrays, each parameter keeping its
+own absolute tolerance, with the arithmetic of :func:`autograder.topics._shared.layers.margin`
+and :func:`autograder.compare.matches`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ...tolerance import RTOL, absolute_tolerance
+
+
+def flat_vector(arrays) -> np.ndarray:
+    """Arrays as one flat float64 vector, in order (a copy)."""
+    return np.concatenate([np.ravel(a) for a in arrays]).astype(np.float64, copy=False)
+
+
+def simulate_flat(rule, params, flat_grads, hyper) -> np.ndarray:
+    """The trajectory (steps, n) of ``rule`` on every parameter at once, as one flat vector.
+
+    Every rule is elementwise, so this is exactly the arithmetic of one parameter at a time
+    (the same numbers, bit for bit), in one numpy call per step instead of one per parameter.
+    """
+    w = flat_vector(params)
+    state: dict = {}
+    traj = np.empty((len(flat_grads), w.size))
+    with np.errstate(all="ignore"):
+        for t, g in enumerate(flat_grads, start=1):
+            w = rule(w, g, state, t, hyper)
+            traj[t - 1] = w
+    return traj
+
+
+def as_answer(traj: np.ndarray, params) -> dict:
+    """A flat trajectory as the worker's answer: one (steps, *shape) array per parameter."""
+    out, start = [], 0
+    for p in params:
+        block = traj[:, start : start + p.size]
+        out.append(np.ascontiguousarray(block).reshape((len(traj), *p.shape)))
+        start += p.size
+    return {"params": out, "iterations": list(range(1, len(traj) + 1))}
+
+
+def flat_expected(expected, params, steps: int):
+    """(the expected trajectories as one (steps, n) array, each entry's tolerance bound
+    ``atol + rtol*|want|``), or None when the reference's answer is not of the simulated
+    structure (then :func:`margin` and :func:`matches` judge it the general way)."""
+    if type(expected) is not dict or list(expected) != ["params", "iterations"]:
+        return None
+    arrays = expected["params"]
+    if type(arrays) is not list or len(arrays) != len(params):
+        return None
+    cols, tols = [], []
+    for e, p in zip(arrays, params, strict=True):
+        if type(e) is not np.ndarray or e.dtype != np.float64 or e.shape != (steps, *p.shape):
+            return None
+        if p.size == 0:
+            return None
+        cols.append(e.reshape(steps, p.size))
+        tols.append(np.full(p.size, absolute_tolerance(e)))
+    want = np.concatenate(cols, axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        bound = np.concatenate(tols) + RTOL * np.abs(want)
+    return want, bound
+
+
+def judge_flat(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> tuple[float, bool]:
+    """(:func:`margin`, :func:`matches`) of a simulated trajectory's params against the
+    expected ones, computed once over the flat arrays with the same arithmetic per entry
+    (each parameter keeps its own absolute tolerance, in ``bound``)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(got - want)
+        same = got == want
+        ok = (err <= bound) | same | (np.isnan(got) & np.isnan(want))
+        ratio = err / bound
+    ratio[same] = 0.0
+    worst = float(ratio.max())  # margin's nan_to_num: NaN -> inf, inf -> the largest float
+    if worst != worst:
+        worst = float("inf")
+    elif worst == float("inf"):
+        worst = sys.float_info.max
+    return worst, bool(ok.all())
