@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +36,9 @@ from .sandbox.runner import run_calls
 from .static import MODEL_DEPENDS_ON, banned_modules
 from .topics import BANK_MISTAKES, GENERATORS, MISTAKES, Draws
 from .trivial import discriminating, works
+
+# progress(cases, outcomes so far (None: not run yet), import errors): see Grader.grade
+Progress = Callable[[list[Case], list, dict[str, str]], None]
 
 NOT_COUNTED = (
     "not counted yet: this case is also passed by an answer that computes nothing (a constant, "
@@ -174,7 +178,9 @@ class Grader:
             h.update(name.encode() + b"\0" + hashlib.sha256(sub.files[name]).digest())
         return h.hexdigest()[:32]
 
-    def grade(self, sub: Submission) -> SubmissionResult:
+    def grade(self, sub: Submission, progress: Progress | None = None) -> SubmissionResult:
+        """Grade ``sub``. ``progress(cases, outcomes, import_errors)``, when given, is called as
+        the sandbox's outcomes arrive (the Gradescope route writes partial results from it)."""
         started = time.perf_counter()
         result = SubmissionResult(
             sub.student,
@@ -205,6 +211,7 @@ class Grader:
                 hide=list(self.hide),
                 modules=modules_for(self.config.parts),
                 timeouts=[c.time_limit(self.config.limits) for c in cases],
+                progress=None if progress is None else functools.partial(progress, cases),
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -214,23 +221,9 @@ class Grader:
             raise GraderFailure(
                 f"the sandbox worker could not be started ({report.import_errors['?']})"
             )
-        for module, why in sorted(report.import_errors.items()):
-            if module == "*":
-                result.problems.append(f"Your package could not be started: {why}.")
-            elif f"{module}.py" in sub.files:
-                result.problems.append(f"cnn/{module}.py could not be imported: {why}")
-            else:
-                result.problems.append(
-                    f"cnn/{module}.py is missing, so its functions earn no points."
-                )
-        result.problems += [f"{why}." for why in banned.values()]
+        result.problems += import_problems(report.import_errors, sub.files, banned)
         tests = self._tests(cases, report.outcomes, banned)
-        for (item, group), why in lost_points(cases, report.outcomes, self.config.limits):
-            # Causes seen on hidden cases are told with the hidden test (after the due date).
-            (result.problems if group == "public" else result.hidden_problems).append(why)
-            for test in tests:
-                if (test.item, test.group) == (item, group):
-                    test.notes.append(why)
+        add_lost_points(result, tests, cases, report.outcomes, self.config.limits)
         result.tests = tests
         result.seconds = round(time.perf_counter() - started, 3)
         return result
@@ -301,6 +294,32 @@ class Grader:
             if reason:
                 test.zero_reason = reason
         return [t for t in by_key.values() if t.max_score > 0 or t.cases]
+
+
+def import_problems(
+    import_errors: dict[str, str], files: dict[str, bytes], banned: dict[str, str]
+) -> list[str]:
+    """The problems the student reads about modules that did not import or use a framework."""
+    out = []
+    for module, why in sorted(import_errors.items()):
+        if module == "*":
+            out.append(f"Your package could not be started: {why}.")
+        elif f"{module}.py" in files:
+            out.append(f"cnn/{module}.py could not be imported: {why}")
+        else:
+            out.append(f"cnn/{module}.py is missing, so its functions earn no points.")
+    return out + [f"{why}." for why in banned.values()]
+
+
+def add_lost_points(result: SubmissionResult, tests: list[TestResult], cases: list[Case],
+                    outcomes: list, limits) -> None:  # fmt: skip
+    """Tell each cause of lost points (:func:`lost_points`) in ``result`` and its test's notes."""
+    for (item, group), why in lost_points(cases, outcomes, limits):
+        # Causes seen on hidden cases are told with the hidden test (after the due date).
+        (result.problems if group == "public" else result.hidden_problems).append(why)
+        for test in tests:
+            if (test.item, test.group) == (item, group):
+                test.notes.append(why)
 
 
 def lost_points(cases: list[Case], outcomes: list, limits) -> list[tuple[tuple[str, str], str]]:
