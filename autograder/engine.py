@@ -104,7 +104,8 @@ class Grader:
 
     @classmethod
     def create(cls, config: Config, hide: tuple[Path, ...] = ()) -> Grader:
-        return cls(config, load_solutions(), load_bank(), detect(), hide)
+        # Only the graded parts' banks: the other parts' items carry no points here.
+        return cls(config, load_solutions(), load_bank(parts=config.parts), detect(), hide)
 
     @property
     def items(self) -> list[str]:
