@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -132,8 +132,8 @@ class Grader:
                 public = self.public_seed()
                 bank: dict[str, list[Case]] = {}
                 for case in self.bank:
-                    if case.item in BANK_MISTAKES:
-                        case = replace(case, mistakes=BANK_MISTAKES[case.item](case))
+                    if case.item in BANK_MISTAKES:  # computed when an answer needs them
+                        case = replace(case, mistakes=_Deferred(BANK_MISTAKES[case.item], case))
                     bank.setdefault(case.item, []).append(case)
                 self._shared = {
                     item: (
@@ -142,9 +142,6 @@ class Grader:
                     )
                     for item in self.items
                 }
-                for pub, bank_cases in self._shared.values():
-                    for case in pub + bank_cases:  # shared by threads: computed once, here
-                        case.mistakes = dict(case.mistakes)
                 self._shared_ids = frozenset(
                     id(c) for pub, bank in self._shared.values() for c in pub + bank
                 )
@@ -374,6 +371,28 @@ def _banned_reason(item: str, banned: dict[str, str]) -> str:
             if dep in banned:
                 return banned[dep] + " (the model is built from it)"
     return ""
+
+
+class _Deferred(Mapping):
+    """``make(case)`` (a bank case's mistakes), called the first time they are looked at: a
+    correct answer never needs them. (Grading runs in processes, never in threads.)"""
+
+    def __init__(self, make: Callable[[Case], dict], case: Case):
+        self._make, self._case, self._found = make, case, None
+
+    def _get(self) -> dict:
+        if self._found is None:
+            self._found = self._make(self._case)
+        return self._found
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def mistake_text(mistake: str) -> str:
