@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
+from typing import Protocol
 
 import numpy as np
 
@@ -37,8 +38,17 @@ from .static import MODEL_DEPENDS_ON, banned_modules
 from .topics import BANK_MISTAKES, GENERATORS, MISTAKES, Draws
 from .trivial import discriminating, works
 
-# progress(cases, outcomes so far (None: not run yet), import errors): see Grader.grade
-Progress = Callable[[list[Case], list, dict[str, str]], None]
+
+class Progress(Protocol):
+    """What follows a grading as it goes (the Gradescope route's partial results)."""
+
+    def __call__(self, cases: list[Case], outcomes: list, import_errors: dict[str, str]) -> None:
+        """The outcomes so far (None: not run yet) and the import errors."""
+
+    def tests(self, cases: list[Case], outcomes: list) -> list[TestResult]:
+        """Every item's tests, as :meth:`Grader._tests` gives them (from its own partial work)."""
+        ...
+
 
 NOT_COUNTED = (
     "not counted yet: this case is also passed by an answer that computes nothing (a constant, "
@@ -178,7 +188,8 @@ class Grader:
 
     def grade(self, sub: Submission, progress: Progress | None = None) -> SubmissionResult:
         """Grade ``sub``. ``progress(cases, outcomes, import_errors)``, when given, is called as
-        the sandbox's outcomes arrive (the Gradescope route writes partial results from it)."""
+        the sandbox's outcomes arrive (the Gradescope route writes partial results from it), and
+        ``progress.tests`` gives the tests (judged per module as they came: judged once)."""
         started = time.perf_counter()
         result = SubmissionResult(
             sub.student,
@@ -220,7 +231,10 @@ class Grader:
                 f"the sandbox worker could not be started ({report.import_errors['?']})"
             )
         result.problems += import_problems(report.import_errors, sub.files, banned)
-        tests = self._tests(cases, report.outcomes, banned)
+        if progress is None:
+            tests = self._tests(cases, report.outcomes, banned)
+        else:
+            tests = progress.tests(cases, report.outcomes)
         add_lost_points(result, tests, cases, report.outcomes, self.config.limits)
         result.tests = tests
         result.seconds = round(time.perf_counter() - started, 3)

@@ -121,7 +121,8 @@ class _Partial:
         self.done = 0  # chunks graded
         self.banned = banned_modules(sub.files)
         self.lost = SubmissionResult(sub.student, sub.origin)  # causes of lost points so far
-        self.tests: list = []
+        self.shown: list = []  # the graded modules' tests, with their notes (for snapshots)
+        self.judged: list = []  # the same, as Grader._tests gives them (for the final result)
         self.import_errors: dict[str, str] = {}
         self.where: list[list[int]] | None = None  # per chunk: the indices of its cases
         self.fingerprint = grader.fingerprint(sub)
@@ -134,7 +135,7 @@ class _Partial:
         partial = SubmissionResult(
             sub.student,
             sub.origin,
-            tests=list(self.tests),
+            tests=list(self.shown),
             problems=list(sub.problems)
             + import_problems(self.import_errors, sub.files, self.banned)
             + self.lost.problems,
@@ -158,25 +159,42 @@ class _Partial:
         outcome (the last module's result is the final one, written by the caller)."""
         from ..engine import add_lost_points
 
-        if self.where is None:
-            self.where = [
-                [i for i, c in enumerate(cases) if c.item in chunk] for chunk in self.chunks
-            ]
         before = self.done
         while self.done < len(self.chunks) - 1:
-            idx = self.where[self.done]
+            idx = self._where(cases)[self.done]
             if idx and (outcomes[idx[-1]] is None or any(outcomes[i] is None for i in idx)):
                 break
             mine = [cases[i] for i in idx]
             got = [outcomes[i] for i in idx]
-            chunk = set(self.chunks[self.done])
-            tests = [t for t in self.grader._tests(mine, got, self.banned) if t.item in chunk]
-            add_lost_points(self.lost, tests, mine, got, self.grader.config.limits)
-            self.tests += tests
+            judged = self._judge(self.done, mine, got)
+            shown = [dataclasses.replace(t, notes=list(t.notes)) for t in judged]
+            add_lost_points(self.lost, shown, mine, got, self.grader.config.limits)
+            self.shown += shown
             self.done += 1
         if self.done > before:
             self.import_errors = dict(import_errors)
             self.write(self.snapshot())
+
+    def _where(self, cases: list) -> list[list[int]]:
+        if self.where is None:
+            self.where = [
+                [i for i, c in enumerate(cases) if c.item in chunk] for chunk in self.chunks
+            ]
+        return self.where
+
+    def _judge(self, k: int, mine: list, got: list) -> list:
+        """Chunk ``k``'s tests (an item's tests depend on its own cases only)."""
+        chunk = set(self.chunks[k])
+        judged = [t for t in self.grader._tests(mine, got, self.banned) if t.item in chunk]
+        self.judged += judged
+        return judged
+
+    def tests(self, cases: list, outcomes: list) -> list:
+        """Every item's tests: the modules judged as they came, then the rest."""
+        for k in range(self.done, len(self.chunks)):
+            idx = self._where(cases)[k]
+            self._judge(k, [cases[i] for i in idx], [outcomes[i] for i in idx])
+        return [dataclasses.replace(t, notes=list(t.notes)) for t in self.judged]
 
 
 def grade_progressively(
