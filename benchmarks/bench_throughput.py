@@ -48,7 +48,8 @@ from _cpu import measure
 GRADE = [sys.executable, "-c", "from autograder.cli import main; main()"]
 HANG = "\n\ndef conv_output_length(*args, **kwargs):  # benchmark: hangs\n    import time\n    time.sleep(3600)\n"  # noqa: E501
 CRASH = "\n\ndef conv_output_length(*args, **kwargs):  # benchmark: kills its worker\n    import os\n    os._exit(3)\n"  # noqa: E501
-# What the Gradescope bundle's setup.sh byte-compiles at image build (relative to source/).
+# What the Gradescope bundle's setup.sh byte-compiles at image build (relative to source/), and
+# what the cold side byte-compiles in this checkout.
 PRECOMPILE = ("autograder", "solutions")
 LIGHT_ITEMS = (
     "shapes.conv_output_length",
@@ -168,8 +169,15 @@ def otter_side(tmp: Path, args) -> dict:
 
 
 def cold_side(tmp: Path, args) -> dict:
+    """``grade run ONE`` in a fresh process at half a CPU, the checkout byte-compiled first (as
+    any checkout is after its first run, whatever PYTHONDONTWRITEBYTECODE says)."""
     one = tmp / "one"
     link_package(one / "student", None)
+    pre = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *PRECOMPILE], cwd=REPO, capture_output=True
+    )
+    if pre.returncode != 0:
+        sys.exit(f"byte-compiling the checkout failed:\n{pre.stdout[-2000:]}{pre.stderr[-2000:]}")
     runs = []
     for i in range(args.cold_runs):
         out = tmp / f"cold-{i}"
