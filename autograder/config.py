@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .paths import part_points  # the topics' topic.toml data: no topic code, no numpy
 from .sandbox.isolation import Limits
-from .topics import part_points
 
 if sys.version_info >= (3, 11):
     import tomllib

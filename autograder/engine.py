@@ -15,9 +15,11 @@ import shutil
 import threading
 import time
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
+from typing import Protocol
 
 import numpy as np
 
@@ -35,6 +37,18 @@ from .sandbox.runner import prestart, run_calls
 from .static import MODEL_DEPENDS_ON, banned_modules
 from .topics import BANK_MISTAKES, GENERATORS, MISTAKES, Draws
 from .trivial import discriminating, works
+
+
+class Progress(Protocol):
+    """What follows a grading as it goes (the Gradescope route's partial results)."""
+
+    def __call__(self, cases: list[Case], outcomes: list, import_errors: dict[str, str]) -> None:
+        """The outcomes so far (None: not run yet) and the import errors."""
+
+    def tests(self, cases: list[Case], outcomes: list) -> list[TestResult]:
+        """Every item's tests, as :meth:`Grader._tests` gives them (from its own partial work)."""
+        ...
+
 
 NOT_COUNTED = (
     "not counted yet: this case is also passed by an answer that computes nothing (a constant, "
@@ -102,7 +116,8 @@ class Grader:
 
     @classmethod
     def create(cls, config: Config, hide: tuple[Path, ...] = ()) -> Grader:
-        return cls(config, load_solutions(), load_bank(), detect(), hide)
+        # Only the graded parts' banks: the other parts' items carry no points here.
+        return cls(config, load_solutions(), load_bank(parts=config.parts), detect(), hide)
 
     @property
     def items(self) -> list[str]:
@@ -129,8 +144,8 @@ class Grader:
                 public = self.public_seed()
                 bank: dict[str, list[Case]] = {}
                 for case in self.bank:
-                    if case.item in BANK_MISTAKES:
-                        case = replace(case, mistakes=BANK_MISTAKES[case.item](case))
+                    if case.item in BANK_MISTAKES:  # computed when an answer needs them
+                        case = replace(case, mistakes=_Deferred(BANK_MISTAKES[case.item], case))
                     bank.setdefault(case.item, []).append(case)
                 self._shared = {
                     item: (
@@ -139,9 +154,6 @@ class Grader:
                     )
                     for item in self.items
                 }
-                for pub, bank_cases in self._shared.values():
-                    for case in pub + bank_cases:  # shared by threads: computed once, here
-                        case.mistakes = dict(case.mistakes)
                 self._shared_ids = frozenset(
                     id(c) for pub, bank in self._shared.values() for c in pub + bank
                 )
@@ -176,7 +188,10 @@ class Grader:
             h.update(name.encode() + b"\0" + hashlib.sha256(sub.files[name]).digest())
         return h.hexdigest()[:32]
 
-    def grade(self, sub: Submission) -> SubmissionResult:
+    def grade(self, sub: Submission, progress: Progress | None = None) -> SubmissionResult:
+        """Grade ``sub``. ``progress(cases, outcomes, import_errors)``, when given, is called as
+        the sandbox's outcomes arrive (the Gradescope route writes partial results from it), and
+        ``progress.tests`` gives the tests (judged per module as they came: judged once)."""
         started = time.perf_counter()
         result = SubmissionResult(
             sub.student,
@@ -208,6 +223,7 @@ class Grader:
                 hide=list(self.hide),
                 modules=modules_for(self.config.parts),
                 timeouts=[c.time_limit(self.config.limits) for c in cases],
+                progress=None if progress is None else functools.partial(progress, cases),
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -217,23 +233,12 @@ class Grader:
             raise GraderFailure(
                 f"the sandbox worker could not be started ({report.import_errors['?']})"
             )
-        for module, why in sorted(report.import_errors.items()):
-            if module == "*":
-                result.problems.append(f"Your package could not be started: {why}.")
-            elif f"{module}.py" in sub.files:
-                result.problems.append(f"cnn/{module}.py could not be imported: {why}")
-            else:
-                result.problems.append(
-                    f"cnn/{module}.py is missing, so its functions earn no points."
-                )
-        result.problems += [f"{why}." for why in banned.values()]
-        tests = self._tests(cases, report.outcomes, banned)
-        for (item, group), why in lost_points(cases, report.outcomes, self.config.limits):
-            # Causes seen on hidden cases are told with the hidden test (after the due date).
-            (result.problems if group == "public" else result.hidden_problems).append(why)
-            for test in tests:
-                if (test.item, test.group) == (item, group):
-                    test.notes.append(why)
+        result.problems += import_problems(report.import_errors, sub.files, banned)
+        if progress is None:
+            tests = self._tests(cases, report.outcomes, banned)
+        else:
+            tests = progress.tests(cases, report.outcomes)
+        add_lost_points(result, tests, cases, report.outcomes, self.config.limits)
         result.tests = tests
         result.seconds = round(time.perf_counter() - started, 3)
         return result
@@ -315,6 +320,32 @@ class Grader:
         return [t for t in by_key.values() if t.max_score > 0 or t.cases]
 
 
+def import_problems(
+    import_errors: dict[str, str], files: dict[str, bytes], banned: dict[str, str]
+) -> list[str]:
+    """The problems the student reads about modules that did not import or use a framework."""
+    out = []
+    for module, why in sorted(import_errors.items()):
+        if module == "*":
+            out.append(f"Your package could not be started: {why}.")
+        elif f"{module}.py" in files:
+            out.append(f"cnn/{module}.py could not be imported: {why}")
+        else:
+            out.append(f"cnn/{module}.py is missing, so its functions earn no points.")
+    return out + [f"{why}." for why in banned.values()]
+
+
+def add_lost_points(result: SubmissionResult, tests: list[TestResult], cases: list[Case],
+                    outcomes: list, limits) -> None:  # fmt: skip
+    """Tell each cause of lost points (:func:`lost_points`) in ``result`` and its test's notes."""
+    for (item, group), why in lost_points(cases, outcomes, limits):
+        # Causes seen on hidden cases are told with the hidden test (after the due date).
+        (result.problems if group == "public" else result.hidden_problems).append(why)
+        for test in tests:
+            if (test.item, test.group) == (item, group):
+                test.notes.append(why)
+
+
 def lost_points(cases: list[Case], outcomes: list, limits) -> list[tuple[tuple[str, str], str]]:
     """((item, group), sentence) per cause of lost points that a case message alone does not
     make plain: calls that ran out of time, crashed the worker, or were never run (the time
@@ -366,6 +397,28 @@ def _banned_reason(item: str, banned: dict[str, str]) -> str:
             if dep in banned:
                 return banned[dep] + " (the model is built from it)"
     return ""
+
+
+class _Deferred(Mapping):
+    """``make(case)`` (a bank case's mistakes), called the first time they are looked at: a
+    correct answer never needs them. (Grading runs in processes, never in threads.)"""
+
+    def __init__(self, make: Callable[[Case], dict], case: Case):
+        self._make, self._case, self._found = make, case, None
+
+    def _get(self) -> dict:
+        if self._found is None:
+            self._found = self._make(self._case)
+        return self._found
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def mistake_text(mistake: str) -> str:

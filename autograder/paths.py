@@ -30,15 +30,38 @@ TOPICS_DIR = PACKAGE_DIR / "topics"  # one folder per module of the contract (do
 PARTS: tuple[str, ...] = ("forward", "backward")
 
 
+def _topic_docs() -> dict[str, dict]:
+    """Topic name -> its topic.toml (data only: no topic code is imported here, so every module
+    of the kit may import this one, and ``grade --help`` imports no numpy)."""
+    return {
+        path.parent.name: tomllib.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(TOPICS_DIR.glob("*/topic.toml"))
+    }
+
+
+_TOPIC_DOCS = _topic_docs()
+
+
+def _in_part(part: str) -> list[tuple[str, dict]]:
+    """(topic, its [parts.<part>] table) for the topics of ``part``, in its teaching order."""
+    found = [
+        (int(table["order"]), name, table)
+        for name, doc in _TOPIC_DOCS.items()
+        for p, table in doc.get("parts", {}).items()
+        if p == part
+    ]
+    return [(name, table) for _, name, table in sorted(found, key=lambda f: f[:2])]
+
+
 def _part_modules() -> dict[str, tuple[str, ...]]:
-    """Part -> its modules in teaching order, read from the topics' topic.toml files only (no
-    topic code is imported here: every module of the kit may import this one)."""
-    places: dict[str, list[tuple[int, str]]] = {}
-    for path in sorted(TOPICS_DIR.glob("*/topic.toml")):
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        for part, table in doc.get("parts", {}).items():
-            places.setdefault(part, []).append((int(table["order"]), path.parent.name))
-    return {p: tuple(name for _, name in sorted(places.get(p, []))) for p in PARTS}
+    """Part -> its modules in teaching order, read from the topics' topic.toml files."""
+    return {p: tuple(name for name, _ in _in_part(p)) for p in PARTS}
+
+
+def part_points(part: str) -> dict[str, float]:
+    """The default points of ``part``'s items, in teaching order, as the topics' topic.toml
+    files give them (the same dict as ``autograder.topics.part_points``)."""
+    return {k: v for _, table in _in_part(part) for k, v in dict(table["points"]).items()}
 
 
 # The modules a worker imports when a part is graded (see config.PART_POINTS).
@@ -48,6 +71,7 @@ PART_MODULES: dict[str, tuple[str, ...]] = _part_modules()
 MODULES = PART_MODULES["forward"]
 PART2_MODULES = tuple(m for m in PART_MODULES["backward"] if m not in MODULES)
 ALL_MODULES = MODULES + PART2_MODULES
+
 
 def modules_for(parts) -> tuple[str, ...]:
     """The contract modules of the chosen parts, in teaching order."""

@@ -1,7 +1,7 @@
 """Throughput, side by side in one run: `grade run --jobs 2` vs `otter run`, every descendant's CPU.
 
     python benchmarks/bench_throughput.py [--copies 100] [--jobs 2] [--otter-runs 3]
-        [--cold-runs 3] [--sizes 100,1000,5000] [--skip-curve]
+        [--cold-runs 3] [--sizes 100,1000,5000] [--skip-curve] [--cold-only]
 
 CPU is counted for EVERY process a command starts (``_cpu.measure``: a fresh cgroup-v1
 ``cpuacct`` group when the machine has one, else a subreaper and ``RUSAGE_CHILDREN``), so the
@@ -13,9 +13,12 @@ sandbox workers, their namespaces' init processes and anything re-parented are a
 2. otter-grader 7: an autograder whose test makes the same checks as the kit's cases for one
    student (``_otter.py``); ``otter run`` OTTER_RUNS times on a correct submission (CPU-s each,
    median), once on the stubs (must score 0: the test bites). Ratio = otter CPU / kit CPU.
-3. Cold single submission: ``grade run ONE --out`` in a fresh process (``--jobs 1``), with the
-   command's CPU capped at half a CPU when the machine allows it (the Gradescope container):
-   CPU-s and wall, median of COLD_RUNS.
+3. Cold single submission, two routes, each with the command's CPU capped at half a CPU when the
+   machine allows it (the Gradescope container): CPU-s and wall, median of COLD_RUNS. (a)
+   ``grade run ONE --out`` in a fresh process (``--jobs 1``); (b) the Gradescope bundle's
+   ``run_autograder`` (``grade gradescope-run``: results.json rewritten after each module) in an
+   emulated ``/autograder``, byte-compiled as the bundle's setup.sh does. ``--cold-only`` runs
+   this part alone.
 4. Curves: synthetic classes of SIZES students (5 % hanging in a graded function, 5 % killing
    their worker, the rest correct) graded by ``grade run --jobs J`` with a LIGHT config (the six
    shapes items only, 1 s per call) so that the per-student costs that depend on the class size
@@ -33,8 +36,10 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from _common import BENCH_SECRET, REPO, SOLUTIONS, grade_env, machine, median, table, write_results
@@ -43,6 +48,9 @@ from _cpu import measure
 GRADE = [sys.executable, "-c", "from autograder.cli import main; main()"]
 HANG = "\n\ndef conv_output_length(*args, **kwargs):  # benchmark: hangs\n    import time\n    time.sleep(3600)\n"  # noqa: E501
 CRASH = "\n\ndef conv_output_length(*args, **kwargs):  # benchmark: kills its worker\n    import os\n    os._exit(3)\n"  # noqa: E501
+# What the Gradescope bundle's setup.sh byte-compiles at image build (relative to source/), and
+# what the cold side byte-compiles in this checkout.
+PRECOMPILE = ("autograder", "solutions")
 LIGHT_ITEMS = (
     "shapes.conv_output_length",
     "shapes.same_padding",
@@ -161,8 +169,15 @@ def otter_side(tmp: Path, args) -> dict:
 
 
 def cold_side(tmp: Path, args) -> dict:
+    """``grade run ONE`` in a fresh process at half a CPU, the checkout byte-compiled first (as
+    any checkout is after its first run, whatever PYTHONDONTWRITEBYTECODE says)."""
     one = tmp / "one"
     link_package(one / "student", None)
+    pre = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *PRECOMPILE], cwd=REPO, capture_output=True
+    )
+    if pre.returncode != 0:
+        sys.exit(f"byte-compiling the checkout failed:\n{pre.stdout[-2000:]}{pre.stderr[-2000:]}")
     runs = []
     for i in range(args.cold_runs):
         out = tmp / f"cold-{i}"
@@ -170,6 +185,48 @@ def cold_side(tmp: Path, args) -> dict:
         if _scores(out, ["student"]) != [100.0]:
             sys.exit("the cold submission did not score 100")
         runs.append(_slim(res))
+    return {
+        "runs": runs,
+        "cpu_median": median([r["cpu"] for r in runs]),
+        "wall_median": median([r["wall"] for r in runs]),
+        "cpu_quota": runs[0]["cpu_quota"],
+    }
+
+
+def gradescope_side(tmp: Path, args) -> dict:
+    """The Gradescope route from cold: the bundle's ``run_autograder`` (``grade gradescope-run``)
+    on one correct submission in an emulated ``/autograder``, at half a CPU, as Gradescope runs
+    it. The bundle is built once, extracted and byte-compiled as its ``setup.sh`` does when
+    Gradescope builds the image (``PRECOMPILE``); each run gets a fresh copy of that image."""
+    bundle = tmp / "autograder.zip"
+    grade("gradescope", "--out", str(bundle))
+    image = tmp / "gs-image"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(image / "source")
+    pre = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *PRECOMPILE], cwd=image / "source",
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if pre.returncode != 0:
+        sys.exit(f"byte-compiling the bundle failed:\n{pre.stdout[-2000:]}{pre.stderr[-2000:]}")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONPYCACHEPREFIX")}
+    runs = []
+    for i in range(args.cold_runs):
+        root = tmp / f"gs-{i}"
+        shutil.copytree(image, root, symlinks=True)
+        (root / "results").mkdir()
+        link_package(root / "submission", None)
+        (root / "submission_metadata.json").write_text(json.dumps({"users": [{"sid": "s1"}]}))
+        run_env = env | {"AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+        res = measure(["bash", str(root / "source" / "run_autograder")], env=run_env,
+                      cwd=root, cpu_quota=0.5)  # fmt: skip
+        data = json.loads((root / "results" / "results.json").read_text())
+        if res["returncode"] != 0 or data.get("score") != 100:
+            sys.exit(
+                f"gradescope-run scored {data.get('score')}, not 100:\n{res['stdout'][-2000:]}"
+            )
+        runs.append(_slim(res))
+        shutil.rmtree(root, ignore_errors=True)
     return {
         "runs": runs,
         "cpu_median": median([r["cpu"] for r in runs]),
@@ -235,6 +292,24 @@ def curve_side(tmp: Path, args) -> dict:
     }
 
 
+def _cold_rows(result: dict) -> list[tuple[str, str]]:
+    rows = []
+    for key, label in (
+        ("cold", "cold: grade run ONE (fresh process)"),
+        ("cold_gradescope", "cold: Gradescope run_autograder"),
+    ):
+        if key in result:
+            r = result[key]
+            quota = f" at {r['cpu_quota']} CPU" if r["cpu_quota"] else ""
+            rows.append(
+                (
+                    f"{label}, median of {len(r['runs'])}",
+                    f"{r['cpu_median']:.2f} CPU-s, {r['wall_median']:.2f} s wall{quota}",
+                )
+            )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=100)
@@ -246,6 +321,7 @@ def main() -> None:
     parser.add_argument(
         "--curve-only", action="store_true", help="only part 4 (e.g. to extend a curve)"
     )
+    parser.add_argument("--cold-only", action="store_true", help="only part 3 (both cold routes)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -259,12 +335,20 @@ def main() -> None:
             print(json.dumps(result["curve"], indent=1, default=str)[:4000])
             print(f"\nresults: {path.relative_to(REPO)}")
             return
+        if args.cold_only:
+            result["cold"] = cold_side(tmp, args)
+            result["cold_gradescope"] = gradescope_side(tmp, args)
+            path = write_results("throughput-cold", result)
+            print(table(_cold_rows(result)))
+            print(f"\nresults: {path.relative_to(REPO)}")
+            return
         print(f"[1/4] grade run --jobs {args.jobs} on {args.copies} correct submissions ...")
         result["kit"] = kit = kit_side(tmp, args)
         print(f"[2/4] otter run x{args.otter_runs} (+1 on the stubs) ...")
         result["otter"] = otter = otter_side(tmp, args)
         print(f"[3/4] cold single submission x{args.cold_runs} ...")
         result["cold"] = cold = cold_side(tmp, args)
+        result["cold_gradescope"] = cold_gs = gradescope_side(tmp, args)
         write_results("throughput-partial", result)  # parts 1-3, in case the curve is stopped
         if not args.skip_curve:
             print(f"[4/4] curves at {args.sizes} students ...")
@@ -278,6 +362,7 @@ def main() -> None:
     result["ratios"] = {
         "otter_cpu_over_kit_cpu_per_submission": ratio,
         "otter_cpu_over_cold_kit_cpu": otter["cpu_median"] / cold["cpu_median"],
+        "otter_cpu_over_cold_gradescope_cpu": otter["cpu_median"] / cold_gs["cpu_median"],
         "otter_wall_over_kit_wall_per_submission": otter["wall_median"]
         / kit["wall_per_submission"],
     }
@@ -293,11 +378,7 @@ def main() -> None:
             f"{otter['cpu_median']:.2f} CPU-s, {otter['wall_median']:.2f} s wall",
         ),
         ("otter / kit, CPU per submission", f"{ratio:.1f}x  (target >= 30x)"),
-        (
-            "cold single submission (fresh process)",
-            f"{cold['cpu_median']:.2f} CPU-s, {cold['wall_median']:.2f} s wall"
-            + (f" at {cold['cpu_quota']} CPU" if cold["cpu_quota"] else ""),
-        ),
+        *_cold_rows(result),
     ]
     for p in result.get("curve", {}).get("points", []):
         rows.append(

@@ -174,3 +174,35 @@ def test_a_killed_run_leaves_valid_partial_results(tmp_path):
     assert data["score"] == 0
     total = sum(t["max_score"] for t in data["tests"])
     assert total == pytest.approx(100)
+
+
+@pytest.mark.parametrize("folder", ["sample-class", "sample-class-part2"])
+def test_the_progressive_route_judges_exactly_as_grade_run(folder, tmp_path, monkeypatch):
+    """One sandbox run, judged module by module as the outcomes arrive: the tests are the ones
+    `grade run`'s single judging of the same outcomes gives (every case, message and score)."""
+    from autograder.lms import budget
+    from autograder.paths import EXAMPLES_DIR
+    from autograder.static import banned_modules
+
+    cfg_file = tmp_path / "grade.toml"  # both parts (module model comes twice); no training run
+    cfg_file.write_text(
+        '[grading]\nparts = ["forward", "backward"]\n[points]\n"model.train_lecture_model" = 0\n'
+    )
+    grader = Grader.create(load_config(cfg_file))
+    student = "dan-mistakes" if folder == "sample-class" else "lou-mistakes"
+    (sub,) = discover([EXAMPLES_DIR / folder / student])
+    seen = []
+    original = budget._Partial.tests
+
+    def compare(self, cases, outcomes):
+        tests = original(self, cases, outcomes)
+        seen.append(tests == grader._tests(cases, outcomes, banned_modules(sub.files)))
+        return tests
+
+    monkeypatch.setattr(budget._Partial, "tests", compare)
+    writes: list[dict] = []
+    final = grade_progressively(grader, sub, writes.append)
+    assert seen == [True]
+    assert writes[-1] == final and len(writes) == len(budget.chunks(grader.items)) + 1
+    lost = [t["score"] < t["max_score"] for t in final["tests"]]
+    assert any(lost) and not all(lost)  # the student loses some points, not all

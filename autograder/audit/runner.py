@@ -13,17 +13,19 @@ score, must be 0). The "computes nothing" adversaries (:mod:`.nothing`) must sco
 
 from __future__ import annotations
 
+import signal
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
 from ..config import DEFAULT_PARTS, Config, part_of, points_for
 from ..discover import Submission
-from ..engine import Grader
+from ..engine import Grader, kit_digest
 from ..paths import modules_for
-from ..results import SubmissionResult
+from ..pool import Done, Pool, WorkerDied
+from ..results import CaseResult, SubmissionResult, TestResult
+from ..sandbox import runner
 from .corpus import (
     Correct,
     Mutant,
@@ -321,8 +323,8 @@ def run_audit(
     n_ids = max(1, ids)
     jobs_list = [(chosen, _as_student(sub, k)) for chosen, sub in subs for k in range(n_ids)]
 
-    def grade(job):
-        chosen, sub = job
+    def grade(i: int) -> Done:
+        chosen, sub = jobs_list[i]
         for attempt in range(3):  # a grader failure is retried, then reported
             try:
                 result = chosen.grade(sub)
@@ -334,12 +336,10 @@ def run_audit(
             if not result.error:
                 break
             time.sleep(1 + 2 * attempt)  # e.g. a worker that could not start on a busy machine
-        if progress:
-            progress(1)
-        return result
+        return Done(i, "graded", sub.student, record=asdict(result))
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        flat = list(pool.map(grade, jobs_list))
+    names = [(sub.student, sub.origin) for _, sub in jobs_list]
+    flat = _grade_all(grade, names, jobs, list(graders.values()), progress)
     per_sub = [flat[i * n_ids : (i + 1) * n_ids] for i in range(len(subs))]
     results = [group[0] for group in per_sub]
     spreads = [_spread(group) for group in per_sub]
@@ -371,6 +371,58 @@ def run_audit(
         nothing=judged_n,
         ids=n_ids,
     )
+
+
+def _grade_all(grade: Callable[[int], Done], names: list[tuple[str, str]], jobs: int,
+               graders: list[Grader], progress: Callable[[int], None] | None,
+               ) -> list[SubmissionResult]:  # fmt: skip
+    """``grade(i)`` for every submission i (``names[i]``: its student and origin): with ``jobs``
+    > 1 in that many grading processes (:class:`autograder.pool.Pool`, as ``grade run --jobs N``:
+    no interpreter lock shared between them), forked once the graders' per-batch state is
+    built; the results in order."""
+    count = len(names)
+    found: list[SubmissionResult | None] = [None] * count
+    pool = Pool(jobs, grade) if jobs > 1 and count > 1 else None
+    if pool is not None:
+        for grader in graders:
+            grader.shared_cases()  # built once, before the grading processes are forked
+        kit_digest()
+    try:
+        done_items = (
+            (grade(i) for i in range(count)) if pool is None else pool.run(list(range(count)))
+        )
+        for done in done_items:
+            if isinstance(done, WorkerDied):
+                found[done.index] = SubmissionResult(
+                    *names[done.index], error=f"grader error: {done}"
+                )
+            elif done.kind == "error":  # the grading code broke outside grade()'s own guard
+                why = f"grader error: {done.student}"
+                found[done.index] = SubmissionResult(*names[done.index], error=why)
+            else:
+                found[done.index] = _from_dict(done.record or {})
+            if progress:
+                progress(1)
+    except BaseException:
+        runner.stop_all()  # never leave a worker running behind an error
+        if pool is not None:
+            pool.stop(signal.SIGTERM)
+        raise
+    finally:
+        if pool is not None:
+            pool.close()
+        runner.reset_stop()
+    lost = SubmissionResult("?", "", error="grader error: no result came back")
+    return [r if r is not None else lost for r in found]
+
+
+def _from_dict(data: dict) -> SubmissionResult:
+    """The inverse of ``dataclasses.asdict`` for a result sent back by a grading process."""
+    tests = [
+        TestResult(**{**t, "cases": [CaseResult(**c) for c in t["cases"]]})
+        for t in data.get("tests", [])
+    ]
+    return SubmissionResult(**{**data, "tests": tests})
 
 
 def _as_student(sub: Submission, k: int) -> Submission:

@@ -7,8 +7,6 @@ import dataclasses
 import re
 from contextlib import ExitStack
 
-import yaml
-
 from .files import _NOT_FOLLOWED, _Entry, _reason, _show, _TooLarge, _zip_stem, _ZipDir, _ZipTree
 from .read import _build, _Found, _from_dir, _guard, _unreadable
 from .submission import DiscoveryError
@@ -116,6 +114,8 @@ def _from_canvas_zip(d, name: str, stack: ExitStack) -> tuple[list[_Entry], list
 
 def _gradescope(d) -> list[_Found]:
     """The submissions of a Gradescope export (folders listed in submission_metadata.yml)."""
+    import yaml  # here: only a Gradescope export needs it (~40 ms to import)
+
     where = d.child_origin(GRADESCOPE_META)
     try:
         text = d.read(GRADESCOPE_META, MAX_META_BYTES + 1)

@@ -77,24 +77,16 @@ def module_of(item: str) -> str:
     return item.split(".")[0]
 
 
-def _merge(parts: list[SubmissionResult], into: SubmissionResult) -> SubmissionResult:
-    """One result from the per-module results: tests in order, each problem once."""
-    into.tests = [t for part in parts for t in part.tests]
-    seen_modules: set[str] = set()
-    problems: list[str] = []
-    for part in parts:
-        for p in part.problems:
-            if p in problems:
-                continue
-            if p.startswith("cnn/") and (" could not be imported" in p or " is missing" in p):
-                module = p[4:].split(".py ", 1)[0]
-                if module in seen_modules:  # the first chunk's word on a module stands
-                    continue
-                seen_modules.add(module)
-            problems.append(p)
-    into.problems = problems
-    into.seconds = round(sum(p.seconds for p in parts), 3)
-    return into
+def chunks(items: list[str]) -> list[list[str]]:
+    """The graded items in runs of one module each, in grading order (the points at which
+    results.json is rewritten; part 2's model items come after the backward passes)."""
+    out: list[list[str]] = []
+    for item in items:
+        if out and module_of(out[-1][-1]) == module_of(item):
+            out[-1].append(item)
+        else:
+            out.append([item])
+    return out
 
 
 def pending_entry(cfg: Config, items: list[str], elapsed: float) -> dict:
@@ -117,60 +109,110 @@ def pending_entry(cfg: Config, items: list[str], elapsed: float) -> dict:
     }
 
 
+class _Partial:
+    """The results of the modules graded so far, from the sandbox's outcomes as they arrive."""
+
+    def __init__(self, grader, sub, write: Callable[[dict], None], clock: Callable[[], float]):
+        from ..static import banned_modules
+
+        self.grader, self.sub, self.write, self.clock = grader, sub, write, clock
+        self.started = clock()
+        self.chunks = chunks(grader.items)
+        self.done = 0  # chunks graded
+        self.banned = banned_modules(sub.files)
+        self.lost = SubmissionResult(sub.student, sub.origin)  # causes of lost points so far
+        self.shown: list = []  # the graded modules' tests, with their notes (for snapshots)
+        self.judged: list = []  # the same, as Grader._tests gives them (for the final result)
+        self.import_errors: dict[str, str] = {}
+        self.where: list[list[int]] | None = None  # per chunk: the indices of its cases
+        self.fingerprint = grader.fingerprint(sub)
+
+    def snapshot(self) -> dict:
+        from ..engine import import_problems
+        from ..report import to_gradescope
+
+        sub, grader = self.sub, self.grader
+        partial = SubmissionResult(
+            sub.student,
+            sub.origin,
+            tests=list(self.shown),
+            problems=list(sub.problems)
+            + import_problems(self.import_errors, sub.files, self.banned)
+            + self.lost.problems,
+            hidden_problems=list(self.lost.hidden_problems),
+            isolation=grader.isolation.level,
+            metadata=dict(sub.metadata),
+            fingerprint=self.fingerprint,
+        )
+        data = to_gradescope(partial)
+        left = [i for chunk in self.chunks[self.done :] for i in chunk]
+        if left:
+            elapsed = self.clock() - self.started
+            data["tests"].append(pending_entry(grader.config, left, elapsed))
+            data["output"] = (
+                "Partial result: grading was stopped before the end.\n" + data["output"]
+            )
+        return data
+
+    def __call__(self, cases: list, outcomes: list, import_errors: dict[str, str]) -> None:
+        """The sandbox's progress: rewrite results.json once a module's cases all have their
+        outcome (the last module's result is the final one, written by the caller)."""
+        from ..engine import add_lost_points
+
+        before = self.done
+        while self.done < len(self.chunks) - 1:
+            idx = self._where(cases)[self.done]
+            if idx and (outcomes[idx[-1]] is None or any(outcomes[i] is None for i in idx)):
+                break
+            mine = [cases[i] for i in idx]
+            got = [outcomes[i] for i in idx]
+            judged = self._judge(self.done, mine, got)
+            shown = [dataclasses.replace(t, notes=list(t.notes)) for t in judged]
+            add_lost_points(self.lost, shown, mine, got, self.grader.config.limits)
+            self.shown += shown
+            self.done += 1
+        if self.done > before:
+            self.import_errors = dict(import_errors)
+            self.write(self.snapshot())
+
+    def _where(self, cases: list) -> list[list[int]]:
+        if self.where is None:
+            self.where = [
+                [i for i, c in enumerate(cases) if c.item in chunk] for chunk in self.chunks
+            ]
+        return self.where
+
+    def _judge(self, k: int, mine: list, got: list) -> list:
+        """Chunk ``k``'s tests (an item's tests depend on its own cases only)."""
+        chunk = set(self.chunks[k])
+        judged = [t for t in self.grader._tests(mine, got, self.banned) if t.item in chunk]
+        self.judged += judged
+        return judged
+
+    def tests(self, cases: list, outcomes: list) -> list:
+        """Every item's tests: the modules judged as they came, then the rest."""
+        for k in range(self.done, len(self.chunks)):
+            idx = self._where(cases)[k]
+            self._judge(k, [cases[i] for i in idx], [outcomes[i] for i in idx])
+        return [dataclasses.replace(t, notes=list(t.notes)) for t in self.judged]
+
+
 def grade_progressively(
     grader,
     sub,
     write: Callable[[dict], None],
     clock: Callable[[], float] = time.monotonic,
 ) -> dict:
-    """Grade ``sub`` one module at a time within the submission's budget; after each module call
-    ``write`` with a complete results dict (the last one is the final result)."""
+    """Grade ``sub`` as ``grade run`` does (one sandbox run, the submission's one budget), and
+    call ``write`` with a complete results dict before grading, after each module's functions
+    (from the sandbox's outcomes as they arrive) and at the end (the final result)."""
     from ..report import to_gradescope
 
-    cfg: Config = grader.config
-    started = clock()
-    end = started + cfg.limits.submission_timeout
-    items = grader.items
-    modules = list(dict.fromkeys(module_of(i) for i in items))
-    whole = SubmissionResult(
-        sub.student,
-        sub.origin,
-        problems=list(sub.problems),
-        isolation=grader.isolation.level,
-        metadata=dict(sub.metadata),
-        fingerprint=grader.fingerprint(sub),
-    )
-    parts: list[SubmissionResult] = []
-    files = dict(sub.files)
-
-    def snapshot(done: int) -> dict:
-        data = to_gradescope(_merge(parts, whole))
-        left = [i for i in items if module_of(i) in modules[done:]]
-        if left:
-            data["tests"].append(pending_entry(cfg, left, clock() - started))
-            data["output"] = (
-                "Partial result: grading was stopped before the end.\n" + data["output"]
-            )
-        return data
-
-    write(snapshot(0))
-    for n, module in enumerate(modules):
-        remaining = max(end - clock(), 0.001)
-        points = {k: (v if module_of(k) == module else 0.0) for k, v in cfg.points.items()}
-        limits = dataclasses.replace(cfg.limits, submission_timeout=remaining)
-        part_grader = dataclasses.replace(
-            grader, config=dataclasses.replace(cfg, points=points, limits=limits)
-        )
-        part = part_grader.grade(dataclasses.replace(sub, files=dict(files)))
-        parts.append(part)
-        for other in modules:
-            # A module whose import hung or ended the worker would cost that again in every
-            # later worker (each imports the whole package): later workers do without it.
-            why = next((p for p in part.problems if p.startswith(f"cnn/{other}.py ")), "")
-            if "importing it" in why:
-                files.pop(f"{other}.py", None)
-        write(snapshot(n + 1))
-    return snapshot(len(modules))
+    partial = _Partial(grader, sub, write, clock)
+    write(partial.snapshot())
+    final = to_gradescope(grader.grade(sub, progress=partial))
+    write(final)
+    return final
 
 
 def dumps(data: dict) -> str:

@@ -8,7 +8,10 @@ reference-oracle suite.
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +50,14 @@ def _paths(path: Path | str | None) -> tuple[Path, Path]:
     return json_path, json_path.with_suffix(".npz")
 
 
-def bank_files(path: Path | str | None = None) -> list[Path]:
-    """The bank files to load: every part's file in the kit's data folder (or in ``path``, a
-    folder), or the one file ``path``."""
+def bank_files(path: Path | str | None = None, parts=None) -> list[Path]:
+    """The bank files to load: every part's file (or the files of ``parts``) in the kit's data
+    folder (or in ``path``, a folder), or the one file ``path``."""
     folder = DATA_DIR if path is None else Path(path)
     if not folder.is_dir():
         return [folder]
-    found = [folder / name for name in BANK_FILES.values() if (folder / name).is_file()]
+    names = [name for part, name in BANK_FILES.items() if parts is None or part in parts]
+    found = [folder / name for name in names if (folder / name).is_file()]
     return found or [folder / BANK_JSON]
 
 
@@ -64,9 +68,41 @@ def _read(path: Path | str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     doc = json.loads(json_path.read_text(encoding="utf-8"))
     if doc.get("format") != FORMAT:
         raise ValueError(f"{json_path}: bank format {doc.get('format')!r}, expected {FORMAT}")
-    with np.load(npz_path, allow_pickle=False) as npz:
-        arrays = {key: npz[key] for key in npz.files}
-    return doc, arrays
+    return doc, read_npz(npz_path)
+
+
+# The header ``np.savez`` writes for a plain array (numpy's own reader parses it with
+# ``ast.literal_eval``: most of the bank's loading time); anything else goes to ``np.load``.
+_HEADER = re.compile(
+    rb"\{'descr': '([<>|][biufc][0-9]{1,2})', 'fortran_order': (False|True), "
+    rb"'shape': \(((?:[0-9]+, ?)*[0-9]*)\), \} *\n"
+)
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file ``path`` (numeric dtypes only: no pickles), each a fresh
+    writable array; the same arrays as ``np.load(path, allow_pickle=False)`` gives."""
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            key = info.filename.removesuffix(".npy")
+            data = zf.read(info)
+            found = None
+            if data[:8] in (b"\x93NUMPY\x01\x00", b"\x93NUMPY\x02\x00"):
+                size = 2 if data[6] == 1 else 4
+                start = 8 + size
+                length = int.from_bytes(data[8:start], "little")
+                found = _HEADER.fullmatch(data[start : start + length])
+                start += length
+            if found is None:  # an unusual header: numpy's own reader decides
+                arrays[key] = np.array(np.load(io.BytesIO(data), allow_pickle=False), copy=True)
+                continue
+            descr, fortran, dims = found.groups()
+            shape = tuple(int(d) for d in dims.replace(b" ", b"").split(b",") if d)
+            array = np.frombuffer(data, dtype=np.dtype(descr.decode()), offset=start)
+            order = "F" if fortran == b"True" else "C"
+            arrays[key] = array.reshape(shape, order=order).copy(order="K")
+    return arrays
 
 
 def decode_value(value: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -86,11 +122,11 @@ def decode_value(value: Any, arrays: dict[str, np.ndarray]) -> Any:
     return value
 
 
-def load_bank(path: Path | str | None = None) -> list[Case]:
+def load_bank(path: Path | str | None = None, parts=None) -> list[Case]:
     """The bank's hidden cases (group "hidden", oracle "keras"), in a fixed order: every part's
-    file (:func:`bank_files`), forward first."""
+    file (:func:`bank_files`; with ``parts``, only those parts' files), forward first."""
     cases = []
-    for one in bank_files(path):
+    for one in bank_files(path, parts):
         cases += _load_one(one)
     return cases
 

@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def run_calls(
     hide: list[Path] | None = None,
     modules: tuple[str, ...] = (),
     timeouts: list[float | None] | None = None,
+    progress: Callable[[list, dict[str, str]], None] | None = None,
 ) -> RunReport:
     """Run ``calls`` in a worker over a throwaway copy of the package folder ``package``.
 
@@ -87,6 +89,8 @@ def run_calls(
     ``mutation[i]`` asks for the array arguments' digests after the call (read by this
     process from the shared input blob). ``timeouts[i]``, when given and not None, replaces
     ``limits.call_timeout`` for call ``i`` (part 2's training outcome case has its own).
+    ``progress(outcomes, import_errors)``, when given, is called as outcomes arrive (``None``:
+    not run yet), outside any call's time limit (the Gradescope route's partial results).
     """
     limits = limits or Limits()
     iso = isolation or detect()
@@ -108,6 +112,7 @@ def run_calls(
             run = _Run(job, calls, items, mutation, limits, iso, list(hide or []), blob, fd)
             run.uid = slot.uid if slot else None
             run.call_timeouts = list(timeouts or [])
+            run.progress = progress
             return run.go()
         finally:
             os.close(fd)
@@ -169,6 +174,7 @@ class _Run:
         self.answer_values = 0
         self.budget_end = time.monotonic() + limits.submission_timeout
         self.call_timeouts: list[float | None] = []
+        self.progress: Callable[[list, dict[str, str]], None] | None = None
 
     def timeout_of(self, index: int) -> float:
         """Call ``index``'s own time limit, else ``limits.call_timeout``."""
@@ -182,6 +188,8 @@ class _Run:
         while start < n and time.monotonic() < self.budget_end:
             self._rewrite_skips(skip_modules)
             start = self._one_worker(start, skip_modules)
+            if self.progress is not None:
+                self.progress(self.outcomes, self.report.import_errors)
         for j in range(n):
             if self.outcomes[j] is None:
                 if "*" in self.report.import_errors:
@@ -281,6 +289,8 @@ class _Run:
                     self.outcomes[index] = Outcome("crashed", detail=problem)
                     return _next_pending(self.outcomes, index + 1)
                 index = _next_pending(self.outcomes, index + 1)
+                if self.progress is not None:
+                    self.progress(self.outcomes, self.report.import_errors)
                 deadline = time.monotonic() + self.timeout_of(index)
                 if index >= n:
                     return n
