@@ -133,36 +133,40 @@ _server: ForkServer | None = None
 _server_pid = 0
 
 
+def _start_locked() -> ForkServer:
+    """This process's server, started anew when there is none or it died (under the lock)."""
+    global _server, _server_pid
+    if _server is None or _server_pid != os.getpid() or not _server.alive():
+        if _server is not None and _server_pid == os.getpid():
+            _server.close()
+        _server, _server_pid = None, os.getpid()
+        _server = ForkServer()
+    return _server
+
+
 def server() -> ForkServer:
     """This process's fork server (started on first use, restarted if it died)."""
-    global _server, _server_pid
+    global _server
     with _server_lock:
-        if _server is None or _server_pid != os.getpid() or not _server.alive():
-            if _server is not None and _server_pid == os.getpid():
-                _server.close()
-            _server, _server_pid = ForkServer(), os.getpid()
+        started = _start_locked()
         try:
-            _server.wait_ready()
+            started.wait_ready()
         except WorkerStartError:
             _server = None
             raise
-        return _server
+        return started
 
 
 def prestart(iso: Isolation) -> None:
     """Start this process's fork server now without waiting for it (it imports numpy while
     the grader builds the cases); the first worker then finds it ready. Best effort."""
-    global _server, _server_pid
     if not enabled(iso):
         return
     with _server_lock:
-        if _server is None or _server_pid != os.getpid() or not _server.alive():
-            if _server is not None and _server_pid == os.getpid():
-                _server.close()
-            try:
-                _server, _server_pid = ForkServer(), os.getpid()
-            except (OSError, WorkerStartError):
-                _server = None
+        try:
+            _start_locked()
+        except (OSError, WorkerStartError):
+            pass  # _server stays None: server() tries again and reports the failure
 
 
 def plan(job: Path, hide: list[Path]) -> dict:

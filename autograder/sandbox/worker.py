@@ -20,7 +20,7 @@ it (``calls.marshal`` says which ABI the grader found; if the grader found one a
 cannot apply it, the worker stops before running anything): it may then read only the
 standard library, numpy, its job folder and a few device files, write only ``out/``, run no
 program, open no TCP connection and signal no process outside itself.
-Then (``calls.json``: ``seccomp``) it installs a seccomp filter that refuses new namespaces,
+Then (``calls.marshal``: ``seccomp``) it installs a seccomp filter that refuses new namespaces,
 mounts, ptrace, keyrings, bpf, io_uring and the like (:func:`seccomp_program`).
 """
 
@@ -542,38 +542,31 @@ class _SockFprog(ctypes.Structure):
 
 
 def seccomp_program():
-    """The filter as (code, jt, jf, k) tuples; jumps are resolved to the three tails."""
+    """The filter as (code, jt, jf, k) tuples, a jump's target named by its tail's label."""
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
-    head = [(ld, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH_X86_64), (ret, 0, 0, 0x80000000), (ld, 0, 0, 0)]
-    tests = [
-        (jge, "eperm", 0x40000000),
-        (jeq, "flags", _CLONE),
-        (jeq, "flags", _UNSHARE),
-        (jeq, "enosys", _CLONE3),
+    body = [(ld, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH_X86_64), (ret, 0, 0, 0x80000000), (ld, 0, 0, 0)]
+    body += [
+        (jge, "eperm", 0, 0x40000000),
+        (jeq, "flags", 0, _CLONE),
+        (jeq, "flags", 0, _UNSHARE),
+        (jeq, "enosys", 0, _CLONE3),
     ]
-    tests += [(jeq, "eperm", nr) for nr in sorted(_REFUSED.values())]
+    body += [(jeq, "eperm", 0, nr) for nr in sorted(_REFUSED.values())]
     tails = {
         "allow": [(ret, 0, 0, allow)],
-        "flags": [(ld, 0, 0, 16), (jset, "eperm", _NS_FLAGS), (ret, 0, 0, allow)],
+        "flags": [(ld, 0, 0, 16), (jset, "eperm", 0, _NS_FLAGS), (ret, 0, 0, allow)],
         "enosys": [(ret, 0, 0, enosys)],
         "eperm": [(ret, 0, 0, eperm)],
     }
-    start, at = {}, len(head) + len(tests)
-    for name, body in tails.items():
-        start[name] = at
-        at += len(body)
-    prog = list(head)
-    for i, (code, target, k) in enumerate(tests):
-        pc = len(head) + i
-        prog.append((code, start[target] - pc - 1, 0, k))
-    for name, body in tails.items():
-        for j, ins in enumerate(body):
-            if isinstance(ins[1], str):
-                pc = start[name] + j
-                ins = (ins[0], start[ins[1]] - pc - 1, 0, ins[2])
-            prog.append(ins)
-    return prog
+    label = {}
+    for name, tail in tails.items():
+        label[name] = len(body)
+        body += tail
+    return [
+        (code, label[jt] - pc - 1 if isinstance(jt, str) else jt, jf, k)
+        for pc, (code, jt, jf, k) in enumerate(body)
+    ]
 
 
 def seccomp():
@@ -589,6 +582,13 @@ def seccomp():
     if libc.syscall(ctypes.c_long(317), ctypes.c_uint(1), ctypes.c_uint(1), ctypes.byref(fprog)):
         return f"seccomp: {os.strerror(ctypes.get_errno())}"
     return ""
+
+
+def _unsafe(what, why):
+    """Stop before any student code runs: ``what`` could not be applied."""
+    sys.stderr.write(f"sandbox: {what} could not be applied ({why})\n")
+    say("sandbox-failed")
+    os._exit(3)
 
 
 def main():
@@ -615,15 +615,11 @@ def main():
     if abi:
         why = landlock(abi)
         if why:
-            sys.stderr.write(f"sandbox: Landlock could not be applied ({why})\n")
-            say("sandbox-failed")
-            os._exit(3)
+            _unsafe("Landlock", why)
     if job.get("seccomp"):
         why = seccomp()
         if why:
-            sys.stderr.write(f"sandbox: the seccomp filter could not be applied ({why})\n")
-            say("sandbox-failed")
-            os._exit(3)
+            _unsafe("the seccomp filter", why)
     sys.meta_path.insert(0, _Ban())
     sys.path.append(os.path.join(JOB, "pkg"))
     modules_ok = set()
