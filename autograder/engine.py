@@ -15,7 +15,6 @@ import shutil
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +26,7 @@ from .cases import Case, Close
 from .compare import Verdict, judge
 from .config import Config
 from .discover import Submission, materialise
+from .mistakes import Deferred
 from .oracle.bank import load_bank
 from .paths import ALL_MODULES, KIT_ROOT, SOLUTIONS_DIR, STUBS_DIR, modules_for
 from .reference import load_solutions
@@ -145,7 +145,7 @@ class Grader:
                 bank: dict[str, list[Case]] = {}
                 for case in self.bank:
                     if case.item in BANK_MISTAKES:  # computed when an answer needs them
-                        case = replace(case, mistakes=_Deferred(BANK_MISTAKES[case.item], case))
+                        case = replace(case, mistakes=Deferred(BANK_MISTAKES[case.item], case))
                     bank.setdefault(case.item, []).append(case)
                 self._shared = {
                     item: (
@@ -397,28 +397,6 @@ def _banned_reason(item: str, banned: dict[str, str]) -> str:
             if dep in banned:
                 return banned[dep] + " (the model is built from it)"
     return ""
-
-
-class _Deferred(Mapping):
-    """``make(case)`` (a bank case's mistakes), called the first time they are looked at: a
-    correct answer never needs them. (Grading runs in processes, never in threads.)"""
-
-    def __init__(self, make: Callable[[Case], dict], case: Case):
-        self._make, self._case, self._found = make, case, None
-
-    def _get(self) -> dict:
-        if self._found is None:
-            self._found = self._make(self._case)
-        return self._found
-
-    def __getitem__(self, key):
-        return self._get()[key]
-
-    def __iter__(self):
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
 
 
 def mistake_text(mistake: str) -> str:

@@ -6,7 +6,8 @@ first mistake the answer matches). :class:`LazyMistakes` keeps the recipes and c
 their order, on demand, with the same rule an eager dict applied at build time (a mistake is
 kept when it runs and its output is not the expected answer, nor, with ``distinct``, an earlier
 kept mistake's). So the first match, the names and the values are the ones the eager dict had;
-a correct answer costs none of them.
+a correct answer costs none of them. :class:`Deferred` does the same for a bank case's mistakes,
+which one function computes all at once.
 """
 
 from __future__ import annotations
@@ -71,3 +72,25 @@ class LazyMistakes(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"LazyMistakes(kept={list(self._kept)}, pending={[n for n, _ in self._todo]})"
+
+
+class Deferred(Mapping[str, Any]):
+    """``make(case)`` (a bank case's mistakes), called the first time they are looked at: a
+    correct answer never needs them. (Grading runs in processes, never in threads.)"""
+
+    def __init__(self, make: Callable[[Any], Mapping[str, Any]], case: Any):
+        self._make, self._case, self._found = make, case, None
+
+    def _get(self) -> Mapping[str, Any]:
+        if self._found is None:
+            self._found = self._make(self._case)
+        return self._found
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())

@@ -13,10 +13,13 @@ ATOL_SCALE = 1e-5
 ATOL_FLOOR = 1e-12
 
 
+def _atol(scale: float) -> float:
+    return max(ATOL_SCALE * scale, ATOL_FLOOR)
+
+
 def absolute_tolerance(want: np.ndarray) -> float:
     finite = np.abs(want[np.isfinite(want)])
-    scale = float(finite.max()) if finite.size else 0.0
-    return max(ATOL_SCALE * scale, ATOL_FLOOR)
+    return _atol(float(finite.max()) if finite.size else 0.0)
 
 
 _F64 = np.dtype(np.float64)
@@ -31,7 +34,7 @@ def _bound(w: np.ndarray) -> np.ndarray:
     the scale when every entry is finite (its largest magnitude is then the finite maximum)."""
     aw = np.abs(w)
     top = float(aw.max()) if aw.size else math.nan
-    atol = max(ATOL_SCALE * top, ATOL_FLOOR) if math.isfinite(top) else absolute_tolerance(w)
+    atol = _atol(top) if math.isfinite(top) else absolute_tolerance(w)
     return atol + RTOL * aw
 
 
