@@ -22,7 +22,7 @@ import sys
 import threading
 import traceback
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -318,14 +318,17 @@ def _remove_stale_temp(out: Path) -> None:
             pass
 
 
-def collect_results(out: Path) -> list[dict]:
-    """The results.json of every student folder in ``out``."""
-    found = []
+def iter_results(out: Path) -> Iterator[dict]:
+    """The results.json of every student folder in ``out``, one at a time (folder order)."""
     for folder in sorted(p for p in Path(out).iterdir() if p.is_dir()):
         data = _existing(out, folder.name)
         if data is not None:
-            found.append(data)
-    return found
+            yield data
+
+
+def collect_results(out: Path) -> list[dict]:
+    """The results.json of every student folder in ``out``."""
+    return list(iter_results(out))
 
 
 def _grade_one(grader: Grader, sub: Submission) -> SubmissionResult:

@@ -70,6 +70,8 @@ def student_of(result: dict) -> str:
 
 def item_points(result: dict) -> dict[str, tuple[float, float]]:
     """item -> (score, max_score) of one student, summed over its public and hidden tests."""
+    if "points" in result:  # a compact record (:func:`compact`)
+        return result["points"]
     out: dict[str, list[float]] = {}
     for test in result.get("tests", []):
         match = _TITLE.match(str(test.get("name", "")))
@@ -83,6 +85,21 @@ def item_points(result: dict) -> dict[str, tuple[float, float]]:
     for item, score in scores.items():
         out.setdefault(item, [0.0, 0.0])[0] = float(score)
     return {k: (points(v[0]), points(v[1])) for k, v in out.items()}
+
+
+# What an export reads of a result's extra_data (its tests are kept as item points only).
+_EXPORTED = ("student", "max_score", "error", "status", "problems", "mistakes", "metadata")
+
+
+def compact(result: dict) -> dict:
+    """``result`` reduced to what the exports read (its score, its item points, a few fields of
+    extra_data): a class of 20,000 results is held in a few KB per student, not tens."""
+    extra = result.get("extra_data", {})
+    return {
+        "score": result.get("score", 0.0),
+        "extra_data": {k: extra[k] for k in _EXPORTED if k in extra},
+        "points": item_points(result),
+    }
 
 
 def item_mistakes(result: dict) -> dict[str, list[str]]:

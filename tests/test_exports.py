@@ -285,3 +285,34 @@ def test_canvas_default_assignment_is_the_configs(tmp_path):
         )
         assert out.exit_code == 0, out.output
         assert parse((tmp_path / "c.csv").read_text(encoding="utf-8"))[0][5] == name
+
+
+def test_compact_records_export_exactly_what_the_full_results_export():
+    full = [to_gradescope(s) for s in klass()]
+    small = [exports.compact(r) for r in full]
+    assert all("tests" not in r for r in small)  # what made a record tens of KB
+    items = exports.items_of(full)
+    assert exports.items_of(small) == items
+    assert exports.plain_rows(small, items) == exports.plain_rows(full, items)
+    assert exports.plain_json(small, items) == exports.plain_json(full, items)
+    assert exports.canvas_rows(small).rows == exports.canvas_rows(full).rows
+
+
+def test_grade_export_of_a_folder_whose_index_cannot_be_written(tmp_path, monkeypatch):
+    from autograder.index import Index
+
+    grades = tmp_path / "grades"
+    written = write_class(grades)
+    runner = CliRunner()
+    out = runner.invoke(main, ["export", "csv", str(grades), "-o", str(tmp_path / "a.csv")])
+    assert out.exit_code == 0, out.output
+    expected = (tmp_path / "a.csv").read_text()
+
+    def refuse(out):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Index, "load", staticmethod(refuse))  # a read-only folder
+    out = runner.invoke(main, ["export", "csv", str(grades), "-o", str(tmp_path / "b.csv")])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "b.csv").read_text() == expected
+    assert len(parse(expected)) == len(written) + 1

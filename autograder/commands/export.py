@@ -13,11 +13,20 @@ class _Fail(click.ClickException):
 
 
 def _results(grades: Path) -> list[dict]:
-    from ..batch import collect_results
+    """Every student's results, compact (``exports.compact``), read one at a time from the
+    folder's index (a cache: a results.json is read only when it changed), or from the files
+    themselves when the folder is read-only."""
+    from ..batch import iter_results
+    from ..exports import compact
+    from ..index import Index
 
     if not grades.is_dir():
         raise _Fail(f"No such graded folder: {grades} (expected the --out folder of grade run).")
-    results = collect_results(grades)
+    try:
+        records = Index.load(grades).iter_records()
+    except OSError:  # the index cannot be updated here (a read-only folder)
+        records = iter_results(grades)
+    results = [compact(r) for r in records]
     if not results:
         raise _Fail(
             f"No graded students in {grades}: expected <student>/results.json written by "
