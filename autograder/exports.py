@@ -24,6 +24,7 @@ out with a warning.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -68,16 +69,23 @@ def student_of(result: dict) -> str:
     return str(result.get("extra_data", {}).get("student", ""))
 
 
+@functools.lru_cache(maxsize=4096)
+def _item_of(title: str) -> str | None:
+    """The item a test's title names ("conv2d (conv.py) - hidden cases" -> "conv.conv2d"):
+    every student's tests have the same few titles, so each is parsed once."""
+    match = _TITLE.match(title)
+    return f"{match['module']}.{match['name']}" if match else None
+
+
 def item_points(result: dict) -> dict[str, tuple[float, float]]:
     """item -> (score, max_score) of one student, summed over its public and hidden tests."""
     if "points" in result:  # a compact record (:func:`compact`)
         return result["points"]
     out: dict[str, list[float]] = {}
     for test in result.get("tests", []):
-        match = _TITLE.match(str(test.get("name", "")))
-        if not match:
+        item = _item_of(str(test.get("name", "")))
+        if item is None:
             continue
-        item = f"{match['module']}.{match['name']}"
         acc = out.setdefault(item, [0.0, 0.0])
         acc[0] += float(test.get("score", 0.0))
         acc[1] += float(test.get("max_score", 0.0))
