@@ -163,6 +163,17 @@ def grade_batch(
     if on_start:
         on_start(len(pending))
     written: set[str] = set()
+    # A student whose files carry the stamp they were graded from, by this kit and config, is
+    # done without reading them; the others are graded (or found current by fingerprint).
+    run_key = grader.run_key
+    todo = []
+    for i, p in enumerate(pending):
+        if not force and index.fresh(p.student, p.source_stamp(), run_key):
+            summary.skipped.append(p.student)
+        else:
+            todo.append(i)
+    if progress and len(todo) < len(pending):
+        progress(len(pending) - len(todo))
 
     def work(i: int) -> Done:
         return grade_task(grader, pending[i], out, index, force, i)
@@ -176,8 +187,9 @@ def grade_batch(
         student = pending[done.index].student
         if done.kind == "skipped":
             summary.skipped.append(student)
+            index.restamp(student, done.source, run_key)
         else:
-            index.put(student, done.stamp, done.record or {})
+            index.put(student, done.stamp, done.record or {}, done.source, run_key)
             written.add(student)
             if done.kind == "failed":
                 summary.failed.append(student)
@@ -185,7 +197,7 @@ def grade_batch(
         if progress:
             progress(1)
 
-    tasks = list(range(len(pending)))
+    tasks = todo
     pool = Pool(jobs, work) if jobs > 1 and len(tasks) > 1 else None
     if pool is not None:
         grader.shared_cases()  # built once, before the grading processes are forked
@@ -250,13 +262,15 @@ def grade_task(grader: Grader, pending: Pending, out: Path, index: Index, force:
                number: int = 0) -> Done:  # fmt: skip
     """Grade one student (in this process or a grading process): skip it when its results are
     current, else grade it and write its files. Returns what the batch records."""
+    source = pending.source_stamp()  # before the files are read: a later change shows
     sub = pending.load()
     if not force and index.current(sub.student, grader.fingerprint(sub)):
-        return Done(number, "skipped", sub.student)
+        return Done(number, "skipped", sub.student, source=source)
     result = _grade_one(grader, sub)
     data = write_submission(out, result)
     kind = "failed" if result.error else "graded"
-    return Done(number, kind, sub.student, stamp(out / sub.student / "results.json"), slim(data))
+    path = out / sub.student / "results.json"
+    return Done(number, kind, sub.student, stamp(path), slim(data), source)
 
 
 def _write_failure(grader: Grader, pending: Pending, out: Path, number: int, why: str) -> Done:

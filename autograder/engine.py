@@ -172,9 +172,11 @@ class Grader:
             out += bank
         return out
 
-    def fingerprint(self, sub: Submission) -> str:
-        """Changes when the submission, the config or anything in the kit that decides a score
-        changes (:func:`kit_digest`), so that a rerun skips exactly the unchanged gradings."""
+    @property
+    def run_key(self) -> str:
+        """Changes when the config or anything in the kit that decides a score changes
+        (:func:`kit_digest`): the part of :meth:`fingerprint` that is the same for every
+        student of a run."""
         h = hashlib.sha256()
         h.update(kit_digest().encode())
         h.update(repr(sorted(self.config.points.items())).encode())
@@ -184,6 +186,12 @@ class Grader:
         )
         h.update(hmac.new(self.config.secret.encode(), b"fp", hashlib.sha256).digest())
         h.update(repr(self.config.limits).encode())
+        return h.hexdigest()[:32]
+
+    def fingerprint(self, sub: Submission) -> str:
+        """Changes when the submission or :attr:`run_key` changes, so that a rerun skips
+        exactly the unchanged gradings."""
+        h = hashlib.sha256(self.run_key.encode())
         for name in sorted(sub.files):
             h.update(name.encode() + b"\0" + hashlib.sha256(sub.files[name]).digest())
         return h.hexdigest()[:32]

@@ -1,12 +1,16 @@
 """A compact index of an output folder, so a run never re-reads every results.json (issue #16).
 
-``OUT/.grade-index.jsonl`` holds one line per student folder: the ``results.json`` file's stamp
-(size, mtime, inode) and a *slim* copy of it: everything the gradebook, the class report and the
-resume check read, with each test's Markdown output cut to what the report uses (its FAILED
-case names and whether it says "not implemented yet"). A run loads the index, checks every
-stamp against the folder (one ``stat`` per student) and re-reads only the results.json files
-that changed behind its back (another tool, a merge, a run killed before it saved the index);
-so a regrade of one student in a large folder reads one results.json, not all of them.
+``OUT/.grade-index.jsonl`` holds one line per student folder: a short JSON header (the
+student, the ``results.json`` file's stamp (size, mtime, inode), its fingerprint, whether the
+grader failed, the stamp of the submission's files it was graded from and the run key of the
+kit and config that graded it), a tab, then a *slim* copy of the results: everything the
+gradebook, the class report and the resume check read, with each test's Markdown output cut to
+what the report uses (its FAILED case names and whether it says "not implemented yet"). A run
+loads the headers only, checks every stamp against the folder (one ``stat`` per student) and
+re-reads only the results.json files that changed behind its back (another tool, a merge, a run
+killed before it saved the index); a student whose submission stamp and run key are unchanged
+is skipped without reading its files (:mod:`autograder.stream`). So a regrade of one student in
+a large folder reads one submission and one results.json, not all of them.
 
 Memory stays flat in the class size: in memory the index keeps per student only where its line
 is in the file, the stamp, the fingerprint and whether the grader failed (what the resume check
@@ -92,12 +96,38 @@ class Entry(NamedTuple):
     stamp: tuple[int, ...]
     fingerprint: str | None
     error: bool
+    source: str | None = None  # the submission's stamp when it was graded (stream.tree_stamp)
+    run: str | None = None  # the run key of the kit and config that graded it
+
+    def header(self, name: str) -> bytes:
+        fields = [name, list(self.stamp), self.fingerprint, self.error, self.source, self.run]
+        return json.dumps(fields, allow_nan=False).encode()
 
 
-def _entry(offset: int, st: list[int] | tuple[int, ...], record: dict) -> Entry:
+def _entry(offset: int, st, record: dict, source=None, run=None) -> Entry:
     extra = record.get("extra_data") or {}
     fp = extra.get("fingerprint")
-    return Entry(offset, tuple(st), fp if isinstance(fp, str) else None, bool(extra.get("error")))
+    fp = fp if isinstance(fp, str) else None
+    return Entry(offset, tuple(st), fp, bool(extra.get("error")), source, run)
+
+
+def _header(line: bytes, offset: int) -> tuple[str, Entry] | None:
+    """(student, entry) of one index line, from its header alone; None when it is not one."""
+    head, tab, _ = line.partition(b"\t")
+    if not tab:
+        return None
+    try:
+        name, st, fp, error, source, run = json.loads(head)
+    except (ValueError, TypeError):
+        return None
+    if not (isinstance(name, str) and isinstance(st, list) and all(type(v) is int for v in st)):
+        return None
+    ok = all(v is None or isinstance(v, str) for v in (fp, source, run))
+    return (name, Entry(offset, tuple(st), fp, bool(error), source, run)) if ok else None
+
+
+def _record(line: bytes) -> dict:
+    return json.loads(line.partition(b"\t")[2])
 
 
 class Index:
@@ -117,12 +147,9 @@ class Index:
             with open(index.path, "rb") as f:
                 offset = 0
                 for line in f:
-                    try:
-                        name, st, record = json.loads(line)
-                        if isinstance(name, str) and isinstance(record, dict):
-                            known[name] = _entry(offset, st, record)
-                    except (ValueError, TypeError):
-                        pass
+                    found = _header(line, offset) if line.endswith(b"\n") else None
+                    if found is not None:
+                        known[found[0]] = found[1]
                     offset += len(line)
         except OSError:
             pass
@@ -150,11 +177,32 @@ class Index:
         entry = self.entries.get(name)
         return entry is not None and not entry.error and entry.fingerprint == fingerprint
 
-    def put(self, name: str, st: list[int] | None, record: dict) -> None:
-        """Append the student's record to the file (a later line wins over an earlier one)."""
+    def fresh(self, name: str, source: str | None, run: str) -> bool:
+        """The student was graded (the grader did not fail) from files of stamp ``source`` by
+        a run of key ``run``: its results are current without reading its files."""
+        entry = self.entries.get(name)
+        return (
+            source is not None
+            and entry is not None
+            and not entry.error
+            and entry.source == source
+            and entry.run == run
+        )
+
+    def put(
+        self,
+        name: str,
+        st: list[int] | None,
+        record: dict,
+        source: str | None = None,
+        run: str | None = None,
+    ) -> None:
+        """Append the student's record to the file (a later line wins over an earlier one);
+        ``source`` and ``run``: the submission's stamp and the run key it was graded with."""
         if st is None:
             return
-        line = json.dumps([name, st, record], allow_nan=False).encode() + b"\n"
+        entry = _entry(0, st, record, source, run)
+        line = entry.header(name) + b"\t" + json.dumps(record, allow_nan=False).encode() + b"\n"
         with open(self.path, "a+b") as f:  # opened per record: nothing buffered across a fork
             offset = f.seek(0, os.SEEK_END)
             if offset:
@@ -163,7 +211,17 @@ class Index:
                     f.write(b"\n")
                     offset += 1
             f.write(line)
-        self.entries[name] = _entry(offset, st, record)
+        self.entries[name] = entry._replace(offset=offset)
+
+    def restamp(self, name: str, source: str | None, run: str) -> None:
+        """The student's results were found current by their fingerprint, from files whose
+        stamp is now ``source``: note it, so that the next run need not read them."""
+        entry = self.entries.get(name)
+        if source is None or entry is None or (entry.source, entry.run) == (source, run):
+            return
+        record = self.record(name)
+        if record is not None:
+            self.put(name, list(entry.stamp), record, source, run)
 
     def _lines(self) -> Iterator[tuple[str, bytes]]:
         """(name, its line) in name order, read from the file at each entry's offset."""
@@ -178,7 +236,7 @@ class Index:
             return None
         with open(self.path, "rb") as f:
             f.seek(entry.offset)
-            return _shared_strings(json.loads(f.readline())[2])
+            return _shared_strings(_record(f.readline()))
 
     def iter_records(self) -> Iterator[dict]:
         """Every student's slim results, in folder-name order (as ``collect_results``), one
@@ -186,7 +244,7 @@ class Index:
         if not self.entries:
             return
         for _name, line in self._lines():
-            yield json.loads(line)[2]  # one at a time: nothing to share
+            yield _record(line)  # one at a time: nothing to share
 
     def records(self) -> list[dict]:
         return list(self.iter_records())

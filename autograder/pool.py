@@ -47,6 +47,7 @@ class Done:
     student: str
     stamp: list[int] | None = None  # of the results.json written
     record: dict | None = None  # its slim results (autograder.index.slim)
+    source: str | None = None  # the stamp of the submission's files, taken before reading them
 
 
 Work = Callable[[int], Done]

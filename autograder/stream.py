@@ -6,11 +6,21 @@ Gradescope or Canvas export on disk) a student's files are read by :meth:`Pendin
 that student is graded. So a batch holds names, not files (memory flat in the class size), and a
 ``--shard`` process reads only its own students (plus the first student of a PATH, which the
 "is anything here gradable?" check reads). A zip PATH is read as before (one archive).
+
+A student with a folder or zip of its own on disk also has a *source stamp*
+(:meth:`Pending.source_stamp`): a digest of the names, types, sizes, inodes and change times
+of everything in it, read with one ``lstat`` per file and no file opened. Equal stamps mean
+equal files (what make and rsync assume; the change time cannot be set back by a program), so
+a rerun skips an unchanged student without reading it (issue #16: a regrade of one student in a
+large class reads one student).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,10 +35,11 @@ from .discover.read import DEFER
 class _Deferred:
     """A stand-in for discover's ``_Found``: the submission is read on first need."""
 
-    def __init__(self, raw_id: str, origin: str, make: Callable):
+    def __init__(self, raw_id: str, origin: str, make: Callable, where: str | None = None):
         self.sub = Submission(raw_id, origin, {}, [], {})
         self._make = make
         self._found = None
+        self.where = where
 
     def found(self):
         if self._found is None:
@@ -49,6 +60,15 @@ class Pending:
     _sub: Submission
     _deferred: _Deferred | None = None
     _before: int = 0  # problems noted before the student's own (discover's order)
+    _source: str | None = None
+
+    def source_stamp(self) -> str | None:
+        """The stamp of the student's folder or zip on disk (:func:`tree_stamp`), taken once,
+        before its files are read; None when it has none (a member of a zip PATH, a Canvas file
+        group) or its files changed too recently for a stamp to be trusted."""
+        if self._source is None and self._deferred is not None and self._deferred.where:
+            self._source = tree_stamp(self._deferred.where) or ""
+        return self._source or None
 
     def load(self) -> Submission:
         """The submission, as :func:`autograder.discover.discover` returns it."""
@@ -76,8 +96,8 @@ def discover_pending(paths: Sequence[Path]) -> list[Pending]:
     seen: set[str] = set()
     deferred: dict[int, _Deferred] = {}
 
-    def defer(raw_id: str, origin: str, make: Callable) -> _Deferred:
-        item = _Deferred(raw_id, origin, make)
+    def defer(raw_id: str, origin: str, make: Callable, where: str | None = None) -> _Deferred:
+        item = _Deferred(raw_id, origin, make, where)
         deferred[id(item.sub)] = item
         return item
 
@@ -98,3 +118,39 @@ def discover_pending(paths: Sequence[Path]) -> list[Pending]:
         before = {id(s): len(s.problems) for s in subs}
         final = _finalise(subs)
         return [Pending(s.student, s.origin, s, deferred.get(id(s)), before[id(s)]) for s in final]
+
+
+MAX_STAMP_ENTRIES = 4096  # a folder holding more is read and fingerprinted instead
+RECENT_NS = 2_000_000_000  # a change younger than this may share its timestamp with the next
+
+
+def tree_stamp(where: str) -> str | None:
+    """A digest of the path, type, size, device, inode, modification and change times (ns) of
+    ``where`` and of everything below it (symbolic links not followed; one ``lstat`` each, no
+    file opened). None when it cannot be read, holds more than ``MAX_STAMP_ENTRIES`` entries,
+    or anything in it changed in the last two seconds: a later change within the file system's
+    clock granularity could then leave the stamp unchanged (git's "racy" entries)."""
+    h = hashlib.blake2b(digest_size=16)
+    limit = time.time_ns() - RECENT_NS
+    count = 0
+    stack = [("", where)]
+    try:
+        while stack:
+            rel, path = stack.pop()
+            st = os.lstat(path)
+            if max(st.st_mtime_ns, st.st_ctime_ns) > limit:
+                return None
+            count += 1
+            if count > MAX_STAMP_ENTRIES:
+                return None
+            h.update(
+                f"{rel}\0{st.st_mode}|{st.st_size}|{st.st_dev}|{st.st_ino}|"
+                f"{st.st_mtime_ns}|{st.st_ctime_ns}\n".encode("utf-8", "surrogateescape")
+            )
+            if stat.S_ISDIR(st.st_mode):
+                with os.scandir(path) as it:
+                    names = sorted(e.name for e in it)
+                stack.extend((f"{rel}/{n}", os.path.join(path, n)) for n in reversed(names))
+    except OSError:
+        return None
+    return h.hexdigest()

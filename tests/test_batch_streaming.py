@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -171,6 +172,73 @@ def test_jobs_2_grades_in_processes_and_a_dead_one_leaves_not_graded(tmp_path, m
     again = batch_mod.grade_batch([subs], out, Config(secret="s"), jobs=2)
     assert sorted(again.graded) == ["s3", "s5"] and len(again.skipped) == 5
     assert not again.failed and again.totals.students == 7 and again.totals.graded == 7
+
+
+def test_a_rerun_reads_only_the_students_whose_files_changed(tmp_path, monkeypatch):
+    monkeypatch.setattr(stream, "RECENT_NS", 0)  # the files here are milliseconds old
+    names = [f"s{i}" for i in range(6)]
+    subs = _fake_class(tmp_path, names)
+    graded, read = [], []
+    real = stream.Pending.load
+
+    def load(self):
+        read.append(self.student)
+        return real(self)
+
+    def fake_grade(self, sub):
+        graded.append(sub.student)
+        return SubmissionResult(sub.student, sub.origin, fingerprint=self.fingerprint(sub))
+
+    monkeypatch.setattr(stream.Pending, "load", load)
+    monkeypatch.setattr(batch_mod.Grader, "grade", fake_grade)
+    out = tmp_path / "out"
+
+    def run(config=Config(secret="s"), **kw):
+        graded.clear(), read.clear()
+        time.sleep(0.05)  # past the file system clock's granularity
+        return batch_mod.grade_batch([subs], out, config, **kw)
+
+    assert sorted(run().graded) == names and sorted(read) == names
+    # s2 changes its file, keeping its size and modification time; s4's is touched only
+    changed = subs / "s2" / "cnn" / "shapes.py"
+    st = changed.stat()
+    changed.write_text("X = 's9'\n")
+    os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert changed.stat().st_size == st.st_size and changed.stat().st_mtime_ns == st.st_mtime_ns
+    os.utime(subs / "s4" / "cnn" / "shapes.py")
+    again = run()
+    assert sorted(read) == ["s2", "s4"] and graded == ["s2"], (read, graded)
+    assert sorted(again.skipped) == ["s0", "s1", "s3", "s4", "s5"]
+    assert again.totals.students == 6
+    third = run()  # s4 was found current by its fingerprint and its new stamp kept
+    assert read == [] and graded == [] and len(third.skipped) == 6
+    # another config (points, limits, secret) or --force reads and grades every student
+    assert sorted(run(Config(secret="other")).graded) == names and sorted(read) == names
+    assert sorted(run(Config(secret="other"), force=True).graded) == names
+
+
+def test_the_source_stamp_follows_every_file_and_distrusts_fresh_changes(tmp_path, monkeypatch):
+    root = tmp_path / "s"
+    (root / "cnn").mkdir(parents=True)
+    (root / "cnn" / "conv.py").write_text("A = 1\n")
+    assert stream.tree_stamp(str(root)) is None  # changed less than two seconds ago
+    monkeypatch.setattr(stream, "RECENT_NS", 0)
+    first = stream.tree_stamp(str(root))
+    assert first and stream.tree_stamp(str(root)) == first
+    stamps = {first}
+    for change in (
+        lambda: (root / "cnn" / "notes.txt").write_text("x"),  # a new file, even ignored
+        lambda: (root / "cnn" / "notes.txt").unlink(),  # its removal (the folder changed)
+        lambda: (root / "cnn" / "conv.py").chmod(0o600),  # metadata
+        lambda: (root / "cnn" / "conv.py").write_text("A = 2\n"),  # content, same size
+    ):
+        time.sleep(0.05)
+        change()
+        stamps.add(stream.tree_stamp(str(root)))
+    assert len(stamps) == 5 and None not in stamps
+    assert stream.tree_stamp(str(tmp_path / "missing")) is None
+    monkeypatch.setattr(stream, "MAX_STAMP_ENTRIES", 2)
+    assert stream.tree_stamp(str(root)) is None  # too many files: read them instead
 
 
 def _eager(recipes, expected, distinct):

@@ -169,7 +169,7 @@ def test_the_index_keeps_no_record_in_memory_and_saves_one_sorted_line_each(tmp_
     assert index.record("a")["score"] < index.record("b")["score"]
     index.save()
     lines = (out / NAME).read_text().splitlines()
-    assert [json.loads(line)[0] for line in lines] == ["a", "b", "c"]
+    assert [json.loads(line.split("\t")[0])[0] for line in lines] == ["a", "b", "c"]
     assert [r["extra_data"]["student"] for r in index.iter_records()] == ["a", "b", "c"]
     assert index.record("a")["score"] < index.record("b")["score"]
 

@@ -23,7 +23,17 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from .files import _NOT_FOLLOWED, _DiskDir, _reason, _show, _TooLarge, _zip_stem, _ZipDir, _ZipTree
+from .files import (
+    _NOT_FOLLOWED,
+    _DiskDir,
+    _reason,
+    _show,
+    _TooLarge,
+    _zip_stem,
+    _ZipDir,
+    _ZipTree,
+    disk_path,
+)
 from .formats import _CANVAS, GRADESCOPE_META, _canvas_key, _canvas_student, _gradescope
 from .ids import RESERVED_IDS, _finalise, safe_id
 from .package import MODULE_FILES, find_package, materialise
@@ -89,12 +99,22 @@ def _class(d) -> list[_Found]:
             found.append(_unreadable(raw_id, d.child_origin(name), sentence))
         elif kind == "dir":
             found.append(
-                _guard(name, d.child_origin(name), lambda n=name: _from_dir(n, d.subdir(n)))
+                _guard(
+                    name,
+                    d.child_origin(name),
+                    lambda n=name: _from_dir(n, d.subdir(n)),
+                    disk_path(d, name),
+                )
             )
         elif kind == "file" and name.lower().endswith(".zip"):
             stem = _zip_stem(name)
             found.append(
-                _guard(stem, d.child_origin(name), lambda n=name, s=stem: _from_zip(s, d, n))
+                _guard(
+                    stem,
+                    d.child_origin(name),
+                    lambda n=name, s=stem: _from_zip(s, d, n),
+                    disk_path(d, name),
+                )
             )
     for uid, items in sorted(canvas.items()):
         origin = d.child_origin(f"*{uid}_*")
@@ -120,7 +140,8 @@ def _discover_path(path: Path, stack: ExitStack) -> list[_Found]:
         try:
             kind, where = _classify(d, plain=True)
             if kind == "single":
-                found = [_guard(name, shown, lambda: _from_dir(name, d, explicit=True))]
+                make = lambda: _from_dir(name, d, explicit=True)  # noqa: E731
+                found = [_guard(name, shown, make, disk_path(d))]
             elif kind == "gradescope":
                 found = _gradescope(where)
             else:

@@ -162,6 +162,13 @@ class _OwningZipFile(zipfile.ZipFile):
             self._handle.close()
 
 
+def disk_path(d, name: str | None = None) -> str | None:
+    """The path on disk of the folder ``d`` (or of its child ``name``); None inside a zip."""
+    if not isinstance(d, _DiskDir):
+        return None
+    return d.path if name is None else os.path.join(d.path, name)
+
+
 class _DiskDir:
     """A folder on disk."""
 

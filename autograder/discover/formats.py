@@ -7,7 +7,17 @@ import dataclasses
 import re
 from contextlib import ExitStack
 
-from .files import _NOT_FOLLOWED, _Entry, _reason, _show, _TooLarge, _zip_stem, _ZipDir, _ZipTree
+from .files import (
+    _NOT_FOLLOWED,
+    _Entry,
+    _reason,
+    _show,
+    _TooLarge,
+    _zip_stem,
+    _ZipDir,
+    _ZipTree,
+    disk_path,
+)
 from .read import _build, _Found, _from_dir, _guard, _unreadable
 from .submission import DiscoveryError
 
@@ -162,7 +172,7 @@ def _gradescope(d) -> list[_Found]:
         kind = kids.get(folder)
         if kind == "dir":
             maker = lambda f=folder, r=raw_id, m=metadata: _from_dir(r, d.subdir(f), m, True)  # noqa: E731
-            found.append(_guard(raw_id, origin, maker))
+            found.append(_guard(raw_id, origin, maker, disk_path(d, folder)))
         elif kind == "link":
             found.append(_unreadable(raw_id, origin, f"{_show(folder)} {_NOT_FOLLOWED}.", metadata))
         else:

@@ -199,16 +199,19 @@ def _from_open_zip(raw_id: str, zf: zipfile.ZipFile, origin: str, metadata: dict
     return _from_dir(raw_id, _ZipDir(tree, ""), metadata, explicit=True)
 
 
-# Set by autograder.stream (issue #16): a hook that takes (raw_id, origin, make) and returns a
-# stand-in whose files are read later, so that a run lists students before it reads them.
+# Set by autograder.stream (issue #16): a hook that takes (raw_id, origin, make, where) and
+# returns a stand-in whose files are read later, so that a run lists students before it reads
+# them; ``where`` is the student's folder or zip on disk, when it has one of its own.
 DEFER: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("defer", default=None)
 
 
-def _guard(raw_id: str, origin: str, make: Callable[[], _Found]) -> _Found:
+def _guard(
+    raw_id: str, origin: str, make: Callable[[], _Found], where: str | None = None
+) -> _Found:
     """Run ``make``; an unexpected error becomes a problem of that one student."""
     defer = DEFER.get()
     if defer is not None:
-        return defer(raw_id, origin, lambda: _guard_now(raw_id, origin, make))
+        return defer(raw_id, origin, lambda: _guard_now(raw_id, origin, make), where)
     return _guard_now(raw_id, origin, make)
 
 
