@@ -152,7 +152,12 @@ def grade_batch(
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {out} exists and is not a folder.")
     # Names first (no files read), then this shard's students only; each is read when graded.
-    pending = [p for p in discover_pending(paths) if not _inside(p.origin, out)]
+    pending = discover_pending(paths)
+    # Only a PATH that holds the output folder (or lies in it) can list it as a student: the
+    # origins of the others need not be resolved one by one.
+    roots = [Path(p).resolve() for p in paths]
+    if any(r == out or r in out.parents or out in r.parents for r in roots):
+        pending = [p for p in pending if not _inside(p.origin, out)]
     pending = [p for p in pending if in_shard(p.student, shard)]
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_temp(out)

@@ -62,15 +62,17 @@ LIGHT_ITEMS = (
 
 
 def link_package(dest: Path, override: dict[str, str] | None = None) -> None:
-    """``dest/cnn`` = solutions/cnn, hard-linked (fast for big classes); ``override``: module
-    file -> extra source appended (a copy, not a link)."""
+    """``dest/cnn`` = a copy of solutions/cnn; ``override``: module file -> extra source
+    appended. Copies, not hard links: a link shares its inode (and the inode's change time)
+    with every other student's, so one student's edit would change every student's files'
+    stamps and the rerun would read the whole class."""
     pkg = dest / "cnn"
     pkg.mkdir(parents=True)
     for src in SOLUTIONS.glob("*.py"):
         if override and src.name in override:
             (pkg / src.name).write_text(src.read_text() + override[src.name])
         else:
-            os.link(src, pkg / src.name)
+            shutil.copyfile(src, pkg / src.name)
 
 
 def build_class(root: Path, size: int, faulty: bool) -> list[str]:

@@ -217,6 +217,19 @@ def test_a_rerun_reads_only_the_students_whose_files_changed(tmp_path, monkeypat
     assert sorted(run(Config(secret="other"), force=True).graded) == names
 
 
+def test_an_output_folder_inside_the_class_is_never_a_student(tmp_path, monkeypatch):
+    subs = _fake_class(tmp_path, ["s0", "s1"])
+
+    def fake_grade(self, sub):
+        return SubmissionResult(sub.student, sub.origin, fingerprint=self.fingerprint(sub))
+
+    monkeypatch.setattr(batch_mod.Grader, "grade", fake_grade)
+    for _ in range(2):  # the second run finds the folders the first one wrote in the class
+        summary = batch_mod.grade_batch([subs], subs / "grades", Config(secret="s"))
+        assert sorted(summary.graded + summary.skipped) == ["s0", "s1"]
+        assert summary.totals.students == 2
+
+
 def test_the_source_stamp_follows_every_file_and_distrusts_fresh_changes(tmp_path, monkeypatch):
     root = tmp_path / "s"
     (root / "cnn").mkdir(parents=True)
