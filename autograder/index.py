@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from .exports import item_points
 from .report import open_atomic
 
 NAME = ".grade-index.jsonl"
@@ -50,7 +51,7 @@ def stamp(path: Path) -> list[int] | None:
 
 def slim(data: dict) -> dict:
     """``results.json`` without what no report reads (the long Markdown texts, the tests'
-    Gradescope fields)."""
+    Gradescope fields), with its item points (:func:`autograder.exports.item_points`)."""
     out = {k: v for k, v in data.items() if k != "output"}
     tests = []
     for test in data.get("tests", []):
@@ -65,6 +66,7 @@ def slim(data: dict) -> dict:
         kept = {k: test[k] for k in _TEST_KEYS if k in test}
         tests.append(kept | {"output": "\n".join(lines)})
     out["tests"] = tests
+    out["points"] = item_points(data)  # what every report pass reads first, computed once
     return _shared_strings(out)
 
 
