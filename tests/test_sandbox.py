@@ -634,3 +634,28 @@ def test_the_status_pipe_reads_lines_and_big_payloads_under_deadlines():
     assert pipe.line(soon) is None and pipe.eof  # a flood counts as the end
     thread.join()
     pipe.close()
+
+
+def test_student_code_runs_with_the_garbage_collector_on(tmp_path):
+    """The fork server preloads with the collector off (and freezes what it loaded); the
+    worker it forks turns it back on, so a student's reference cycles are collected as in any
+    interpreter (a program that relies on it does not run out of memory in the sandbox)."""
+    pkg = make_package(
+        tmp_path,
+        shapes="""
+        import gc
+        def collector():
+            return gc.isenabled()
+        def cycles_collected():
+            class Node:
+                pass
+            for _ in range(3):
+                a, b = Node(), Node()
+                a.other, b.other = b, a
+                a.blob = bytearray(1 << 20)
+            del a, b
+            return gc.collect() > 0
+    """,
+    )
+    report = run(pkg, [Call("call", "shapes.collector"), Call("call", "shapes.cycles_collected")])
+    assert [o.value for o in report.outcomes] == [True, True]
