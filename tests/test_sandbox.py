@@ -636,10 +636,13 @@ def test_the_status_pipe_reads_lines_and_big_payloads_under_deadlines():
     pipe.close()
 
 
-def test_student_code_runs_with_the_garbage_collector_on(tmp_path):
-    """The fork server preloads with the collector off (and freezes what it loaded); the
-    worker it forks turns it back on, so a student's reference cycles are collected as in any
-    interpreter (a program that relies on it does not run out of memory in the sandbox)."""
+@pytest.mark.parametrize("forkserver", ["1", "0"])
+def test_student_code_runs_with_the_garbage_collector_on(tmp_path, monkeypatch, forkserver):
+    """The fork server, and an exec'd worker, import numpy with the collector off (and freeze
+    what they loaded); the worker turns it back on before the student's imports, so a student's
+    reference cycles are collected as in any interpreter (a program that relies on it does not
+    run out of memory in the sandbox)."""
+    monkeypatch.setenv("CNN_GRADE_FORKSERVER", forkserver)
     pkg = make_package(
         tmp_path,
         shapes="""
