@@ -15,6 +15,9 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+from . import GcPause  # noqa: E402
+
+_loading = GcPause()  # the command line's modules: long-lived, nothing to collect
 import click  # noqa: E402
 
 from .config import ConfigError, example_config, load_config  # noqa: E402
@@ -87,17 +90,19 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
 
     Example: grade run examples/sample-class --out grades --jobs 2
     """
+    setup = GcPause()  # until the grader is built (start() below)
     from .batch import BatchError, BatchInterrupted, grade_batch, parse_shard
     from .discover import DiscoveryError
 
-    cfg = _config(config_path)
-    _check_out(out)
     bar = None
     try:
+        cfg = _config(config_path)
+        _check_out(out)
         shard_kn = parse_shard(shard)
 
         def start(total: int) -> None:
             nonlocal bar
+            setup.end()
             if sys.stderr.isatty() and total:
                 bar = click.progressbar(length=total, label="grading", file=sys.stderr)
                 bar.__enter__()
@@ -121,6 +126,7 @@ def run(paths, out, jobs, config_path, force, shard) -> None:
         _say_interrupted(stop, out)
         sys.exit(128 + stop.signum)
     finally:
+        setup.end()
         if bar is not None:
             bar.__exit__(None, None, None)
     _echo_batch(Path(out), summary, cfg.total)
@@ -285,3 +291,4 @@ def _register_extra_commands() -> None:
 
 
 _register_extra_commands()
+_loading.end()

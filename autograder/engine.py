@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import os
 import platform
 import shutil
 import threading
@@ -70,23 +71,33 @@ def kit_digest() -> str:
     the Keras bank, the reference solutions, the handout's given code, and the numpy and Python
     versions that compute the expected values (the version string never changes; this does)."""
     h = hashlib.sha256(f"{np.__version__}|{platform.python_version()}".encode())
-    package = KIT_ROOT / "autograder"
-    files = [
-        p
-        for p in package.rglob("*")
-        if p.is_file()
-        and "__pycache__" not in p.parts
-        and (package / "audit") not in p.parents
-        and (
-            p.suffix in (".py", ".toml")  # code, and the topics' default points
-            or (package / "oracle" / "data") in p.parents
-        )
-    ]
+    files = _engine_files(KIT_ROOT / "autograder")
     files += sorted(SOLUTIONS_DIR.glob("*.py")) + sorted(STUBS_DIR.glob("*.py"))
     for path in sorted(set(files)):
         h.update(str(path.relative_to(KIT_ROOT)).encode() + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+def _engine_files(package: Path) -> list[Path]:
+    """The package's code and topic files (``.py``, ``.toml``) and every file of the bank's
+    folder (``oracle/data``), at any depth; not ``audit/`` (the audit does not decide a score)
+    nor ``__pycache__``. One walk of the folders (as ``Path.rglob`` walks them: symlinked
+    folders are not entered, symlinked files are followed)."""
+    data = os.path.join(str(package), "oracle", "data")
+    audit = os.path.join(str(package), "audit")
+    out = []
+    for folder, subfolders, names in os.walk(package):
+        subfolders[:] = [d for d in subfolders if d != "__pycache__"]
+        if folder == audit or folder.startswith(audit + os.sep):
+            subfolders[:] = []
+            continue
+        in_data = folder == data or folder.startswith(data + os.sep)
+        for name in names:
+            path = os.path.join(folder, name)
+            if (in_data or name.endswith((".py", ".toml"))) and os.path.isfile(path):
+                out.append(Path(path))
+    return out
 
 
 def item_rng(seed: int, item: str) -> np.random.Generator:

@@ -168,3 +168,41 @@ def test_a_result_sent_back_by_a_grading_process_is_the_same_result():
     )
     back = _from_dict(asdict(result))
     assert back == result and back.score == result.score
+
+
+def test_kit_digest_files_are_the_rglob_selection():
+    """``engine._engine_files`` (one os.walk) lists what the rglob definition lists."""
+    from autograder import engine
+
+    package = KIT_ROOT / "autograder"
+    wanted = {
+        p
+        for p in package.rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and (package / "audit") not in p.parents
+        and (p.suffix in (".py", ".toml") or (package / "oracle" / "data") in p.parents)
+    }
+    found = engine._engine_files(package)
+    assert len(found) == len(set(found)) and set(found) == wanted
+
+
+def test_a_gc_pause_ends_once_and_only_when_outermost():
+    import gc
+
+    from autograder import GcPause
+
+    assert gc.isenabled()
+    try:
+        outer = GcPause()
+        inner = GcPause()
+        assert not gc.isenabled()
+        inner.end()  # an outer pause is on: nothing yet
+        assert not gc.isenabled()
+        outer.end()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        outer.end()  # the second time: nothing
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()

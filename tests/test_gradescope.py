@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -193,6 +194,18 @@ def test_engine_crash_still_writes_a_failed_result(bundle, tmp_path):
     assert got["score"] == 0 and got["tests"][0]["name"] == "Autograder failed"
     assert got["tests"][0]["visibility"] == "visible"
     assert got["tests"][0]["status"] == "failed"
+
+
+def test_an_engine_that_exits_0_without_results_still_writes_a_failed_result(bundle, tmp_path):
+    """Status 0 skips the check only when results.json is there; without it, the fallback."""
+    bundle_zip, _ = bundle
+    root = tmp_path / "autograder"
+    _prepare(bundle_zip, root, "correct")
+    fake = tmp_path / "python"  # `-m autograder ...` exits 0 at once; the check runs for real
+    fake.write_text(f'#!/bin/sh\n[ "$1" = "-m" ] && exit 0\nexec {sys.executable} "$@"\n')
+    fake.chmod(0o755)
+    got = _run(root, {"AUTOGRADER_PYTHON": str(fake)})
+    assert got["score"] == 0 and got["tests"][0]["name"] == "Autograder failed"
 
 
 def test_missing_python_still_writes_a_failed_result(bundle, tmp_path):

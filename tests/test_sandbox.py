@@ -634,3 +634,31 @@ def test_the_status_pipe_reads_lines_and_big_payloads_under_deadlines():
     assert pipe.line(soon) is None and pipe.eof  # a flood counts as the end
     thread.join()
     pipe.close()
+
+
+@pytest.mark.parametrize("forkserver", ["1", "0"])
+def test_student_code_runs_with_the_garbage_collector_on(tmp_path, monkeypatch, forkserver):
+    """The fork server, and an exec'd worker, import numpy with the collector off (and freeze
+    what they loaded); the worker turns it back on before the student's imports, so a student's
+    reference cycles are collected as in any interpreter (a program that relies on it does not
+    run out of memory in the sandbox)."""
+    monkeypatch.setenv("CNN_GRADE_FORKSERVER", forkserver)
+    pkg = make_package(
+        tmp_path,
+        shapes="""
+        import gc
+        def collector():
+            return gc.isenabled()
+        def cycles_collected():
+            class Node:
+                pass
+            for _ in range(3):
+                a, b = Node(), Node()
+                a.other, b.other = b, a
+                a.blob = bytearray(1 << 20)
+            del a, b
+            return gc.collect() > 0
+    """,
+    )
+    report = run(pkg, [Call("call", "shapes.collector"), Call("call", "shapes.cycles_collected")])
+    assert [o.value for o in report.outcomes] == [True, True]

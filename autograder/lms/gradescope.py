@@ -225,6 +225,9 @@ def run_gradescope(root: Path) -> int:
     :mod:`autograder.lms.budget`), so it is valid whenever Gradescope stops the run. Returns 0
     when the submission was graded, 1 when the fallback result had to be written.
     """
+    from .. import GcPause
+
+    setup = GcPause()  # until the grader is built
     from ..config import load_config
     from ..engine import Grader
     from ..report import write_atomic
@@ -243,6 +246,7 @@ def run_gradescope(root: Path) -> int:
         student = student_id(root / "submission_metadata.json")
         sub = upload_submission(root / "submission", student)
         grader = Grader.create(cfg, hide=(root,))
+        setup.end()
         grade_progressively(grader, sub, write)
         return 0
     except Stopped:
@@ -254,3 +258,5 @@ def run_gradescope(root: Path) -> int:
         traceback.print_exc()
         write(failure_results(type(exc).__name__))
         return 1
+    finally:
+        setup.end()
