@@ -17,7 +17,7 @@ import numpy as np
 from .cases import Case, Close, Property, Raises
 from .diagnose import locate_error
 from .sandbox.runner import NpScalar, Outcome, Unsupported, arrays_in
-from .sandbox.wire import digest
+from .sandbox.wire import UNCHANGED, digest
 from .tolerance import ATOL_FLOOR, ATOL_SCALE, RTOL, absolute_tolerance, close_arrays
 
 
@@ -190,6 +190,8 @@ def matches(got: Any, want: Any, exact: bool = False) -> bool:
 
 def _mutated(case: Case, outcome: Outcome, memo: dict) -> str | None:
     if not case.check_mutation or outcome.inputs_after is None:
+        return None
+    if outcome.inputs_after is UNCHANGED:  # the blob's bytes as the grader wrote them
         return None
     before = memo.get("inputs")
     if before is None:

@@ -2,7 +2,7 @@
 
 ``run`` executes a case's call in this process through the sandbox's own code
 (``autograder.sandbox.inprocess``: the worker's program and encoding, the runner's decoding);
-the array arguments come back as digests in ``inputs_after``, as from a real worker.
+``inputs_after`` is ``wire.UNCHANGED`` or the array arguments' digests, as from a real worker.
 """
 
 from __future__ import annotations

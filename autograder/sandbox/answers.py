@@ -25,7 +25,8 @@ class Outcome:
     status: str
     value: Any = None
     exception: dict | None = None
-    inputs_after: list | None = None  # digests of the array arguments after the call
+    # the array arguments' digests after the call, or wire.UNCHANGED (InputBlob.check)
+    inputs_after: Any = None
     seconds: float = 0.0
     detail: str = ""
 

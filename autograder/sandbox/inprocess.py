@@ -5,7 +5,7 @@ solutions, stubs or a corpus package are called exactly as the worker calls a st
 (``worker.execute``: the same programs, the same input blob, the same encoding of answers,
 the same exception report) and the answer is decoded exactly as the runner decodes it
 (``wire.read_answer``, ``answers.outcome_from_answer``; inputs judged from the blob by
-``InputBlob.after``); only the separate process, its limits and its isolation are missing.
+``InputBlob.check``); only the separate process, its limits and its isolation are missing.
 Never use it on a student's code.
 """
 
@@ -38,7 +38,7 @@ def execute(package: ModuleType, call: Call, mutation: bool = True) -> Outcome:
     answer = worker.answer_bytes(worker.execute(spec, {call.module}, resolve, blob.buffer))
     outcome = outcome_from_answer(read_answer(answer))
     if mutation and outcome.status == "ok":
-        outcome.inputs_after = blob.after(0, blob.buffer)
+        outcome.inputs_after = blob.check(0, blob.buffer)
     return outcome
 
 

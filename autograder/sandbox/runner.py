@@ -86,9 +86,11 @@ def run_calls(
     """Run ``calls`` in a worker over a throwaway copy of the package folder ``package``.
 
     ``items[i]`` names the graded item of call ``i`` (for the per-item timeout budget);
-    ``mutation[i]`` asks for the array arguments' digests after the call (read by this
-    process from the shared input blob). ``timeouts[i]``, when given and not None, replaces
-    ``limits.call_timeout`` for call ``i`` (part 2's training outcome case has its own).
+    ``mutation[i]`` asks whether the call changed its array arguments (``InputBlob.check``:
+    this process reads the shared input blob after the call and compares it with its own
+    copy: :data:`wire.UNCHANGED`, else the arguments' digests). ``timeouts[i]``, when given
+    and not None, replaces ``limits.call_timeout`` for call ``i`` (part 2's training outcome
+    case has its own).
     ``progress(outcomes, import_errors)``, when given, is called as outcomes arrive (``None``:
     not run yet), outside any call's time limit (the Gradescope route's partial results).
     """
@@ -328,7 +330,7 @@ class _Run:
         outcome = outcome_from_answer(answer)
         del data
         if self.mutation[index] and outcome.status == "ok":
-            outcome.inputs_after = self.blob.after(index)
+            outcome.inputs_after = self.blob.check(index)
         self.outcomes[index] = outcome
         return ""
 

@@ -59,8 +59,11 @@ class AnswerError(ValueError):
 def digest(arr: np.ndarray) -> str:
     """dtype, shape and a hash of the bytes: what the mutation check compares."""
     arr = np.ascontiguousarray(arr) if arr.ndim else arr
-    h = hashlib.blake2b(arr.reshape(-1).view(np.uint8), digest_size=16).hexdigest()
-    return f"{arr.dtype.str}|{tuple(arr.shape)}|{h}"
+    return f"{arr.dtype.str}|{tuple(arr.shape)}|{_hash(arr.reshape(-1).view(np.uint8))}"
+
+
+def _hash(data: Any) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def arrays_in(value: Any, found: list | None = None) -> list[np.ndarray]:
@@ -83,8 +86,11 @@ class InputBlob:
     ``specs[i]`` is call ``i`` for the worker: its program, its target and its arguments as a
     pickle (written here, by the trusted grader, read only by the worker: see
     ``worker.load_args``) in which every array is an offset into the blob; after the worker
-    ran call ``i``, ``after(i)`` digests the blob's regions of that call as the worker left
-    them (student code may write them, but cannot make the grader read anything else).
+    ran call ``i``, ``check(i)`` reads that call's stretch of the blob as the worker left it
+    (student code may write it, but cannot make the grader read anything else) and compares it
+    with the grader's own copy of what it wrote (:attr:`private`): :data:`UNCHANGED` when they
+    are byte for byte the same, else the digests of each array argument in that read, as
+    ``after(i)`` gives them.
     """
 
     def __init__(self, calls: list[Call]):
@@ -103,7 +109,11 @@ class InputBlob:
             data = out.getvalue()
             self.specs.append({"program": call.program, "target": call.target, "args": data})
             self.regions.append(pickler.regions)
+        # per call: the stretch of the blob its array arguments lie in (laid out one after
+        # another, with only this call's padding between them)
+        self.spans = [(r[0][0], r[-1][0] + r[-1][1]) if r else (0, 0) for r in self.regions]
         self.size = max(self.size, ALIGN)
+        self._private: bytes | None = None
         self._buffer: bytearray | None = None
         self.fd = -1
 
@@ -113,26 +123,36 @@ class InputBlob:
         return marshal.dumps({"calls": self.specs, "inputs_size": self.size, **fields})
 
     @property
-    def buffer(self) -> bytearray:
-        """The blob as bytes in this process (for in-process execution; the runner maps a
-        memfd instead, written once with no intermediate copy)."""
-        if self._buffer is None:
-            self._buffer = bytearray(self.size)
-            self._fill(self._buffer)
-        return self._buffer
+    def private(self) -> bytes:
+        """The grader's own copy of the blob's bytes (immutable), made from the call arguments
+        the first time it is asked for: by :meth:`memfd`, before any worker can see the blob.
+        :meth:`check` compares the worker's blob with it."""
+        if self._private is None:
+            pieces: list[Any] = []
+            pos = 0
+            for offset, arr in self._chunks:
+                if offset > pos:
+                    pieces.append(_ZEROS[: offset - pos])
+                if arr.nbytes:
+                    pieces.append(arr)  # C-contiguous (the pickler made sure)
+                pos = offset + arr.nbytes
+            pieces.append(bytes(self.size - pos))
+            self._private = b"".join(pieces)
+            self._chunks = []  # the arrays are in the copy now
+        return self._private
 
-    def _fill(self, memory: Any) -> None:
-        whole = np.frombuffer(memory, np.uint8)
-        for offset, arr in self._chunks:
-            n = arr.nbytes
-            if n:
-                whole[offset : offset + n] = arr.reshape(-1).view(np.uint8)
-        del whole
+    @property
+    def buffer(self) -> bytearray:
+        """The blob as bytes in this process, for in-process execution to write into (a copy
+        of :attr:`private`, made once; the runner maps a memfd instead)."""
+        if self._buffer is None:
+            self._buffer = bytearray(self.private)
+        return self._buffer
 
     def memfd(self) -> int:
         """A sealed (fixed-size) memfd holding the blob, for the worker to map read-write
-        (written with a few ``pwritev`` calls straight from the arrays: no copy, no page
-        faults of a mapping here). The caller closes it."""
+        (written from :attr:`private` with ``pwrite``: no page faults of a mapping here).
+        The caller closes it."""
         if hasattr(os, "memfd_create"):
             fd = os.memfd_create("cnn-inputs", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         else:  # pragma: no cover - not Linux: an unlinked temporary file
@@ -147,52 +167,71 @@ class InputBlob:
             fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
         except (AttributeError, OSError):
             pass
-        if not self._write(fd):  # a short write (never seen): through a mapping instead
-            with mmap.mmap(fd, self.size) as view:
-                self._fill(view)
-        self._chunks = []  # the arrays are in the memfd now
+        with memoryview(self.private) as data:
+            written = 0
+            while written < self.size:  # (one pwrite writes it all on Linux)
+                n = os.pwrite(fd, data[written:], written)
+                if n <= 0:  # pragma: no cover - never seen: through a mapping instead
+                    with mmap.mmap(fd, self.size) as view:
+                        view[:] = data
+                    break
+                written += n
         self.fd = fd
         return fd
 
-    def _write(self, fd: int) -> bool:
-        pieces: list[Any] = []
-        sizes: list[int] = []
-        pos = 0
-        for offset, arr in self._chunks:
-            if offset > pos:
-                pieces.append(_ZEROS[: offset - pos])
-                sizes.append(offset - pos)
-            n = arr.nbytes
-            if n:
-                pieces.append(arr)
-                sizes.append(n)
-            pos = offset + n
-        written = 0
-        for i in range(0, len(pieces), _IOV_MAX):
-            want = sum(sizes[i : i + _IOV_MAX])
-            if os.pwritev(fd, pieces[i : i + _IOV_MAX], written) != want:
-                return False
-            written += want
-        return True
+    def check(self, index: int, memory: Any = None) -> Any:
+        """:data:`UNCHANGED` when call ``index``'s array arguments are now, in the blob, byte
+        for byte what the grader wrote; else their digests (as :meth:`after` gives them).
+
+        One read of the call's stretch of the blob (the memfd as the worker left it, or
+        ``memory``), compared with :attr:`private`; when they differ, the digests are of that
+        same read. A change anywhere in the stretch (padding included) takes the slow way,
+        which then says exactly which arrays changed: the outcome is the digests' either way.
+        """
+        regions = self.regions[index]
+        if not regions:
+            return []
+        start, end = self.spans[index]
+        if memory is None:  # the memfd, as the worker left it
+            now = os.pread(self.fd, end - start, start)
+        else:
+            with memoryview(memory) as whole:
+                now = bytes(whole[start:end])
+        if len(now) != end - start:  # pragma: no cover - a short read (never seen)
+            return self.after(index, memory)
+        if now == self.private[start:end]:
+            return UNCHANGED
+        with memoryview(now) as view:
+            return [prefix + _hash(view[at - start : at - start + n]) for at, n, prefix in regions]
 
     def after(self, index: int, memory: Any = None) -> list[str]:
         """Digests of call ``index``'s array arguments as they are now in the blob (the same
         text as :func:`digest` of each array: dtype, shape, a hash of its C-order bytes)."""
         if memory is None:  # the memfd, as the worker left it
             fd = self.fd
-            return [
-                prefix + hashlib.blake2b(os.pread(fd, n, offset), digest_size=16).hexdigest()
-                for offset, n, prefix in self.regions[index]
-            ]
+            return [prefix + _hash(os.pread(fd, n, at)) for at, n, prefix in self.regions[index]]
         with memoryview(memory) as whole:
-            return [
-                prefix + hashlib.blake2b(whole[offset : offset + n], digest_size=16).hexdigest()
-                for offset, n, prefix in self.regions[index]
-            ]
+            return [prefix + _hash(whole[at : at + n]) for at, n, prefix in self.regions[index]]
 
 
 _ZEROS = bytes(ALIGN)
-_IOV_MAX = 1024
+
+
+class _Unchanged:
+    """The type of :data:`UNCHANGED` (pickled as that one object)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+    def __reduce__(self) -> str:
+        return "UNCHANGED"
+
+
+# ``Outcome.inputs_after`` of a call whose array arguments the grader found byte for byte as
+# it wrote them (``InputBlob.check``): what digests all equal to the "before" ones would say.
+UNCHANGED = _Unchanged()
 _PLAIN = frozenset({int, float, str, bool, type(None), list, tuple})
 
 
