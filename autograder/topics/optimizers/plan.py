@@ -8,13 +8,23 @@ Known wrong update rules are simulated by :func:`_simulate` with small private r
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...cases import Call, Case, Close, Raises
 from ...compare import matches
 from ...sandbox.worker import run_optimizer
 from .._shared.layers import margin, near_border, plan_of, values_of
-from .simulate import as_answer, flat_expected, flat_vector, judge_flat, simulate_flat
+from .simulate import (
+    as_answer,
+    flat_expected,
+    flat_vector,
+    judge_flat,
+    judge_many,
+    simulate_flat,
+)
+from .variants import simulate_many
 
 MISTAKES = {
     "sgd-momentum-ignored": "Your trajectory matches plain SGD (w -= lr*g) although momentum > 0: "
@@ -109,6 +119,7 @@ def _adagrad(init=None, eps_outside=False, after=False):
         with np.errstate(divide="ignore", invalid="ignore"):
             return w - h["learning_rate"] * g / den
 
+    rule.spec = ("Adagrad", {"init": init, "eps_outside": eps_outside, "after": after})
     return rule
 
 
@@ -129,6 +140,10 @@ def _rmsprop(eps_outside=False, swap=False, centered=None, momentum=None):
             return w - s["mom"]
         return w - inc
 
+    rule.spec = (
+        "RMSprop",
+        {"eps_outside": eps_outside, "swap": swap, "centered": centered, "momentum": momentum},
+    )
     return rule
 
 
@@ -154,6 +169,7 @@ def _adam(kind="keras", amsgrad=None, shift=0):
             return w - alpha * m / np.sqrt(v + eps)
         return w - alpha * m / (np.sqrt(v) + eps)
 
+    rule.spec = ("Adam", {"kind": kind, "amsgrad": amsgrad, "shift": shift})
     return rule
 
 
@@ -192,8 +208,28 @@ def _simulate(rule, params, grads, hyper):
     return as_answer(simulate_flat(rule, params, flat_grads, hyper), params)
 
 
-def run_reference(cls, params, grads, kwargs):
-    """Drive ``cls`` with the worker's own ``run_optimizer`` (on copies of the params)."""
+def run_reference(cls, params, grads, kwargs, flat_grads=None):
+    """Drive ``cls`` with the worker's own ``run_optimizer`` on every parameter at once, as one
+    flat vector (a copy; ``flat_grads``: the steps' gradients as flat vectors, when known).
+
+    Every reference rule is elementwise (each entry's update reads only that entry and its own
+    state), so this is exactly the arithmetic of one parameter at a time, bit for bit, in one
+    ``step`` over one array instead of a loop and the argument checks over every parameter
+    (issue #16); the trajectory is then cut back into one ``(steps, *shape)`` array per
+    parameter, as the worker returns it. ``tests/test_suite_optimizers.py`` checks that both
+    ways give the same bytes."""
+    if flat_grads is None:
+        flat_grads = [flat_vector(step) for step in grads]
+    out = run_optimizer(cls, ([flat_vector(params)], [[g] for g in flat_grads]), kwargs)
+    return {
+        "params": as_answer(out["params"][0], params)["params"],
+        "iterations": out["iterations"],
+    }
+
+
+def run_reference_per_param(cls, params, grads, kwargs):
+    """The worker's own ``run_optimizer`` on copies of the params, one array per parameter
+    (what :func:`run_reference` must equal)."""
     return run_optimizer(cls, ([p.copy() for p in params], grads), kwargs)
 
 
@@ -203,58 +239,87 @@ def run_reference(cls, params, grads, kwargs):
 _SIGNS = np.array([-1.0, 1.0])
 
 
+def _sizes(shapes):
+    return [math.prod(s) for s in shapes]
+
+
 def _signs(rng, shapes, steps):
-    """The planned signs of every gradient entry: ``rng.choice([-1.0, 1.0], size=s)``, drawn as
-    numpy's ``choice`` draws them (``integers(0, 2, size=s)``: the same numbers and the same
-    stream state, without ``choice``'s cost)."""
-    plan = plan_of(rng)
-    return [[_SIGNS[plan.integers(0, 2, size=s)] for s in shapes] for _ in range(steps)]
+    """The planned signs of every gradient entry, step after step, as one flat vector:
+    ``rng.choice([-1.0, 1.0], size=s)`` per gradient in turn, drawn as numpy's ``choice`` draws
+    them (``integers(0, 2, size=s)``), in one call: the bounded integers are drawn one after the
+    other, so the same numbers and the same stream state as one call per gradient."""
+    return _SIGNS[plan_of(rng).integers(0, 2, size=steps * sum(_sizes(shapes)))]
+
+
+def _split(flat, shapes):
+    """``flat`` (a vector) cut into arrays of ``shapes`` in turn (views)."""
+    out, start = [], 0
+    for shape, size in zip(shapes, _sizes(shapes), strict=True):
+        out.append(flat[start : start + size].reshape(shape))
+        start += size
+    return out
+
+
+def _draw(rng, shapes, steps, gscale, pscale=1.0, signs=None):
+    """(params, grads, the initial params as one flat vector, the gradients as one
+    (steps, n) array): see :func:`_problem`."""
+    shapes = [tuple(s) for s in shapes]
+    signs = _signs(rng, shapes, steps) if signs is None else signs
+    values = values_of(rng)
+    # ``values.normal(0.0, pscale, s)`` for every parameter in turn, in one draw (numpy draws
+    # them one after the other: the same numbers and the same stream state)
+    w0 = values.normal(0.0, pscale, sum(_sizes(shapes)))
+    # ``values.uniform(0.3, 1.7, size=sg.shape)`` for every gradient in turn, in one draw: numpy's
+    # uniform is ``low + (high - low) * random()``, one double each (the same numbers and the
+    # same stream state as one call per gradient, without the calls' cost)
+    u = 0.3 + (1.7 - 0.3) * values.random(signs.size)
+    flat = (signs * u * gscale).reshape(steps, -1)  # each entry sign * u * scale, as before
+    return _split(w0, shapes), [_split(row, shapes) for row in flat], w0, flat
 
 
 def _problem(rng, shapes, steps, gscale, pscale=1.0, signs=None):
     """Initial params and gradients: planned signs, per-student magnitudes in [0.3, 1.7] * scale
     (never near 0 by chance, so where epsilon is placed shows only where it is planned)."""
-    signs = _signs(rng, shapes, steps) if signs is None else signs
-    values = values_of(rng)
-    params = [values.normal(0.0, pscale, s) for s in shapes]
-    # ``values.uniform(0.3, 1.7, size=sg.shape)`` for every gradient in turn, in one draw: numpy's
-    # uniform is ``low + (high - low) * random()``, one double each (the same numbers and the
-    # same stream state as one call per gradient, without the calls' cost)
-    u = 0.3 + (1.7 - 0.3) * values.random(sum(sg.size for st in signs for sg in st))
-    grads, start = [], 0
-    for st in signs:
-        row = []
-        for sg in st:
-            row.append(sg * u[start : start + sg.size].reshape(sg.shape) * gscale)
-            start += sg.size
-        grads.append(row)
-    return params, grads
+    return _draw(rng, shapes, steps, gscale, pscale, signs)[:2]
 
 
 def _fmt(kwargs):
     return ", ".join(f"{k}={v}" for k, v in kwargs.items())
 
 
-def _case(ref, name, kwargs, params, grads, group, gscale):
+def _case(ref, name, kwargs, params, grads, group, gscale, flat_grads=None, w0=None):
+    """The case of ``params`` and ``grads`` (``flat_grads``: the steps' gradients as one
+    (steps, n) array, ``w0`` the params as one flat vector, when the caller has them)."""
     item = f"optimizers.{name}"
     call = Call("optimizer", item, (params, grads), dict(kwargs))
     label = f"{name}({_fmt(kwargs)}), {len(params)} params, {len(grads)} steps, |g|~{gscale:g}"
     info = dict(kwargs, shapes=[p.shape for p in params], steps=len(grads), grad_scale=gscale)
-    expected = run_reference(getattr(ref.optimizers, name), params, grads, kwargs)
+    if flat_grads is None:
+        flat_grads = np.array([flat_vector(step) for step in grads])
+    if w0 is None:
+        w0 = flat_vector(params)
+    expected = run_reference(getattr(ref.optimizers, name), params, grads, kwargs, flat_grads)
     hyper = dict(DEFAULTS[name], **kwargs)
     mistakes = {}
     margins = []
-    flat_grads = [flat_vector(step) for step in grads]
     flat = flat_expected(expected, params, len(grads))
-    for mid, rule in WRONG[name].items():
-        if mid.startswith("sgd-momentum") and hyper["momentum"] == 0:
-            continue  # without momentum these are not momentum mistakes
-        traj = simulate_flat(rule, params, flat_grads, hyper)
+    wrong_rules = [
+        (mid, rule)
+        for mid, rule in WRONG[name].items()
+        # without momentum these are not momentum mistakes
+        if not (mid.startswith("sgd-momentum") and hyper["momentum"] == 0)
+    ]
+    # every rule at once where the optimizer's rules are batched (variants.py), else one by one
+    many = simulate_many(name, [r for _, r in wrong_rules], w0, flat_grads, hyper)
+    if many is not None and flat is not None:
+        judged = judge_many(many, *flat)
+    for k, (mid, rule) in enumerate(wrong_rules):
+        traj = simulate_flat(rule, params, flat_grads, hyper) if many is None else many[k]
         wrong = as_answer(traj, params)
         if flat is None:
             found, same = margin(wrong, expected), matches(wrong, expected)
         else:
-            found, same = judge_flat(traj, *flat)
+            found, same = judge_flat(traj, *flat) if many is None else judged[k]
             its, want_its = wrong["iterations"], expected["iterations"]
             if not (its == want_its and all(type(i) is int for i in want_its)):
                 found = max(found, margin(its, want_its))  # (0 and a match when they are equal)
@@ -294,8 +359,8 @@ def _build(ref, rng, group, name, specs, bad):
     for kwargs, shapes, steps, gscale, pscale in specs:
         signs = _signs(rng, shapes, steps)
         for _attempt in range(20):  # values only: the plan stays the same for everyone
-            params, grads = _problem(rng, shapes, steps, gscale, pscale, signs)
-            case = _case(ref, name, kwargs, params, grads, group, gscale)
+            params, grads, w0, flat_grads = _draw(rng, shapes, steps, gscale, pscale, signs)
+            case = _case(ref, name, kwargs, params, grads, group, gscale, flat_grads, w0)
             if not any(near_border(m) for m in case.params.pop("_margins")):
                 break
         cases.append(case)

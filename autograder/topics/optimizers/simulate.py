@@ -87,3 +87,23 @@ def judge_flat(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> tuple[fl
     elif worst == float("inf"):
         worst = sys.float_info.max
     return worst, bool(ok.all())
+
+
+def judge_many(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> list[tuple[float, bool]]:
+    """:func:`judge_flat` of every trajectory in ``got`` (K, steps, n) at once: the same
+    arithmetic per entry, the worst ratio and the match taken per row."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(got - want)
+        same = got == want
+        ok = (err <= bound) | same | (np.isnan(got) & np.isnan(want))
+        ratio = err / bound
+    ratio[same] = 0.0
+    out = []
+    for worst, fine in zip(ratio.max(axis=(1, 2)).tolist(), ok.all(axis=(1, 2)).tolist(),
+                           strict=True):  # fmt: skip
+        if worst != worst:
+            worst = float("inf")
+        elif worst == float("inf"):
+            worst = sys.float_info.max
+        out.append((worst, fine))
+    return out
