@@ -114,3 +114,48 @@ def test_rules_without_a_batched_form_are_simulated_alone():
     assert simulate_many("SGD", list(suite.WRONG["SGD"].values()), w0, grads, {}) is None
     mixed = [suite._adam(), suite._sgd_plain]
     assert simulate_many("Adam", mixed, w0, grads, suite.DEFAULTS["Adam"]) is None
+
+
+def _case_bytes(case):
+    return (
+        case.name,
+        case.params,
+        case.call.args,
+        case.call.kwargs,
+        getattr(case.expect, "value", None),
+        dict(case.mistakes),
+    )
+
+
+def test_screened_redraws_keep_the_unscreened_draws(sol, monkeypatch):
+    """The screening (``plan._screen``) skips the reference only for draws the redraw rule
+    rejects anyway: every case of many plans and students is the one the unscreened rule
+    builds, bytes equal; and every draw it screened out is near the border on the reference."""
+    screen = suite._screen
+    screened = []
+
+    def checked(name, kwargs, params, w0, flat_grads):
+        many, redrawn = screen(name, kwargs, params, w0, flat_grads)
+        if redrawn:
+            grads = [suite._split(row, [p.shape for p in params]) for row in flat_grads]
+            case = suite._case(sol, name, kwargs, params, grads, "hidden", 1.0, flat_grads, w0)
+            assert any(suite.near_border(m) for m in case.params["_margins"]), (name, kwargs)
+            screened.append(name)
+        return many, redrawn
+
+    gens = [suite.gen_adagrad, suite.gen_rmsprop, suite.gen_adam]
+    for plan_seed in range(5):
+        for student in range(8):
+
+            def draws(plan_seed=plan_seed, student=student):
+                return Draws(np.random.default_rng([plan_seed, 7]), np.random.default_rng(student))
+
+            for gen in gens:
+                monkeypatch.setattr(suite, "_screen", checked)
+                fast = gen(sol, draws(), "hidden")
+                monkeypatch.setattr(suite, "_screen", lambda *a: (None, False))
+                slow = gen(sol, draws(), "hidden")
+                assert len(fast) == len(slow)
+                for a, b in zip(fast, slow, strict=True):
+                    assert _same(_case_bytes(a), _case_bytes(b)), a.name
+    assert len(screened) > 20, screened  # the screening did skip the reference often

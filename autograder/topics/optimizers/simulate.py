@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from ...tolerance import RTOL, absolute_tolerance
+from ...tolerance import ATOL_FLOOR, ATOL_SCALE, RTOL, absolute_tolerance
 
 
 def flat_vector(arrays) -> np.ndarray:
@@ -107,3 +107,18 @@ def judge_many(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> list[tup
             worst = sys.float_info.max
         out.append((worst, fine))
     return out
+
+
+def screen_margins(got: np.ndarray, want: np.ndarray, sizes: list[int]) -> list[float]:
+    """The margins of the trajectories ``got`` (K, steps, n) against ``want`` (steps, n), each
+    parameter (``sizes``: its entries, in turn) with its own absolute tolerance: the numbers of
+    :func:`judge_many` up to rounding, for a screening only (NaN where anything is not finite:
+    inside no band)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        aw = np.abs(want)
+        tops = np.maximum.reduceat(aw.max(axis=0), np.cumsum([0, *sizes[:-1]]))
+        if not np.isfinite(tops).all():  # (the tolerance would then be the finite entries')
+            return [float("nan")] * len(got)
+        atol = np.maximum(ATOL_SCALE * tops, ATOL_FLOOR)
+        bound = np.repeat(atol, sizes) + RTOL * aw
+        return (np.abs(got - want) / bound).max(axis=(1, 2)).tolist()
