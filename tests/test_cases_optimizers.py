@@ -12,7 +12,13 @@ import pytest
 
 from autograder.topics import Draws
 from autograder.topics.optimizers import plan as suite
-from autograder.topics.optimizers.simulate import flat_vector, simulate_flat
+from autograder.topics.optimizers.simulate import (
+    _split,
+    flat_vector,
+    run_reference,
+    run_reference_per_param,
+    simulate_flat,
+)
 from autograder.topics.optimizers.variants import simulate_many
 
 SHAPES = [suite.SHAPES_A, suite.SHAPES_B, suite.SHAPES_C, [(1,)], [(2, 1, 3), (4,)]]
@@ -66,9 +72,9 @@ def test_flat_reference_run_gives_the_per_parameter_run(sol):
                         continue
                     params, grads = case.call.args
                     cls = getattr(sol.optimizers, case.item.split(".")[1])
-                    want = suite.run_reference_per_param(cls, params, grads, case.call.kwargs)
+                    want = run_reference_per_param(cls, params, grads, case.call.kwargs)
                     assert _same(case.expect.value, want), case.name
-                    assert _same(suite.run_reference(cls, params, grads, case.call.kwargs), want)
+                    assert _same(run_reference(cls, params, grads, case.call.kwargs), want)
                     seen += 1
     assert seen > 100
 
@@ -137,7 +143,7 @@ def test_screened_redraws_keep_the_unscreened_draws(sol, monkeypatch):
     def checked(name, kwargs, params, w0, flat_grads):
         many, redrawn = screen(name, kwargs, params, w0, flat_grads)
         if redrawn:
-            grads = [suite._split(row, [p.shape for p in params]) for row in flat_grads]
+            grads = [_split(row, [p.shape for p in params]) for row in flat_grads]
             case = suite._case(sol, name, kwargs, params, grads, "hidden", 1.0, flat_grads, w0)
             assert any(suite.near_border(m) for m in case.params["_margins"]), (name, kwargs)
             screened.append(name)

@@ -17,7 +17,7 @@ and NaN included):
 - a state that starts at the Python float 0.0 starts as an array of zeros: ``c * 0.0 + x`` is
   the same number with either (``c`` is a finite non-negative hyper-parameter).
 
-``tests/test_suite_optimizers.py`` checks every row against its rule, bytes equal, on many
+``tests/test_cases_optimizers.py`` checks every row against its rule, bytes equal, on many
 draws and on the cases of several plans.
 """
 
