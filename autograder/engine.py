@@ -105,6 +105,20 @@ def item_rng(seed: int, item: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(item.encode())])
 
 
+@functools.lru_cache(maxsize=256)
+def _start_state(seed: int, item: str) -> dict:
+    return item_rng(seed, item).bit_generator.state
+
+
+def fresh_item_rng(seed: int, item: str) -> np.random.Generator:
+    """:func:`item_rng` for a seed met again and again (the plan's, the same for every
+    student): a new generator at the remembered starting state (the same stream, without
+    hashing the seed each time)."""
+    bits = np.random.PCG64(0)
+    bits.state = _start_state(seed, item)
+    return np.random.Generator(bits)
+
+
 @dataclass
 class Grader:
     """Everything that is the same for every submission of a batch."""
@@ -178,7 +192,7 @@ class Grader:
         for item in self.items:
             public, bank = shared[item]
             out += public
-            draws = Draws(item_rng(plan, item), item_rng(hidden, item))
+            draws = Draws(fresh_item_rng(plan, item), item_rng(hidden, item))
             out += GENERATORS[item](self.ref, draws, "hidden")
             out += bank
         return out

@@ -17,6 +17,12 @@ class Draws:
     def __init__(self, plan: np.random.Generator, values: np.random.Generator | None = None):
         self.plan = plan
         self.values = plan if values is None else values
+        # The methods below, bound once (issue #16: a generator makes ~1,000 draws per student;
+        # the same calls on the same generators, without a Python frame each).
+        for name in ("integers", "choice", "permutation", "random", "shuffle"):
+            setattr(self, name, getattr(self.plan, name))
+        for name in ("normal", "uniform", "standard_normal"):
+            setattr(self, name, getattr(self.values, name))
 
     # structure: the same for every student
     def integers(self, *args, **kwargs):

@@ -84,32 +84,54 @@ _C = (
 _D = (0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416)
 
 
+# The constants as 0-d float64 arrays: numpy then skips converting a Python float at every
+# operation (the same float64 operations on the same values: the same numbers, bit for bit).
+_A0, _B0, _C0, _D0 = (tuple(np.array(v) for v in k) for k in (_A, _B, _C, _D))
+_ONE, _HALF = np.array(1.0), np.array(0.5)  # (the denominators' constant terms are 1)
+_P_LOW, _P_HIGH = np.array(0.02425), np.array(1 - 0.02425)
+
+
+def _horner(coefs, x: np.ndarray) -> np.ndarray:
+    """``(((c0 * x + c1) * x + c2) ...) * x + cn`` in place: the same operations in the same
+    order as the written-out expression, so the same numbers."""
+    out = coefs[0] * x
+    for c in coefs[1:-1]:
+        out += c
+        out *= x
+    out += coefs[-1]
+    return out
+
+
 def _ndtri(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
-    low, high = p < 0.02425, p > 1 - 0.02425
     # The central formula on every entry (the same arithmetic per entry as on the central ones
-    # alone), then the tails, rare, over it: fewer numpy calls, the same numbers.
-    q = p - 0.5
+    # alone), then the tails, rare, over it: fewer numpy calls, the same numbers. Both tails at
+    # once: the upper one reads 1 - p and takes the sign -1.0 (an exact product), as when each
+    # tail was computed on its own.
+    q = p - _HALF
     r = q * q
-    a, b, c, d = _A, _B, _C, _D
-    out = ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (
-        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1
-    )
-    for mask, sign, tail in ((low, 1.0, False), (high, -1.0, True)):
-        if not mask.any():
-            continue
-        pp = 1 - p[mask] if tail else p[mask]
+    out = _horner(_A0, r)
+    out *= q
+    den = _horner(_B0 + (_ONE,), r)
+    out /= den  # (a(r) * q) / b(r), with b's constant term 1
+    high = p > _P_HIGH
+    tails = (p < _P_LOW) | high
+    if tails.any():
+        pt, upper = p[tails], high[tails]
+        pp = np.where(upper, 1 - pt, pt)
         q = np.sqrt(-2 * np.log(pp))
-        out[mask] = (
-            sign
-            * (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
-            / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
-        )
+        top = _horner(_C0, q)
+        top *= np.where(upper, -1.0, 1.0)
+        top /= _horner(_D0 + (_ONE,), q)  # sign * c(q) / d(q), with d's constant term 1
+        out[tails] = top
     return out
 
 
 def _phi(z: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+_U_SCALE, _U_LOW = np.array(0.98), np.array(0.01)
 
 
 def normal(rng: np.random.Generator, shape, scale: float = 1.0, shift: float = 0.0) -> np.ndarray:
@@ -128,7 +150,9 @@ def normal(rng: np.random.Generator, shape, scale: float = 1.0, shift: float = 0
     plan = plan_of(rng)
     rank = plan.permutation(n)
     below = plan.random(n)
-    u = 0.01 + 0.98 * values_of(rng).random(n)
+    u = values_of(rng).random(n)
+    u *= _U_SCALE
+    u += _U_LOW  # 0.01 + 0.98 * random (the same sum and product, in place)
     lo, hi = rank / n, (rank + 1) / n
     pz = _phi(-shift / scale) if scale else 0.5
     # The bin that holds pz strictly inside (at most one: the bins' edges are the same floats
@@ -136,14 +160,20 @@ def normal(rng: np.random.Generator, shape, scale: float = 1.0, shift: float = 0
     guess = int(pz * n)
     for r in (guess - 1, guess, guess + 1):
         if 0 <= r < n and r / n < pz < (r + 1) / n:
-            i = int(np.flatnonzero(rank == r)[0])
+            i = int((rank == r).argmax())  # the one entry of rank r
             if below[i] < 0.5:
                 hi[i] = pz
             else:
                 lo[i] = pz
             break
-    x = shift + scale * _ndtri(lo + u * (hi - lo))
-    return x.reshape(shape).astype(np.float64)
+    hi -= lo
+    hi *= u
+    hi += lo  # lo + u * (hi - lo), in place
+    x = _ndtri(hi)
+    x *= scale
+    x += shift  # shift + scale * x, in place: x is a fresh float64 array of its own
+    x.shape = shape
+    return x
 
 
 def margin(got: Any, want: Any) -> float:

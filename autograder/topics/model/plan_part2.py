@@ -78,9 +78,20 @@ def loss_and_grads_gen(ref, rng, group):
     return cases
 
 
+@functools.lru_cache(maxsize=4)
+def _load_digits(package: str) -> tuple[np.ndarray, ...]:
+    """``<package>.data.load_digits28()``, read once per process (issue #16: it was read five
+    times per student): the same arrays, made read-only, since every student's cases now share
+    them (the sandbox and the in-process runner get copies through the wire format)."""
+    arrays = importlib.import_module(package + ".data").load_digits28()
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
+
+
 def _digits(ref, rng, n):
     """``n`` training digits at planned indices (the kit's shipped data)."""
-    x_train, y_train, _, _ = importlib.import_module(ref.__name__ + ".data").load_digits28()
+    x_train, y_train, _, _ = _load_digits(ref.__name__)
     at = np.sort(rng.permutation(x_train.shape[0])[:n])
     return x_train[at], y_train[at]
 
@@ -97,7 +108,7 @@ OUTCOME_TEXT = "2 epochs of the 1,437 digits, Adam(learning_rate=1e-3), batch 32
 def outcome_case(ref, rng) -> Case:
     item = "model.train_lecture_model"
     data = importlib.import_module(ref.__name__ + ".data")
-    x_train, y_train, x_test, y_test = data.load_digits28()
+    x_train, y_train, x_test, y_test = _load_digits(ref.__name__)
     seed = int(rng.integers(0, 2**31))
     weights = [np.asarray(w) for w in data.lecture_model_init(seed)]
     kwargs = {"epochs": 2, "batch_size": 32, "rng": Rng(seed + 1)}

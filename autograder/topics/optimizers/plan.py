@@ -12,9 +12,20 @@ import numpy as np
 
 from ...cases import Call, Case, Close, Raises
 from ...compare import matches
-from ...sandbox.worker import run_optimizer
-from .._shared.layers import margin, near_border, plan_of, values_of
-from .simulate import as_answer, flat_expected, flat_vector, judge_flat, simulate_flat
+from .._shared.layers import margin, near_border, plan_of
+from .simulate import (
+    _draw,
+    _signs,
+    as_answer,
+    flat_expected,
+    flat_vector,
+    judge_flat,
+    judge_many,
+    run_reference,
+    screen_margins,
+    simulate_flat,
+)
+from .variants import simulate_many
 
 MISTAKES = {
     "sgd-momentum-ignored": "Your trajectory matches plain SGD (w -= lr*g) although momentum > 0: "
@@ -109,6 +120,7 @@ def _adagrad(init=None, eps_outside=False, after=False):
         with np.errstate(divide="ignore", invalid="ignore"):
             return w - h["learning_rate"] * g / den
 
+    rule.spec = ("Adagrad", {"init": init, "eps_outside": eps_outside, "after": after})
     return rule
 
 
@@ -129,6 +141,10 @@ def _rmsprop(eps_outside=False, swap=False, centered=None, momentum=None):
             return w - s["mom"]
         return w - inc
 
+    rule.spec = (
+        "RMSprop",
+        {"eps_outside": eps_outside, "swap": swap, "centered": centered, "momentum": momentum},
+    )
     return rule
 
 
@@ -154,6 +170,7 @@ def _adam(kind="keras", amsgrad=None, shift=0):
             return w - alpha * m / np.sqrt(v + eps)
         return w - alpha * m / (np.sqrt(v) + eps)
 
+    rule.spec = ("Adam", {"kind": kind, "amsgrad": amsgrad, "shift": shift})
     return rule
 
 
@@ -192,69 +209,59 @@ def _simulate(rule, params, grads, hyper):
     return as_answer(simulate_flat(rule, params, flat_grads, hyper), params)
 
 
-def run_reference(cls, params, grads, kwargs):
-    """Drive ``cls`` with the worker's own ``run_optimizer`` (on copies of the params)."""
-    return run_optimizer(cls, ([p.copy() for p in params], grads), kwargs)
-
-
 # ---------------------------------------------------------------- case building
-
-
-_SIGNS = np.array([-1.0, 1.0])
-
-
-def _signs(rng, shapes, steps):
-    """The planned signs of every gradient entry: ``rng.choice([-1.0, 1.0], size=s)``, drawn as
-    numpy's ``choice`` draws them (``integers(0, 2, size=s)``: the same numbers and the same
-    stream state, without ``choice``'s cost)."""
-    plan = plan_of(rng)
-    return [[_SIGNS[plan.integers(0, 2, size=s)] for s in shapes] for _ in range(steps)]
 
 
 def _problem(rng, shapes, steps, gscale, pscale=1.0, signs=None):
     """Initial params and gradients: planned signs, per-student magnitudes in [0.3, 1.7] * scale
     (never near 0 by chance, so where epsilon is placed shows only where it is planned)."""
-    signs = _signs(rng, shapes, steps) if signs is None else signs
-    values = values_of(rng)
-    params = [values.normal(0.0, pscale, s) for s in shapes]
-    # ``values.uniform(0.3, 1.7, size=sg.shape)`` for every gradient in turn, in one draw: numpy's
-    # uniform is ``low + (high - low) * random()``, one double each (the same numbers and the
-    # same stream state as one call per gradient, without the calls' cost)
-    u = 0.3 + (1.7 - 0.3) * values.random(sum(sg.size for st in signs for sg in st))
-    grads, start = [], 0
-    for st in signs:
-        row = []
-        for sg in st:
-            row.append(sg * u[start : start + sg.size].reshape(sg.shape) * gscale)
-            start += sg.size
-        grads.append(row)
-    return params, grads
+    return _draw(rng, shapes, steps, gscale, pscale, signs)[:2]
 
 
 def _fmt(kwargs):
     return ", ".join(f"{k}={v}" for k, v in kwargs.items())
 
 
-def _case(ref, name, kwargs, params, grads, group, gscale):
+def _wrong_rules(name, hyper):
+    """(mistake id, rule) of the mistakes a case of ``name`` with ``hyper`` is checked for."""
+    return [
+        (mid, rule)
+        for mid, rule in WRONG[name].items()
+        # without momentum these are not momentum mistakes
+        if not (mid.startswith("sgd-momentum") and hyper["momentum"] == 0)
+    ]
+
+
+def _case(ref, name, kwargs, params, grads, group, gscale, flat_grads=None, w0=None, many=None):
+    """The case of ``params`` and ``grads`` (``flat_grads``: the steps' gradients as one
+    (steps, n) array, ``w0`` the params as one flat vector, ``many`` the wrong rules'
+    trajectories from :func:`simulate_many`, when the caller has them)."""
     item = f"optimizers.{name}"
     call = Call("optimizer", item, (params, grads), dict(kwargs))
     label = f"{name}({_fmt(kwargs)}), {len(params)} params, {len(grads)} steps, |g|~{gscale:g}"
     info = dict(kwargs, shapes=[p.shape for p in params], steps=len(grads), grad_scale=gscale)
-    expected = run_reference(getattr(ref.optimizers, name), params, grads, kwargs)
+    if flat_grads is None:
+        flat_grads = np.array([flat_vector(step) for step in grads])
+    if w0 is None:
+        w0 = flat_vector(params)
+    expected = run_reference(getattr(ref.optimizers, name), params, grads, kwargs, flat_grads)
     hyper = dict(DEFAULTS[name], **kwargs)
     mistakes = {}
     margins = []
-    flat_grads = [flat_vector(step) for step in grads]
     flat = flat_expected(expected, params, len(grads))
-    for mid, rule in WRONG[name].items():
-        if mid.startswith("sgd-momentum") and hyper["momentum"] == 0:
-            continue  # without momentum these are not momentum mistakes
-        traj = simulate_flat(rule, params, flat_grads, hyper)
+    wrong_rules = _wrong_rules(name, hyper)
+    # every rule at once where the optimizer's rules are batched (variants.py), else one by one
+    if many is None:
+        many = simulate_many(name, [r for _, r in wrong_rules], w0, flat_grads, hyper)
+    if many is not None and flat is not None:
+        judged = judge_many(many, *flat)
+    for k, (mid, rule) in enumerate(wrong_rules):
+        traj = simulate_flat(rule, params, flat_grads, hyper) if many is None else many[k]
         wrong = as_answer(traj, params)
         if flat is None:
             found, same = margin(wrong, expected), matches(wrong, expected)
         else:
-            found, same = judge_flat(traj, *flat)
+            found, same = judge_flat(traj, *flat) if many is None else judged[k]
             its, want_its = wrong["iterations"], expected["iterations"]
             if not (its == want_its and all(type(i) is int for i in want_its)):
                 found = max(found, margin(its, want_its))  # (0 and a match when they are equal)
@@ -288,14 +295,50 @@ def _raises(name, label, kwargs, params, grads):
     )
 
 
+ATTEMPTS = 20  # draws of a case's values before the last one is kept whatever its margins
+# The rules that give the reference's answer (up to rounding: Adam's moments are written
+# m = b1*m + (1-b1)*g here, m += (g - m)*(1-b1) in the reference) for the screening below.
+CORRECT = {"Adagrad": _adagrad(), "RMSprop": _rmsprop(), "Adam": _adam()}
+# A screened margin inside this band is inside near_border's (0.2, 5.0) by far more than
+# rounding could move it (the margins of the simulated and the reference answer differ by
+# ~1e-11 of a tolerance unit: the trajectories by ~1e-16 relative, the tolerance is 1e-5).
+SCREEN = (0.2 * 1.01, 5.0 / 1.01)
+
+
+def _screen(name, kwargs, params, w0, flat_grads):
+    """(the wrong rules' trajectories, or None, and whether the draw is surely redrawn).
+
+    A draw is redrawn when some mistake's margin against the reference's answer is near the
+    border (:func:`near_border`). The batched rules (variants.py) simulate the mistakes and the
+    correct rule in one pass; a mistake whose margin against the correct rule's trajectory is
+    inside the narrower band ``SCREEN`` is surely near the border against the reference too, so
+    the draw is redrawn without running the reference. Any other draw is judged as always (on
+    the reference's answer): the accepted draw, and every case, are the ones the unscreened
+    rule gives (``tests/test_cases_optimizers.py`` compares both over many plans and seeds).
+    """
+    if name not in CORRECT:
+        return None, False
+    hyper = dict(DEFAULTS[name], **kwargs)
+    rules = [rule for _, rule in _wrong_rules(name, hyper)] + [CORRECT[name]]
+    many = simulate_many(name, rules, w0, flat_grads, hyper)
+    if many is None:
+        return None, False
+    worst = screen_margins(many[:-1], many[-1], [p.size for p in params])
+    low, high = SCREEN
+    return many[:-1], any(low < found < high for found in worst)
+
+
 def _build(ref, rng, group, name, specs, bad):
     """``specs``: (kwargs, shapes, steps, grad scale, param scale) per case; ``bad``: raises."""
     cases = []
     for kwargs, shapes, steps, gscale, pscale in specs:
         signs = _signs(rng, shapes, steps)
-        for _attempt in range(20):  # values only: the plan stays the same for everyone
-            params, grads = _problem(rng, shapes, steps, gscale, pscale, signs)
-            case = _case(ref, name, kwargs, params, grads, group, gscale)
+        for attempt in range(ATTEMPTS):  # values only: the plan stays the same for everyone
+            params, grads, w0, flat_grads = _draw(rng, shapes, steps, gscale, pscale, signs)
+            many, redrawn = _screen(name, kwargs, params, w0, flat_grads)
+            if redrawn and attempt < ATTEMPTS - 1:
+                continue  # surely redrawn below: no need for the reference's answer
+            case = _case(ref, name, kwargs, params, grads, group, gscale, flat_grads, w0, many)
             if not any(near_border(m) for m in case.params.pop("_margins")):
                 break
         cases.append(case)
