@@ -76,26 +76,17 @@ def flat_expected(expected, params, steps: int):
 
 
 def judge_flat(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> tuple[float, bool]:
-    """(:func:`margin`, :func:`matches`) of a simulated trajectory's params against the
-    expected ones, computed once over the flat arrays with the same arithmetic per entry
-    (each parameter keeps its own absolute tolerance, in ``bound``)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(got - want)
-        same = got == want
-        ok = (err <= bound) | same | (np.isnan(got) & np.isnan(want))
-        ratio = err / bound
-    ratio[same] = 0.0
-    worst = float(ratio.max())  # margin's nan_to_num: NaN -> inf, inf -> the largest float
-    if worst != worst:
-        worst = float("inf")
-    elif worst == float("inf"):
-        worst = sys.float_info.max
-    return worst, bool(ok.all())
+    """(:func:`margin`, :func:`matches`) of a simulated trajectory's params (steps, n) against
+    the expected ones, computed once over the flat arrays with the same arithmetic per entry
+    (each parameter keeps its own absolute tolerance, in ``bound``): :func:`judge_many` of
+    one trajectory."""
+    return judge_many(got[None], want, bound)[0]
 
 
 def judge_many(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> list[tuple[float, bool]]:
-    """:func:`judge_flat` of every trajectory in ``got`` (K, steps, n) at once: the same
-    arithmetic per entry, the worst ratio and the match taken per row."""
+    """(:func:`margin`, :func:`matches`) of every trajectory in ``got`` (K, steps, n) against
+    ``want`` at once: the same arithmetic per entry, the worst ratio (NaN -> inf, inf -> the
+    largest float, as margin's nan_to_num) and the match taken per row."""
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(got - want)
         same = got == want
