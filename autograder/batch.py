@@ -30,13 +30,11 @@ from .config import Config
 from .discover import Submission
 from .engine import Grader, kit_digest
 from .exports import not_graded
-from .index import Index, slim, stamp
+from .index import Index, encode_facts, slim, stamp
 from .pool import Done, Pool, WorkerDied
 from .report import (
     csv_text,
-    csv_write,
     gradebook_header,
-    gradebook_row,
     gradebook_rows,
     open_atomic,
     write_atomic,
@@ -46,7 +44,7 @@ from .results import GraderFailure, SubmissionResult
 from .sandbox import runner
 from .sandbox.errors import WorkerStartError
 from .stream import Pending, discover_pending
-from .summary import ClassStats, write_class_report
+from .summary import report_facts, write_index_reports
 
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
@@ -93,15 +91,23 @@ class Totals:
 
     def add(self, record: dict) -> None:
         extra = record.get("extra_data", {})
+        failed = not_graded(extra)
+        student = str(extra.get("student", "?"))
+        score = 0.0 if failed else record["score"]
+        self.add_fact([bool(extra.get("problems")), failed, student, score])
+
+    def add_fact(self, fact: list) -> None:
+        """:meth:`add` of a student's totals fact (:func:`autograder.summary.report_facts`)."""
+        problems, failed, student, score = fact
         self.students += 1
-        self.with_problems += bool(extra.get("problems"))
-        if not_graded(extra):
+        self.with_problems += problems
+        if failed:
             self.not_graded_count += 1
             if len(self.not_graded) < 10:
-                self.not_graded.append(str(extra.get("student", "?")))
+                self.not_graded.append(student)
         else:
             self.graded += 1
-            self.score_sum += record["score"]
+            self.score_sum += score
 
     @property
     def mean(self) -> float:
@@ -171,6 +177,7 @@ def grade_batch(
     # A student whose files carry the stamp they were graded from, by this kit and config, is
     # done without reading them; the others are graded (or found current by fingerprint).
     run_key = grader.run_key
+    facts_key = report_facts(grader.items, "feedback.html")[0]
     todo = []
     for i, p in enumerate(pending):
         if not force and index.fresh(p.student, p.source_stamp(), run_key):
@@ -194,7 +201,8 @@ def grade_batch(
             summary.skipped.append(student)
             index.restamp(student, done.source, run_key)
         else:
-            index.put(student, done.stamp, done.record or {}, done.source, run_key)
+            facts = encode_facts(facts_key, done.facts)
+            index.put(student, done.stamp, done.record or {}, done.source, run_key, facts)
             written.add(student)
             if done.kind == "failed":
                 summary.failed.append(student)
@@ -250,16 +258,13 @@ def grade_batch(
 
 
 def write_reports(out: Path, index: Index, items: list[str], config: Config | None) -> Totals:
-    """gradebook.csv, mistakes.csv and summary.html from the index, in two passes over it that
-    hold one student at a time."""
-    totals, stats = Totals(), ClassStats(items)
+    """gradebook.csv, mistakes.csv and summary.html from the index: two passes over it that
+    hold one student at a time and read each student's facts, not its results
+    (:func:`autograder.summary.write_index_reports`)."""
+    totals = Totals()
     with open_atomic(out / "gradebook.csv") as f:
-        csv_write(f, [gradebook_header(items)])
-        for record in index.iter_records():
-            csv_write(f, [gradebook_row(record, items)])
-            totals.add(record)
-            stats.add(record)
-    write_class_report(out, index.iter_records, items, config, stats=stats)
+        f.write(csv_text([gradebook_header(items)]))
+        write_index_reports(out, index, items, config, gradebook=f, totals=totals)
     return totals
 
 
@@ -275,7 +280,14 @@ def grade_task(grader: Grader, pending: Pending, out: Path, index: Index, force:
     data = write_submission(out, result)
     kind = "failed" if result.error else "graded"
     path = out / sub.student / "results.json"
-    return Done(number, kind, sub.student, stamp(path), slim(data), source)
+    record = slim(data)
+    return Done(number, kind, sub.student, stamp(path), record, source, _facts(grader, record))
+
+
+def _facts(grader: Grader, record: dict) -> list[dict]:
+    """What the reports read of a student just written (with its feedback.html: a folder
+    that ``grade run`` writes links to those), built where it was graded."""
+    return report_facts(grader.items, "feedback.html")[1](record)
 
 
 def _write_failure(grader: Grader, pending: Pending, out: Path, number: int, why: str) -> Done:
@@ -288,7 +300,9 @@ def _write_failure(grader: Grader, pending: Pending, out: Path, number: int, why
     )
     data = write_submission(out, result)
     path = out / pending.student / "results.json"
-    return Done(number, "failed", pending.student, stamp(path), slim(data))
+    record = slim(data)
+    facts = _facts(grader, record)
+    return Done(number, "failed", pending.student, stamp(path), record, facts=facts)
 
 
 class _stop_on_signals:

@@ -3,9 +3,12 @@
 ``OUT/.grade-index.jsonl`` holds one line per student folder: a short JSON header (the
 student, the ``results.json`` file's stamp (size, mtime, inode), its fingerprint, whether the
 grader failed, the stamp of the submission's files it was graded from and the run key of the
-kit and config that graded it), a tab, then a *slim* copy of the results: everything the
-gradebook, the class report and the resume check read, with each test's Markdown output cut to
-what the report uses (its FAILED case names and whether it says "not implemented yet"). A run
+kit and config that graded it), then the student's *facts* (:meth:`Index.facts`: what the
+gradebook and the class report show of it, under a key naming the code and items that built
+them; absent from older lines), then a *slim* copy of the results: everything the gradebook,
+the class report and the resume check read, with each test's Markdown output cut to what the
+report uses (its FAILED case names and whether it says "not implemented yet"), tab-separated
+(JSON never holds a raw tab). A run
 loads the headers only, checks every stamp against the folder (one ``stat`` per student) and
 re-reads only the results.json files that changed behind its back (another tool, a merge, a run
 killed before it saved the index); a student whose submission stamp and run key are unchanged
@@ -16,7 +19,8 @@ Memory stays flat in the class size: in memory the index keeps per student only 
 is in the file, the stamp, the fingerprint and whether the grader failed (what the resume check
 needs); a record put during a run is appended to the file at once (a later line for the same
 student wins), :meth:`Index.save` rewrites the file sorted by student with one line each (the
-lines are copied, not parsed), and :meth:`Index.iter_records` streams the records back from it.
+lines are copied, not parsed) when its dead lines are worth it, and :meth:`Index.iter_records`
+and :meth:`Index.facts` stream the records and the facts back from it.
 
 The index is a cache: deleting it is always safe (the next run rebuilds it from the folder),
 and the reports built from it are the ones built from the full files.
@@ -28,7 +32,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -100,6 +104,7 @@ class Entry(NamedTuple):
     error: bool
     source: str | None = None  # the submission's stamp when it was graded (stream.tree_stamp)
     run: str | None = None  # the run key of the kit and config that graded it
+    size: int = 0  # of its line
 
     def header(self, name: str) -> bytes:
         fields = [name, list(self.stamp), self.fingerprint, self.error, self.source, self.run]
@@ -125,11 +130,28 @@ def _header(line: bytes, offset: int) -> tuple[str, Entry] | None:
     if not (isinstance(name, str) and isinstance(st, list) and all(type(v) is int for v in st)):
         return None
     ok = all(v is None or isinstance(v, str) for v in (fp, source, run))
-    return (name, Entry(offset, tuple(st), fp, bool(error), source, run)) if ok else None
+    if not ok:
+        return None
+    return name, Entry(offset, tuple(st), fp, bool(error), source, run, len(line))
 
 
 def _record(line: bytes) -> dict:
-    return json.loads(line.partition(b"\t")[2])
+    return json.loads(line.rpartition(b"\t")[2])
+
+
+def _facts(line: bytes) -> list[bytes]:
+    """The facts fields of a line (header, facts..., record): none in an older line."""
+    return line.split(b"\t")[1:-1]
+
+
+def encode_facts(key: str, facts: list[dict] | None) -> list[bytes] | None:
+    """The facts fields of a line: ``key``, then each part of ``facts`` (:meth:`Index.facts`)."""
+    if facts is None:
+        return None
+    return [json.dumps(key).encode(), *(json.dumps(f, allow_nan=False).encode() for f in facts)]
+
+
+COMPACT_BELOW = 1 << 20  # bytes: a smaller index is rewritten whenever it holds a dead line
 
 
 class Index:
@@ -140,6 +162,7 @@ class Index:
         self.path = self.out / NAME
         self.entries: dict[str, Entry] = {}
         self.reread = 0  # results.json files read because the index did not know them
+        self.size = 0  # of the file: what its lines take, the dead ones included
 
     @classmethod
     def load(cls, out: Path) -> Index:
@@ -153,14 +176,16 @@ class Index:
                     if found is not None:
                         known[found[0]] = found[1]
                     offset += len(line)
+                index.size = offset
         except OSError:
             pass
         try:
             folders = sorted(e.name for e in os.scandir(index.out) if e.is_dir())
         except OSError:
             folders = []
+        base = os.path.join(str(index.out), "")
         for name in folders:
-            path = index.out / name / "results.json"
+            path = base + name + "/results.json"  # (strings: a Path per student costs more)
             st = stamp(path)
             if st is None:
                 continue
@@ -168,7 +193,7 @@ class Index:
             if old is not None and old.stamp == tuple(st):
                 index.entries[name] = old
                 continue
-            data = read_results(path)
+            data = read_results(Path(path))
             index.reread += 1
             if data is not None:
                 index.put(name, st, slim(data))
@@ -198,13 +223,21 @@ class Index:
         record: dict,
         source: str | None = None,
         run: str | None = None,
+        facts: list[bytes] | None = None,
     ) -> None:
         """Append the student's record to the file (a later line wins over an earlier one);
-        ``source`` and ``run``: the submission's stamp and the run key it was graded with."""
+        ``source`` and ``run``: the submission's stamp and the run key it was graded with;
+        ``facts``: what the reports read of it (JSON, :meth:`facts`), when known."""
         if st is None:
             return
         entry = _entry(0, st, record, source, run)
-        line = entry.header(name) + b"\t" + json.dumps(record, allow_nan=False).encode() + b"\n"
+        body = json.dumps(record, allow_nan=False).encode()
+        self._append(name, entry, entry.header(name), facts, body)
+
+    def _append(
+        self, name: str, entry: Entry, head: bytes, facts: list[bytes] | None, body: bytes
+    ) -> None:
+        line = b"\t".join([head, *(facts or []), body]) + b"\n"
         with open(self.path, "a+b") as f:  # opened per record: nothing buffered across a fork
             offset = f.seek(0, os.SEEK_END)
             if offset:
@@ -213,7 +246,8 @@ class Index:
                     f.write(b"\n")
                     offset += 1
             f.write(line)
-        self.entries[name] = entry._replace(offset=offset)
+        self.size = offset + len(line)
+        self.entries[name] = entry._replace(offset=offset, size=len(line))
 
     def restamp(self, name: str, source: str | None, run: str) -> None:
         """The student's results were found current by their fingerprint, from files whose
@@ -221,9 +255,20 @@ class Index:
         entry = self.entries.get(name)
         if source is None or entry is None or (entry.source, entry.run) == (source, run):
             return
-        record = self.record(name)
-        if record is not None:
-            self.put(name, list(entry.stamp), record, source, run)
+        line = self._line(name)
+        if line:
+            new = entry._replace(source=source, run=run)
+            body = line.rpartition(b"\t")[2].rstrip(b"\n")
+            self._append(name, new, new.header(name), _facts(line), body)
+
+    def _line(self, name: str) -> bytes:
+        entry = self.entries.get(name)
+        if entry is None:
+            return b""
+        with open(self.path, "rb") as f:
+            f.seek(entry.offset)
+            line = f.readline()
+        return line if line.endswith(b"\n") else b""
 
     def _lines(self) -> Iterator[tuple[str, bytes]]:
         """(name, its line) in name order, read from the file at each entry's offset."""
@@ -233,12 +278,8 @@ class Index:
                 yield name, f.readline()
 
     def record(self, name: str) -> dict | None:
-        entry = self.entries.get(name)
-        if entry is None:
-            return None
-        with open(self.path, "rb") as f:
-            f.seek(entry.offset)
-            return _shared_strings(_record(f.readline()))
+        line = self._line(name)
+        return _shared_strings(_record(line)) if line else None
 
     def iter_records(self) -> Iterator[dict]:
         """Every student's slim results, in folder-name order (as ``collect_results``), one
@@ -251,18 +292,63 @@ class Index:
     def records(self) -> list[dict]:
         return list(self.iter_records())
 
+    def facts(
+        self, key: str, build: Callable[[dict], list[dict]]
+    ) -> Callable[[int], Iterator[dict]]:
+        """A source of every student's facts, in folder-name order: ``source(part)`` yields
+        part ``part`` of what the reports read of each, ``build(record)`` (a list of dicts,
+        kept on the student's line as JSON fields of their own, so that a pass parses only
+        the part it reads), when the line's facts are of ``key``. Facts of another key
+        (another kit, other items or links) are built again from the record on the same line,
+        and the line is rewritten with them at the end of the file, so that the next pass (and
+        the next run) reads the facts alone."""
+        tag = json.dumps(key).encode()
+
+        def source(part: int) -> Iterator[dict]:
+            if not self.entries:
+                return
+            for name, line in self._lines():
+                fields = _facts(line)
+                if fields and fields[0] == tag and len(fields) > part + 1:
+                    yield json.loads(fields[part + 1])
+                    continue
+                record = _shared_strings(_record(line))
+                facts = build(record)
+                raw = encode_facts(key, facts)
+                entry = self.entries[name]
+                body = line.rpartition(b"\t")[2].rstrip(b"\n")
+                self._append(name, entry, entry.header(name), raw, body)
+                yield facts[part]
+
+        return source
+
     def __len__(self) -> int:
         return len(self.entries)
 
-    def save(self) -> None:
-        """Rewrite the file: one line per student, sorted (lines copied, not parsed)."""
+    @property
+    def dead(self) -> int:
+        """Bytes of the file in lines that a later line replaced (or that are broken)."""
+        return self.size - sum(e.size for e in self.entries.values())
+
+    def save(self, compact: bool = False) -> None:
+        """Rewrite the file with one line per student, sorted (lines copied, not parsed), when
+        ``compact`` or when its dead lines are worth it: any of them in a file under
+        :data:`COMPACT_BELOW`, else a quarter of it. A regrade of a few students in a large
+        folder appends their lines and leaves the rest of the file alone."""
         if not self.entries:
             with open_atomic(self.path, sync=False):
                 pass
+            self.size = 0
+            return
+        dead = self.dead
+        if not (compact or (dead and (self.size < COMPACT_BELOW or 4 * dead > self.size))):
             return
         moved: dict[str, Entry] = {}
         with open_atomic(self.path, sync=False, binary=True) as out:
             for name, line in self._lines():
-                moved[name] = self.entries[name]._replace(offset=out.tell())
-                out.write(line if line.endswith(b"\n") else line + b"\n")
+                line = line if line.endswith(b"\n") else line + b"\n"
+                moved[name] = self.entries[name]._replace(offset=out.tell(), size=len(line))
+                out.write(line)
+            size = out.tell()
         self.entries = moved
+        self.size = size

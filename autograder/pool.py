@@ -48,6 +48,7 @@ class Done:
     stamp: list[int] | None = None  # of the results.json written
     record: dict | None = None  # its slim results (autograder.index.slim)
     source: str | None = None  # the stamp of the submission's files, taken before reading them
+    facts: list[dict] | None = None  # what the reports read of it (autograder.summary.report_facts)
 
 
 Work = Callable[[int], Done]

@@ -16,11 +16,13 @@ slipped through could not run or load anything.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import io
 import math
 import shutil
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -28,8 +30,8 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import quote
 
-from .exports import grader_failed, item_mistakes, item_points, student_of
-from .report import csv_write, open_atomic
+from .exports import grader_failed, item_mistakes, item_points, not_graded, student_of
+from .report import csv_text, csv_write, gradebook_row, open_atomic
 from .sandbox.isolation import LEVEL_TEXT
 from .summary_charts import CHART_CSS, histogram_svg, items_svg
 from .summary_extra import (
@@ -37,11 +39,13 @@ from .summary_extra import (
     MATRIX_TAIL,
     Hardest,
     Splits,
+    hardest_of,
     hardest_section,
     matrix_head,
     matrix_row,
     read_run_info,
     run_section,
+    splits_of,
     write_run_info,
 )
 from .topics import MISTAKES
@@ -50,6 +54,7 @@ TOP_MISTAKES = 15
 SPOOL = 1 << 18  # bytes of the matrix (and of the problems) held in memory before a file
 OLD_PLOT_CACHE = ".plot-cache.json"  # the PNG cache of earlier versions: removed when seen
 Source = Callable[[], Iterable[dict]]  # a fresh pass over the students, in student order
+FactsSource = Callable[[], Iterable[dict]]  # the same, of their student_facts
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;
@@ -106,6 +111,32 @@ def _g(value: float) -> str:
 # Statistics, one student at a time
 
 
+def stat_of(r: dict, items: list[str]) -> list:
+    """What :class:`ClassStats` adds up of one result, for ``items``, as a JSON-able list
+    (the folder's index keeps it, so a report need not read the results again):
+    [isolation, has problems, has problems or an error, grader failed] and, when graded,
+    [score, max score, per item [score, max], [[item, mistake ids], ...] (the result's
+    order), per item [public score, max, hidden score, max], started items, failed cases]."""
+    extra = r.get("extra_data", {})
+    stat: list = [
+        str(extra.get("isolation") or "unknown"),
+        bool(extra.get("problems")),
+        bool(extra.get("problems") or extra.get("error")),
+        grader_failed(r),
+    ]
+    if stat[3]:
+        return stat
+    points = item_points(r)
+    return stat + [
+        float(r.get("score", 0.0)),
+        float(extra.get("max_score", 0.0)),
+        [[float(v) for v in points.get(item, (0.0, 0.0))] for item in items],
+        [[item, ids] for item, ids in item_mistakes(r).items()],
+        splits_of(r, items),
+        *hardest_of(r),
+    ]
+
+
 class ClassStats:
     """Everything the report shows about the class as a whole, added up one student at a
     time (:meth:`add`): counters and sums only, so its size does not grow with the class
@@ -126,31 +157,37 @@ class ClassStats:
         self.hardest = Hardest()
 
     def add(self, r: dict) -> None:
-        extra = r.get("extra_data", {})
+        self.add_stat(stat_of(r, self.items))
+
+    def add_stat(self, stat: list) -> None:
+        """:meth:`add` of :func:`stat_of` one result (for these items)."""
+        isolation, problems, problem_or_error, failed = stat[:4]
         self.students += 1
-        self.isolation[str(extra.get("isolation") or "unknown")] += 1
-        self.with_problems += bool(extra.get("problems"))
-        self.problem_students += bool(extra.get("problems") or extra.get("error"))
-        if grader_failed(r):
+        self.isolation[isolation] += 1
+        self.with_problems += problems
+        self.problem_students += problem_or_error
+        if failed:
             self.failed += 1
             return
-        self.scores[float(r.get("score", 0.0))] += 1
-        self.top = max(self.top, float(extra.get("max_score", 0.0)))
-        points = item_points(r)
-        mistakes = item_mistakes(r)
-        for item in self.items:
-            score, top = points.get(item, (0.0, 0.0))
-            self.item_scores[item][score] += 1
-            self.item_top[item] = max(self.item_top[item], top)
-            self.item_mistakes[item].update(mistakes.get(item, []))
+        score, top, points, mistakes, split, started, failing = stat[4:]
+        self.scores[score] += 1
+        self.top = max(self.top, top)
+        by_item = dict(mistakes)
+        item_scores, item_top, item_mistakes = self.item_scores, self.item_top, self.item_mistakes
+        for item, (got, most) in zip(self.items, points, strict=True):
+            item_scores[item][got] += 1
+            if most > item_top[item]:
+                item_top[item] = most
+            if item in by_item:
+                item_mistakes[item].update(by_item[item])
         seen: set[str] = set()
-        for item, ids in mistakes.items():
+        for item, ids in mistakes:
             for m in ids:
                 seen.add(m)
                 self.mistake_where.setdefault(m, set()).add(item)
         self.mistake_students.update(seen)
-        self.splits.add(r)
-        self.hardest.add(r)
+        self.splits.add_parsed(split)
+        self.hardest.add_parsed(started, failing)
 
     @classmethod
     def of(cls, results: Iterable[dict], items: list[str]) -> ClassStats:
@@ -256,15 +293,14 @@ def _csp() -> str:
 
 def write_page(
     f: IO[str],
-    source: Source,
+    facts: FactsSource,
     stats: ClassStats,
     title: str = "Class report",
     run_info: dict | None = None,
-    feedback: str = "feedback.html",
 ) -> None:
     """Write the class report to ``f``: the class sections from ``stats``, then one pass over
-    ``source()`` (the students in student order) for the students table, the matrix and the
-    problems."""
+    ``facts()`` (the students' :func:`student_facts`, in student order) for the students
+    table, the matrix and the problems."""
     items = stats.items
     istats = stats.item_stats()
     f.write(
@@ -296,15 +332,13 @@ def write_page(
         parts += hardest_section(stats.hardest.ranked())
     parts += _STUDENTS_HEAD
     f.write("\n".join(parts) + "\n")
-    full_points = {s["item"]: s["points"] for s in istats}
+    full_points = [s["points"] for s in istats]
     with _spool() as matrix, _spool() as problems:
-        for r in source():
-            points = item_points(r)
-            f.write(_student_row(r, full_points, feedback, points) + "\n")
-            matrix.write(matrix_row(r, items, feedback, points) + "\n")
-            entry = _problem_entry(r)
-            if entry:
-                problems.write(entry + "\n")
+        for facts_of_one in facts():
+            f.write(_row_html(facts_of_one["row"], full_points) + "\n")
+            matrix.write(facts_of_one["mx"] + "\n")
+            if facts_of_one["pb"]:
+                problems.write(facts_of_one["pb"] + "\n")
         f.write("</tbody></table>\n")
         if stats.students:
             f.write(matrix_head(items) + "\n")
@@ -341,7 +375,11 @@ def class_report_html(
     """The class report of a list of results as one self-contained HTML page."""
     results = sorted(results, key=student_of)
     buf = io.StringIO()
-    write_page(buf, lambda: iter(results), ClassStats.of(results, items), title, run_info, feedback)
+    facts = [student_facts(r, items, feedback) for r in results]
+    stats = ClassStats(items)
+    for one in facts:
+        stats.add_stat(one["s"])
+    write_page(buf, lambda: iter(facts), stats, title, run_info)
     return buf.getvalue()
 
 
@@ -427,26 +465,57 @@ _STUDENTS_HEAD = [
 def _student_row(
     r: dict, full_points: dict[str, float], feedback: str, points: dict[str, tuple[float, float]]
 ) -> str:
+    items = list(full_points)
+    return _row_html(_row_parts(r, feedback, points, items), [full_points[i] for i in items])
+
+
+def _row_parts(
+    r: dict, feedback: str, points: dict[str, tuple[float, float]], items: list[str]
+) -> list:
+    """A student's row of the students table but its count of full-point functions (which
+    depends on the whole class): [the cells before it, the cells after it, its score per
+    item]."""
     extra = r.get("extra_data", {})
     student = student_of(r)
     score = float(r.get("score", 0.0))
     top = float(extra.get("max_score", 0.0))
-    full = sum(1 for i, p in full_points.items() if p > 0 and points.get(i, (0, 0))[0] >= p - 1e-9)
     mistakes = sorted({m for ids in item_mistakes(r).values() for m in ids})
     problems = len(extra.get("problems") or []) + bool(extra.get("error"))
     link = f"{quote(student, safe='')}/{feedback}"
     status = '<span class="warn">grader failed</span>' if grader_failed(r) else ""
-    return (
+    before = (
         f'<tr><td><a href="{_e(link)}">{_e(student)}</a> {status}</td>'
         f'<td class="n" data-v="{score:.6g}">{round(score, 2):g}</td>'
         f'<td class="n" data-v="{score / top if top else 0:.6g}">'
         f"{100 * score / top if top else 0:.0f}%</td>"
-        f'<td class="n">{full}/{len(full_points)}</td>'
+    )
+    after = (
         f'<td class="n">{len(mistakes)}</td>'
         f"<td>{', '.join(_mistake_label(m) for m in mistakes) or '-'}</td>"
         f'<td class="n">{problems}</td>'
         f"<td><code>{_e(extra.get('isolation') or '')}</code></td></tr>"
     )
+    return [before, after, [float(points.get(i, (0, 0))[0]) for i in items]]
+
+
+def _row_html(parts: list, full_points: list[float]) -> str:
+    before, after, scores = parts
+    full = sum(1 for s, p in zip(scores, full_points, strict=True) if p > 0 and s >= p - 1e-9)
+    return f'{before}<td class="n">{full}/{len(full_points)}</td>{after}'
+
+
+def student_facts(r: dict, items: list[str], feedback: str) -> dict:
+    """Everything the class report reads of one result, for ``items`` and links to
+    ``feedback``: its :func:`stat_of`, its students-table row (:func:`_row_parts`), its
+    matrix row and its problems entry. The folder's index keeps them (a report then reads no
+    result again); the page built from them is the page built from the results."""
+    points = item_points(r)
+    return {
+        "s": stat_of(r, items),
+        "row": _row_parts(r, feedback, points, items),
+        "mx": matrix_row(r, items, feedback, points),
+        "pb": _problem_entry(r),
+    }
 
 
 def _problem_entry(r: dict) -> str:
@@ -466,38 +535,123 @@ def write_class_report(
     items: list[str],
     config=None,
     stats: ClassStats | None = None,
+    facts: FactsSource | None = None,
 ) -> Path:
     """Write ``out/summary.html`` and ``out/mistakes.csv``; return the path of the page.
 
-    ``results``: a list, or a callable giving a fresh pass over the students in student order
-    (``Index.iter_records``: the page is then streamed; ``stats``, when given, are that
-    source's :class:`ClassStats`, so that the caller's own pass over it is not repeated).
-    With ``config`` (``grade run``), also ``out/run.json`` (assignment, date, config digest);
-    without (``grade report``), the run.json already there is used."""
+    ``results``: a list, or a callable giving a fresh pass over the students in student order;
+    or ``facts``: a callable giving a fresh pass over their :func:`student_facts` (from the
+    folder's index, :func:`feedback_of` the folder; ``results`` is then not read). The page is
+    streamed; ``stats``, when given, are those students' :class:`ClassStats`, so that the
+    caller's own pass is not repeated. With ``config`` (``grade run``), also ``out/run.json``
+    (assignment, date, config digest); without (``grade report``), the run.json already there
+    is used."""
     out = Path(out)
-    if callable(results):
-        source: Source = results
-    else:
-        ordered = sorted(results, key=student_of)
-        source = lambda: iter(ordered)  # noqa: E731
-    if stats is None:
-        stats = ClassStats.of(source(), items)
+    if facts is None:
+        if callable(results):
+            source: Source = results
+        else:
+            ordered = sorted(results, key=student_of)
+            source = lambda: iter(ordered)  # noqa: E731
+        first = next(iter(source()), None)
+        html_feedback = first is not None and _has_html_feedback(out, source(), first)
+        feedback = "feedback.html" if html_feedback or first is None else "feedback.md"
+        facts = lambda: (student_facts(r, items, feedback) for r in source())  # noqa: E731
+    if stats is None:  # (facts of the page alone come with their stats)
+        stats = ClassStats(items)
+        for one in facts():
+            stats.add_stat(one["s"])
     if config is not None:
         write_run_info(out, config)
     info = read_run_info(out)
-    first = next(iter(source()), None)
-    html_feedback = first is not None and _has_html_feedback(out, source(), first)
-    feedback = "feedback.html" if html_feedback or first is None else "feedback.md"
     title = f"Class report: {info['assignment']}" if info.get("assignment") else "Class report"
     with open_atomic(out / "mistakes.csv") as f:
         csv_write(f, stats.mistake_rows())
     path = out / "summary.html"
     with open_atomic(path) as f:
-        write_page(f, source, stats, title, info, feedback)
+        write_page(f, facts, stats, title, info)
     old = out / OLD_PLOT_CACHE
     if old.is_file() and not old.is_symlink():
         old.unlink(missing_ok=True)
     return path
+
+
+FACTS_FORMAT = 2  # of report_facts' output (the key also covers the code that makes it)
+_FACTS_CODE = ("summary", "summary_extra", "summary_charts", "report", "exports", "results")
+
+
+Facts = Callable[[dict], list[dict]]
+
+
+def report_facts(items: list[str], feedback: str) -> tuple[str, Facts]:
+    """(key, build): ``build(record)`` is everything the gradebook, the CLI's totals and the
+    class report read of one student, for ``items`` and links to ``feedback``, in two parts:
+    its gradebook.csv line ``"gb"``, its totals ``"t"`` ([has problems, not graded, student,
+    score]) and its :func:`stat_of` ``"s"`` (what the first pass reads); the rest of its
+    :func:`student_facts` (what the page's pass reads). ``key`` names them: it changes with the
+    items, the links, the mistakes' descriptions and the code that builds them, so the facts
+    a folder's index keeps are used only while they are the facts this kit would build."""
+    return _report_facts(tuple(items), feedback)
+
+
+@functools.lru_cache(maxsize=8)
+def _report_facts(items: tuple[str, ...], feedback: str) -> tuple[str, Facts]:
+    h = hashlib.sha256(f"{FACTS_FORMAT}|{feedback}|{items!r}|{sorted(MISTAKES.items())!r}".encode())
+    for name in _FACTS_CODE:
+        module = sys.modules[f"{__package__}.{name}"]
+        h.update(Path(module.__file__).read_bytes())
+
+    def build(r: dict) -> list[dict]:
+        extra = r.get("extra_data", {})
+        page = student_facts(r, items, feedback)
+        first = {
+            "gb": csv_text([gradebook_row(r, items)]),
+            "t": [
+                bool(extra.get("problems")),
+                not_graded(extra),
+                str(extra.get("student", "?")),
+                0.0 if not_graded(extra) else r["score"],
+            ],
+            "s": page.pop("s"),
+        }
+        return [first, page]  # the first pass's, the page's
+
+    return h.hexdigest()[:24], build
+
+
+def write_index_reports(
+    out: Path,
+    index,
+    items: list[str],
+    config=None,
+    gradebook: IO[str] | None = None,
+    totals=None,
+) -> Path:
+    """The class report (and the gradebook's rows to ``gradebook``, the CLI's counts to
+    ``totals.add_fact``) of a folder's :class:`autograder.index.Index`, in two passes over it
+    that read each student's facts (:func:`report_facts`) and hold one student at a time;
+    the index is saved after (it compacts only when the lines rewritten are worth it)."""
+    key, build = report_facts(items, feedback_of(out, sorted(index.entries)))
+    facts = index.facts(key, build)
+    stats = ClassStats(items)
+    for one in facts(0):
+        if gradebook is not None:
+            gradebook.write(one["gb"])
+        if totals is not None:
+            totals.add_fact(one["t"])
+        stats.add_stat(one["s"])
+    path = write_class_report(out, [], items, config, stats=stats, facts=lambda: facts(1))
+    index.save()
+    return path
+
+
+def feedback_of(out: Path, students: list[str]) -> str:
+    """The feedback file the report links to: feedback.html when any student of ``out`` has
+    one (the first one almost always answers), else feedback.md."""
+    if not students or (out / students[0] / "feedback.html").is_file():
+        return "feedback.html"
+    found = any((out / s / "feedback.html").is_file() for s in students)
+    return "feedback.html" if found else "feedback.md"
 
 
 def _has_html_feedback(out: Path, results: Iterator[dict] | Iterable[dict], first: dict) -> bool:

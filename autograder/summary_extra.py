@@ -110,6 +110,16 @@ def split_points(result: dict) -> dict[str, dict[str, tuple[float, float]]]:
     return out
 
 
+def splits_of(result: dict, items: list[str]) -> list[list[float]]:
+    """Per item of ``items``: [public score, public max, hidden score, hidden max]."""
+    split = split_points(result)
+    out = []
+    for item in items:
+        groups = split.get(item, {})
+        out.append([*groups.get("public", (0.0, 0.0)), *groups.get("hidden", (0.0, 0.0))])
+    return out
+
+
 class Splits:
     """Per item and group (public, hidden): the points earned by the graded students, summed
     one student at a time (:meth:`add`), and the most a student could earn."""
@@ -120,12 +130,20 @@ class Splits:
         self.sums = {(i, g): [0.0, 0.0] for i in items for g in ("public", "hidden")}
 
     def add(self, result: dict) -> None:
+        self.add_parsed(splits_of(result, self.items))
+
+    def add_parsed(self, split: list[list[float]]) -> None:
+        """:meth:`add` of :func:`splits_of` one result: per item, [public score, public max,
+        hidden score, hidden max]."""
         self.students += 1
-        split = split_points(result)
-        for (item, group), acc in self.sums.items():
-            got = split.get(item, {}).get(group, (0.0, 0.0))
-            acc[0] += got[0]
-            acc[1] = max(acc[1], got[1])
+        sums = self.sums
+        for item, (ps, pt, hs, ht) in zip(self.items, split, strict=True):
+            acc = sums[item, "public"]
+            acc[0] += ps
+            acc[1] = max(acc[1], pt)
+            acc = sums[item, "hidden"]
+            acc[0] += hs
+            acc[1] = max(acc[1], ht)
 
     def fractions(self) -> dict[str, tuple[float, float]]:
         """item -> (public, hidden) mean share of the points earned on those cases."""
@@ -209,6 +227,31 @@ def matrix_section(results: list[dict], items: list[str], feedback: str) -> list
     return [matrix_head(items), *rows, MATRIX_TAIL]
 
 
+def hardest_of(result: dict) -> tuple[list[str], list[list[str]]]:
+    """(items the student started, [item, group, [case, ...]] of the cases it failed), in the
+    order of its tests: what :class:`Hardest` adds up of one result."""
+    started: dict[str, None] = {}
+    failing: list[list] = []
+    for test in result.get("tests", []):
+        title = _title(str(test.get("name", "")))
+        if not title:
+            continue
+        item, group = title
+        output = str(test.get("output", ""))
+        if "not implemented yet" in output and float(test.get("score", 0.0)) == 0.0:
+            continue
+        started[item] = None
+        if "FAILED" not in output:  # most tests: nothing failed
+            continue
+        for line in output.splitlines():
+            f = _FAILED.match(line)
+            if f and "not implemented yet" not in line:
+                if not failing or failing[-1][:2] != [item, group]:
+                    failing.append([item, group, []])
+                failing[-1][2].append(f["case"])
+    return list(started), failing
+
+
 class Hardest:
     """The failing students per (item, group, case) and the students who started each item,
     one student at a time (:meth:`add`). Hidden cases are drawn per student, so most names
@@ -222,22 +265,13 @@ class Hardest:
         self.trying: Counter[str] = Counter()
 
     def add(self, result: dict) -> None:
-        started: set[str] = set()
-        for test in result.get("tests", []):
-            title = _title(str(test.get("name", "")))
-            if not title:
-                continue
-            item, group = title
-            output = str(test.get("output", ""))
-            if "not implemented yet" in output and float(test.get("score", 0.0)) == 0.0:
-                continue
-            started.add(item)
-            if "FAILED" not in output:  # most tests: nothing failed
-                continue
-            for line in output.splitlines():
-                f = _FAILED.match(line)
-                if f and "not implemented yet" not in line:
-                    self.failing[item, group, f["case"]] += 1
+        self.add_parsed(*hardest_of(result))
+
+    def add_parsed(self, started: list[str], failing: list[list]) -> None:
+        """:meth:`add` of what :func:`hardest_of` found in one result."""
+        for item, group, cases in failing:
+            for case in cases:
+                self.failing[item, group, case] += 1
         self.trying.update(started)
         if len(self.failing) > self.cap:
             while len(self.failing) > self.cap // 2:

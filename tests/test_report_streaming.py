@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _class_results import HOSTILE, ITEMS, results, submission, write_class
+from _class_results import HOSTILE, ITEMS, klass, results, submission, write_class
 
 from autograder import batch, summary
 from autograder.index import NAME, Entry, Index, slim
@@ -191,9 +191,12 @@ def test_a_half_written_index_line_loses_only_that_line(tmp_path):
     assert Index.load(out).reread == 0
 
 
-def test_the_reports_pass_holds_one_student_at_a_time(tmp_path, monkeypatch):
-    """Peak memory of writing the gradebook and report from the index, for 100 and 500
-    students: (almost) the same, where holding the records would take ten times as much."""
+@pytest.mark.parametrize("facts", ["built from the records", "read from the index"])
+def test_the_reports_pass_holds_one_student_at_a_time(tmp_path, monkeypatch, facts):
+    """Working memory of writing the gradebook and report from the index (its peak above what
+    is left held after: the index's own entries), for 100 and 500 students: (almost) the
+    same, where holding the records would take ten times as much. Once when the students'
+    facts are built from their records, once when they are read from the index."""
     monkeypatch.setattr(summary, "SPOOL", 1)  # the matrix and problems go to a file at once
     peaks = []
     for n in (100, 500):
@@ -205,13 +208,118 @@ def test_the_reports_pass_holds_one_student_at_a_time(tmp_path, monkeypatch):
             record["extra_data"]["student"] = f"s{i:04d}"
             index.put(f"s{i:04d}", [i, i, i], record)
         index.save()
+        if facts == "read from the index":
+            batch.write_reports(out, index, ITEMS, None)
+            monkeypatch.setattr("autograder.index._record", None)  # a record read: TypeError
         tracemalloc.start()
         totals = batch.write_reports(out, index, ITEMS, None)
-        peaks.append(tracemalloc.get_traced_memory()[1])
+        current, peak = tracemalloc.get_traced_memory()
+        peaks.append(peak - current)
         tracemalloc.stop()
         assert totals.students == n and (out / "summary.html").read_text().count("<tr><td><a") == n
+        monkeypatch.undo()
+        monkeypatch.setattr(summary, "SPOOL", 1)
     held = len(json.dumps(record)) * 400  # what a list of the records would hold, at least
     assert peaks[1] - peaks[0] < held / 10, peaks
+
+
+def _reports(out: Path) -> dict[str, str]:
+    return {n: (out / n).read_text() for n in ("gradebook.csv", "mistakes.csv", "summary.html")}
+
+
+def _listed(out: Path, res: list[dict], items: list[str]) -> dict[str, str]:
+    """The reports of a list of results, without an index (in ``out``: the links depend on
+    the feedback files there)."""
+    batch.write_gradebook(out, res, items)
+    summary.write_class_report(out, res, items)
+    return _reports(out)
+
+
+def test_the_reports_from_the_indexs_facts_are_the_reports_of_the_results(tmp_path, monkeypatch):
+    """gradebook.csv, mistakes.csv and summary.html built from the facts the index keeps
+    (built from the records the first time, read alone the second, built again for other
+    items) are byte for byte the files built from the results themselves."""
+    res = write_class(tmp_path / "out")
+    index = Index.load(tmp_path / "out")
+    assert index.reread == len(res)
+    totals = batch.write_reports(tmp_path / "out", index, ITEMS, None)
+    first = _reports(tmp_path / "out")
+    assert first == _listed(tmp_path / "out", res, ITEMS)
+    assert totals.students == len(res) and totals.with_problems == 1
+    lines = (tmp_path / "out" / NAME).read_bytes().splitlines()
+    assert len(lines) == len(res) and all(len(line.split(b"\t")) == 5 for line in lines)
+    with monkeypatch.context() as m:  # the second time, no record is parsed
+        m.setattr("autograder.index._record", None)
+        index = Index.load(tmp_path / "out")
+        assert index.reread == 0
+        again = batch.write_reports(tmp_path / "out", index, ITEMS, None)
+    assert _reports(tmp_path / "out") == first and again == totals
+    fewer = ITEMS[:2]  # another key: built again, from the records on the lines
+    batch.write_reports(tmp_path / "out", Index.load(tmp_path / "out"), fewer, None)
+    built = _reports(tmp_path / "out")
+    assert built == _listed(tmp_path / "out", res, fewer) and built != first
+
+
+def test_the_facts_grade_run_writes_are_the_facts_a_report_builds(tmp_path, monkeypatch):
+    """A folder graded by `grade run --jobs 2` carries each student's facts on its index line
+    (built in the grading process, sent back as JSON), and they are the ones the reports
+    would build from its record; the reports then parse no record."""
+    from autograder.config import Config
+    from autograder.summary import report_facts
+
+    made = {s.student: s for s in klass()}
+    names = sorted(n for n in made if n.isalnum())
+    subs = tmp_path / "class"
+    for name in names:
+        (subs / name / "cnn").mkdir(parents=True)
+        (subs / name / "cnn" / "shapes.py").write_text(f"X = {name!r}\n")
+
+    def fake_grade(self, sub):
+        made[sub.student].fingerprint = self.fingerprint(sub)
+        return made[sub.student]
+
+    monkeypatch.setattr(batch.Grader, "grade", fake_grade)
+    parsed: list[bytes] = []
+
+    def record(line: bytes) -> dict:
+        parsed.append(line)
+        return json.loads(line.rpartition(b"\t")[2])
+
+    monkeypatch.setattr("autograder.index._record", record)
+    out = tmp_path / "out"
+    config = Config(secret="s")
+    done = batch.grade_batch([subs], out, config, jobs=2)
+    assert sorted(done.graded) == names and not parsed  # the reports read the facts only
+    key, build = report_facts(batch.Grader.create(config).items, "feedback.html")
+    lines = (out / NAME).read_bytes().splitlines()
+    assert len(lines) == len(names) == 3
+    for line in lines:
+        _head, tag, first, page, body = line.split(b"\t")
+        assert json.loads(tag) == key
+        assert [json.loads(first), json.loads(page)] == build(json.loads(body))
+
+
+def test_a_large_index_is_compacted_only_when_its_dead_lines_are_worth_it(tmp_path, monkeypatch):
+    import autograder.index as index_module
+
+    monkeypatch.setattr(index_module, "COMPACT_BELOW", 0)  # every index counts as large
+    out = tmp_path / "out"
+    write_class(out)
+    index = Index.load(out)
+    index.save(compact=True)
+    size = (out / NAME).stat().st_size
+    name = sorted(index.entries)[0]
+    index.put(name, list(index.entries[name].stamp), index.record(name))  # one student again
+    index.save()
+    assert (out / NAME).stat().st_size > size  # appended, not rewritten
+    assert Index.load(out).record(name) == index.record(name)
+    for _ in range(3):  # now a quarter of the file is dead: rewritten
+        index.put(name, list(index.entries[name].stamp), index.record(name))
+    index.save()
+    assert (out / NAME).stat().st_size == size and index.dead == 0
+    assert [r["extra_data"]["student"] for r in Index.load(out).iter_records()] == sorted(
+        index.entries
+    )
 
 
 def test_an_old_plot_cache_is_removed_and_harmless(tmp_path):

@@ -20,7 +20,7 @@ def register(group: click.Group) -> None:
         """
         from ..exports import items_of
         from ..index import Index
-        from ..summary import write_class_report
+        from ..summary import write_index_reports
 
         if not grades.is_dir():
             raise _Fail(
@@ -34,8 +34,7 @@ def register(group: click.Group) -> None:
                     "by `grade run`."
                 )
             index.save()
-            items = items_of(index.iter_records())
-            path = write_class_report(grades, index.iter_records, items)
+            path = write_index_reports(grades, index, items_of(index.iter_records()))
         except OSError as exc:
             raise _Fail(f"Cannot write the report in {grades}: {exc.strerror or exc}.") from None
         click.echo(f"Wrote the class report for {len(index)} student(s): {path}")
