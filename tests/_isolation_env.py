@@ -8,6 +8,7 @@ else changes on the machine.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shlex
@@ -93,13 +94,25 @@ print(json.dumps({"level": report.isolation,
 """
 
 
+_PARKED: list[str] = []
+
+
+def _park() -> str:
+    """An empty folder to mount the home folder on inside a private mount namespace: one for
+    the whole test process (every namespace mounts on its own view of it), removed at exit."""
+    if not _PARKED:
+        _PARKED.append(tempfile.mkdtemp(prefix="cnn-park-"))
+        atexit.register(lambda: os.rmdir(_PARKED[0]) if os.path.isdir(_PARKED[0]) else None)
+    return _PARKED[0]
+
+
 def interpreter_visible_script() -> list[str]:
     """Shell lines (in a private mount namespace) that make the interpreter reachable."""
     exe_root = Path(sys.base_prefix).resolve()
     home = Path(os.path.expanduser("~")).resolve()
     script = ["set -e", "mount --make-rprivate /"]
     if str(exe_root).startswith(str(home) + "/"):
-        park = tempfile.mkdtemp(prefix="cnn-park-")
+        park = _park()
         script += [
             f"mount --bind {home} {park}",
             f"mount -t tmpfs -o mode=0755 tmpfs {home}",
