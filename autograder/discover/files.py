@@ -52,7 +52,8 @@ def _show(text: str, limit: int = 200) -> str:
     except UnicodeEncodeError:
         raw = text.encode("utf-8", "backslashreplace")
     text = raw.decode("utf-8", "backslashreplace")
-    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    if not text.isprintable():  # (most names are: the same string without a pass per char)
+        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

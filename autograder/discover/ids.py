@@ -20,12 +20,13 @@ _ID_BAD = re.compile(r"[^A-Za-z0-9._@+-]+")
 def safe_id(raw: str) -> str:
     """A student id made of ``[A-Za-z0-9._@+-]`` only, no leading '.', at most 100 chars."""
     text = raw
-    try:  # undecodable bytes on disk arrive as surrogates: give them back their bytes
-        text = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        pass
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))  # Jürgen -> Jurgen
+    if not raw.isascii():  # (an ASCII name is its own decoding and normal form)
+        try:  # undecodable bytes on disk arrive as surrogates: give them back their bytes
+            text = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            pass
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))  # Jürgen -> Jurgen
     text = _ID_BAD.sub("_", text).lstrip(".")[:100]
     if not any(c.isalnum() for c in text):  # e.g. a name in a non-Latin script
         digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
