@@ -30,7 +30,7 @@ from .config import Config
 from .discover import Submission
 from .engine import Grader, kit_digest
 from .exports import not_graded
-from .index import Index, encode_facts, slim, stamp
+from .index import NAME, Index, encode_facts, slim, stamp
 from .pool import Done, Pool, WorkerDied
 from .report import (
     csv_text,
@@ -254,6 +254,7 @@ def grade_batch(
     # streamed: one pass for the gradebook and the counts, one for the class report's page.
     index.save()
     summary.totals = write_reports(out, index, grader.items, config)
+    (out / RUNNING).unlink(missing_ok=True)  # finished: no write of this run is half done
     return summary
 
 
@@ -341,14 +342,22 @@ class _ignoring_signals:
             signal.signal(sig, old)
 
 
+RUNNING = ".grade-running"  # in OUT while a batch writes to it: left behind by a killed run
+
+
 def _remove_stale_temp(out: Path) -> None:
-    """Remove the temp files of writes a killed run left half done (write_atomic's names)."""
-    for path in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp")]:
+    """Remove the temp files of writes a killed run left half done (write_atomic's names):
+    in the student folders too when the last run did not finish (its :data:`RUNNING` mark is
+    still there) or the folder has no index yet; then mark this run."""
+    marker = out / RUNNING
+    every = marker.exists() or not (out / NAME).exists()
+    for path in [*out.glob(".*.tmp"), *(out.glob("*/.*.tmp") if every else [])]:
         try:
             if path.is_file() and not path.is_symlink():
                 path.unlink()
         except OSError:
             pass
+    marker.touch()
 
 
 def iter_results(out: Path) -> Iterator[dict]:
@@ -402,6 +411,8 @@ def merge_outputs(shards: list[Path], out: Path, items: list[str]) -> int:
     from which the gradebook and report are streamed (memory flat in the class size)."""
     out = Path(out).resolve()
     seen: dict[str, Path] = {}
+    if out.is_dir():
+        _remove_stale_temp(out)  # (and marks the folder: this writes into student folders)
     index = Index(out)
     for shard in shards:
         shard = Path(shard)
@@ -431,4 +442,5 @@ def merge_outputs(shards: list[Path], out: Path, items: list[str]) -> int:
         )
     index.save()
     write_reports(out, index, items, None)
+    (out / RUNNING).unlink(missing_ok=True)
     return len(seen)

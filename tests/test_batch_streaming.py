@@ -297,3 +297,32 @@ def test_lazy_mistakes_are_the_eager_ones_and_computed_only_when_needed(distinct
     eager = _eager(recipes, expected, distinct)
     assert list(lazy) == list(eager) and len(lazy) == len(eager)
     assert all(np.array_equal(lazy[k], eager[k]) for k in eager)
+
+
+def test_a_killed_runs_half_written_files_are_removed_and_a_finished_run_scans_no_student(
+    tmp_path, monkeypatch
+):
+    """A batch marks its output folder while it writes (batch.RUNNING) and unmarks it when it
+    finishes. The next run removes half-written temp files (write_atomic's names) from every
+    student folder when the mark is there (a killed run), and only from the folder itself
+    after a finished run, which wrote none it did not finish."""
+    names = ["a", "b"]
+    subs = _fake_class(tmp_path, names)
+    monkeypatch.setattr(
+        batch_mod.Grader,
+        "grade",
+        lambda self, sub: SubmissionResult(
+            sub.student, sub.origin, fingerprint=self.fingerprint(sub)
+        ),
+    )
+    out = tmp_path / "out"
+    batch_mod.grade_batch([subs], out, Config(secret="s"))
+    assert not (out / batch_mod.RUNNING).exists()
+    half = [out / "a" / ".results.json.x1.tmp", out / ".gradebook.csv.x2.tmp"]
+    for p in half:
+        p.write_text("half")
+    batch_mod.grade_batch([subs], out, Config(secret="s"))
+    assert half[0].exists() and not half[1].exists()  # after a finished run: the folder only
+    (out / batch_mod.RUNNING).write_text("")  # as a killed run leaves it
+    batch_mod.grade_batch([subs], out, Config(secret="s"))
+    assert not half[0].exists() and not (out / batch_mod.RUNNING).exists()
