@@ -144,13 +144,14 @@ def _facts(line: bytes) -> list[bytes]:
     return line.split(b"\t")[1:-1]
 
 
-def encode_facts(key: str, facts: list[dict] | None) -> list[bytes] | None:
+def encode_facts(key: str, facts: list | None) -> list[bytes] | None:
     """The facts fields of a line: ``key``, then each part of ``facts`` (:meth:`Index.facts`)."""
     if facts is None:
         return None
     return [json.dumps(key).encode(), *(json.dumps(f, allow_nan=False).encode() for f in facts)]
 
 
+MEMO = 256  # shared facts fields parsed once per pass (the memo is emptied when full)
 COMPACT_BELOW = 1 << 20  # bytes: a smaller index is rewritten whenever it holds a dead line
 
 
@@ -292,33 +293,46 @@ class Index:
     def records(self) -> list[dict]:
         return list(self.iter_records())
 
-    def facts(
-        self, key: str, build: Callable[[dict], list[dict]]
-    ) -> Callable[[int], Iterator[dict]]:
-        """A source of every student's facts, in folder-name order: ``source(part)`` yields
-        part ``part`` of what the reports read of each, ``build(record)`` (a list of dicts,
-        kept on the student's line as JSON fields of their own, so that a pass parses only
-        the part it reads), when the line's facts are of ``key``. Facts of another key
-        (another kit, other items or links) are built again from the record on the same line,
-        and the line is rewritten with them at the end of the file, so that the next pass (and
-        the next run) reads the facts alone."""
+    def facts(self, key: str, build: Callable[[dict], list]) -> Callable[..., Iterator[list]]:
+        """A source of every student's facts, in folder-name order: ``source(*parts)`` yields,
+        per student, those parts of what the reports read of it, ``build(record)`` (a list
+        of JSON values, kept on the student's line as fields of their own, so that a pass
+        parses only the parts it reads), when the line's facts are of ``key``. Facts of
+        another key (another kit, other items or links) are built again from the record on
+        the same line, and the line is rewritten with them at the end of the file, so that
+        the next pass (and the next run) reads the facts alone. A field of the ``shared``
+        parts met again (most students' statistics are those of many others) is parsed once:
+        the values of those parts may be shared between students and must not be changed."""
         tag = json.dumps(key).encode()
 
-        def source(part: int) -> Iterator[dict]:
+        def source(*parts: int, shared: tuple[int, ...] = ()) -> Iterator[list]:
             if not self.entries:
                 return
+            memo: dict[bytes, object] = {}
             for name, line in self._lines():
                 fields = _facts(line)
-                if fields and fields[0] == tag and len(fields) > part + 1:
-                    yield json.loads(fields[part + 1])
+                if fields and fields[0] == tag and len(fields) > max(parts) + 1:
+                    got = []
+                    for part in parts:
+                        raw = fields[part + 1]
+                        if part not in shared:
+                            got.append(json.loads(raw))
+                            continue
+                        value = memo.get(raw)
+                        if value is None:
+                            if len(memo) >= MEMO:
+                                memo.clear()
+                            value = memo[raw] = json.loads(raw)
+                        got.append(value)
+                    yield got
                     continue
                 record = _shared_strings(_record(line))
                 facts = build(record)
-                raw = encode_facts(key, facts)
+                raw_fields = encode_facts(key, facts)
                 entry = self.entries[name]
                 body = line.rpartition(b"\t")[2].rstrip(b"\n")
-                self._append(name, entry, entry.header(name), raw, body)
-                yield facts[part]
+                self._append(name, entry, entry.header(name), raw_fields, body)
+                yield [facts[part] for part in parts]
 
         return source
 

@@ -576,7 +576,7 @@ def write_class_report(
     return path
 
 
-FACTS_FORMAT = 2  # of report_facts' output (the key also covers the code that makes it)
+FACTS_FORMAT = 3  # of report_facts' output (the key also covers the code that makes it)
 _FACTS_CODE = ("summary", "summary_extra", "summary_charts", "report", "exports", "results")
 
 
@@ -585,10 +585,10 @@ Facts = Callable[[dict], list[dict]]
 
 def report_facts(items: list[str], feedback: str) -> tuple[str, Facts]:
     """(key, build): ``build(record)`` is everything the gradebook, the CLI's totals and the
-    class report read of one student, for ``items`` and links to ``feedback``, in two parts:
-    its gradebook.csv line ``"gb"``, its totals ``"t"`` ([has problems, not graded, student,
-    score]) and its :func:`stat_of` ``"s"`` (what the first pass reads); the rest of its
-    :func:`student_facts` (what the page's pass reads). ``key`` names them: it changes with the
+    class report read of one student, for ``items`` and links to ``feedback``, in three parts:
+    its gradebook.csv line ``"gb"`` and its totals ``"t"`` ([has problems, not graded,
+    student, score]); its :func:`stat_of` (these two, what the first pass reads); the rest of
+    its :func:`student_facts` (what the page's pass reads). ``key`` names them: it changes with the
     items, the links, the mistakes' descriptions and the code that builds them, so the facts
     a folder's index keeps are used only while they are the facts this kit would build."""
     return _report_facts(tuple(items), feedback)
@@ -612,9 +612,8 @@ def _report_facts(items: tuple[str, ...], feedback: str) -> tuple[str, Facts]:
                 str(extra.get("student", "?")),
                 0.0 if not_graded(extra) else r["score"],
             ],
-            "s": page.pop("s"),
         }
-        return [first, page]  # the first pass's, the page's
+        return [first, page.pop("s"), page]  # the first pass's two, the page's
 
     return h.hexdigest()[:24], build
 
@@ -634,13 +633,14 @@ def write_index_reports(
     key, build = report_facts(items, feedback_of(out, sorted(index.entries)))
     facts = index.facts(key, build)
     stats = ClassStats(items)
-    for one in facts(0):
+    for first, stat in facts(0, 1, shared=(1,)):
         if gradebook is not None:
-            gradebook.write(one["gb"])
+            gradebook.write(first["gb"])
         if totals is not None:
-            totals.add_fact(one["t"])
-        stats.add_stat(one["s"])
-    path = write_class_report(out, [], items, config, stats=stats, facts=lambda: facts(1))
+            totals.add_fact(first["t"])
+        stats.add_stat(stat)
+    page = lambda: (one for (one,) in facts(2))  # noqa: E731
+    path = write_class_report(out, [], items, config, stats=stats, facts=page)
     index.save()
     return path
 

@@ -239,15 +239,21 @@ def test_the_reports_from_the_indexs_facts_are_the_reports_of_the_results(tmp_pa
     """gradebook.csv, mistakes.csv and summary.html built from the facts the index keeps
     (built from the records the first time, read alone the second, built again for other
     items) are byte for byte the files built from the results themselves."""
-    res = write_class(tmp_path / "out")
+    import dataclasses
+
+    from _class_results import HOSTILE_DIR
+
+    subs = klass(HOSTILE_DIR)
+    twins = [dataclasses.replace(s, student=f"twin-{i}") for i, s in enumerate(subs * 2)]
+    res = write_class(tmp_path / "out", subs + twins)  # equal statistics: parsed once, shared
     index = Index.load(tmp_path / "out")
     assert index.reread == len(res)
     totals = batch.write_reports(tmp_path / "out", index, ITEMS, None)
     first = _reports(tmp_path / "out")
     assert first == _listed(tmp_path / "out", res, ITEMS)
-    assert totals.students == len(res) and totals.with_problems == 1
+    assert totals.students == len(res) and totals.with_problems == 3
     lines = (tmp_path / "out" / NAME).read_bytes().splitlines()
-    assert len(lines) == len(res) and all(len(line.split(b"\t")) == 5 for line in lines)
+    assert len(lines) == len(res) and all(len(line.split(b"\t")) == 6 for line in lines)
     with monkeypatch.context() as m:  # the second time, no record is parsed
         m.setattr("autograder.index._record", None)
         index = Index.load(tmp_path / "out")
@@ -294,9 +300,9 @@ def test_the_facts_grade_run_writes_are_the_facts_a_report_builds(tmp_path, monk
     lines = (out / NAME).read_bytes().splitlines()
     assert len(lines) == len(names) == 3
     for line in lines:
-        _head, tag, first, page, body = line.split(b"\t")
+        _head, tag, first, stat, page, body = line.split(b"\t")
         assert json.loads(tag) == key
-        assert [json.loads(first), json.loads(page)] == build(json.loads(body))
+        assert [json.loads(first), json.loads(stat), json.loads(page)] == build(json.loads(body))
 
 
 def test_a_large_index_is_compacted_only_when_its_dead_lines_are_worth_it(tmp_path, monkeypatch):
