@@ -129,12 +129,17 @@ def _child(work: Work, tasks: int, results: int, parent: int) -> None:
         os._exit(code)
 
 
+RETIRE = 200  # students a grading process grades before a fresh one takes over
+
+
 class _Proc:
     def __init__(self, pid: int, tasks: int, results: int):
         self.pid, self.tasks, self.results = pid, tasks, results
         self.buf = b""
         self.busy: int | None = None  # the student index it is grading
         self.alive = True
+        self.given = 0  # students given to it
+        self.retired = False  # given its last student: a fresh process took its place
 
 
 class Pool:
@@ -146,6 +151,7 @@ class Pool:
         self.sel = selectors.DefaultSelector()
 
     def _spawn(self) -> _Proc:
+        self.procs = [p for p in self.procs if p.alive]  # (the reaped hold no descriptor)
         task_r, task_w = os.pipe()
         res_r, res_w = os.pipe()
         parent = os.getpid()
@@ -183,7 +189,7 @@ class Pool:
                 yield from self._read(proc)
                 if proc.alive:
                     self._give(proc, todo)
-                elif todo:
+                elif todo and not proc.retired:
                     self._give(self._spawn(), todo)
 
     def _give(self, proc: _Proc, todo: list[int]) -> None:
@@ -192,8 +198,17 @@ class Pool:
         if not todo:
             self._close(proc)
             return
+        if proc.given >= RETIRE:
+            # A grading process's memory grows with the students it graded: every object of
+            # the batch it touches (a student's entry, its discovered files) becomes its own
+            # copy of the page it is on. A fresh fork starts from the shared pages again.
+            proc.retired = True
+            self._close(proc)
+            self._give(self._spawn(), todo)
+            return
         index = todo.pop()
         proc.busy = index
+        proc.given += 1
         try:
             _write_all(proc.tasks, f"{index}\n".encode())
         except OSError:
@@ -238,6 +253,7 @@ class Pool:
             self.sel.unregister(proc.results)
         with contextlib.suppress(OSError):
             os.close(proc.results)
+        proc.results = -1  # (its number may be reused: a later fork must not close that)
         self._close(proc)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(proc.pid, 0)

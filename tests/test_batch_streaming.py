@@ -326,3 +326,37 @@ def test_a_killed_runs_half_written_files_are_removed_and_a_finished_run_scans_n
     (out / batch_mod.RUNNING).write_text("")  # as a killed run leaves it
     batch_mod.grade_batch([subs], out, Config(secret="s"))
     assert not half[0].exists() and not (out / batch_mod.RUNNING).exists()
+
+
+def test_a_grading_process_retires_after_its_share_and_a_fresh_one_goes_on(tmp_path, monkeypatch):
+    """With pool.RETIRE = 2, seven students are graded by at least four processes (each
+    retired after two, none left running), every one graded once; a process that dies meanwhile
+    still costs only its own student."""
+    from autograder import pool as pool_mod
+
+    monkeypatch.setattr(pool_mod, "RETIRE", 2)
+    names = [f"s{i}" for i in range(7)]
+    subs = _fake_class(tmp_path, names)
+
+    def fake_grade(self, sub):
+        if sub.student == "s4":
+            os._exit(7)
+        return SubmissionResult(
+            sub.student,
+            sub.origin,
+            fingerprint=self.fingerprint(sub),
+            metadata={"pid": os.getpid()},
+        )
+
+    monkeypatch.setattr(batch_mod.Grader, "grade", fake_grade)
+    out = tmp_path / "out"
+    summary = batch_mod.grade_batch([subs], out, Config(secret="s"), jobs=2)
+    assert sorted(summary.graded) == names and summary.failed == ["s4"]
+    pids = [
+        json.loads((out / n / "results.json").read_text())["extra_data"]["metadata"]["pid"]
+        for n in names
+        if n != "s4"
+    ]
+    assert len(set(pids)) >= 3 and max(pids.count(p) for p in pids) <= 2
+    for pid in set(pids):
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
