@@ -23,7 +23,6 @@ import stat
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import discover as _d
@@ -51,32 +50,44 @@ class _Deferred:
         return self.found().attempt
 
 
-@dataclass
 class Pending:
-    """One student of a batch, before its files are read."""
+    """One student of a batch, before its files are read: a batch holds one per student
+    (hence slots, and no placeholder submission kept once the ids are final)."""
 
-    student: str
-    origin: str
-    _sub: Submission
-    _deferred: _Deferred | None = None
-    _before: int = 0  # problems noted before the student's own (discover's order)
-    _source: str | None = None
+    __slots__ = ("student", "origin", "_sub", "_make", "_where", "_notes", "_before", "_source")
+
+    def __init__(
+        self,
+        student: str,
+        origin: str,
+        sub: Submission,
+        deferred: _Deferred | None = None,
+        before: int = 0,
+    ):
+        self.student, self.origin = student, origin
+        # read now (not deferred): the submission itself; deferred: how to read it, where
+        self._sub = sub if deferred is None else None
+        self._make = None if deferred is None else deferred._make
+        self._where = None if deferred is None else deferred.where
+        self._notes = tuple(sub.problems)  # discover's notes (ids, duplicates)
+        self._before = before  # of the notes, those that come before the student's own
+        self._source: str | None = None
 
     def source_stamp(self) -> str | None:
         """The stamp of the student's folder or zip on disk (:func:`tree_stamp`), taken once,
         before its files are read; None when it has none (a member of a zip PATH, a Canvas file
         group) or its files changed too recently for a stamp to be trusted."""
-        if self._source is None and self._deferred is not None and self._deferred.where:
-            self._source = tree_stamp(self._deferred.where) or ""
+        if self._source is None and self._where:
+            self._source = tree_stamp(self._where) or ""
         return self._source or None
 
     def load(self) -> Submission:
-        """The submission, as :func:`autograder.discover.discover` returns it."""
-        if self._deferred is None:
+        """The submission, as :func:`autograder.discover.discover` returns it (read again each
+        time it is asked for: a batch holds no files)."""
+        if self._make is None:
             return self._sub
-        made = self._deferred.found().sub
-        self._deferred._found = None  # read again if asked again: a batch holds no files
-        notes = self._sub.problems
+        made = self._make().sub
+        notes = list(self._notes)
         return Submission(
             self.student,
             self.origin,
