@@ -313,19 +313,23 @@ class Index:
                 fields = _facts(line)
                 if fields and fields[0] == tag and len(fields) > max(parts) + 1:
                     got = []
-                    for part in parts:
-                        raw = fields[part + 1]
-                        if part not in shared:
-                            got.append(json.loads(raw))
-                            continue
-                        value = memo.get(raw)
-                        if value is None:
-                            if len(memo) >= MEMO:
-                                memo.clear()
-                            value = memo[raw] = json.loads(raw)
-                        got.append(value)
-                    yield got
-                    continue
+                    try:
+                        for part in parts:
+                            raw = fields[part + 1]
+                            if part not in shared:
+                                got.append(json.loads(raw))
+                                continue
+                            value = memo.get(raw)
+                            if value is None:
+                                if len(memo) >= MEMO:
+                                    memo.clear()
+                                value = memo[raw] = json.loads(raw)
+                            got.append(value)
+                    except ValueError:  # a damaged field: built again from the record
+                        got = None
+                    if got is not None:
+                        yield got
+                        continue
                 record = _shared_strings(_record(line))
                 facts = build(record)
                 raw_fields = encode_facts(key, facts)

@@ -385,3 +385,19 @@ def test_grade_run_and_grade_report_import_no_plotting_library(tmp_path):
         timeout=60,
     )
     assert re.search(r"IMPORTED:matplotlib", probe.stderr), probe.stderr[-2000:]
+
+
+def test_a_damaged_facts_field_is_built_again_from_the_record(tmp_path):
+    out = tmp_path / "out"
+    res = write_class(out)
+    index = Index.load(out)
+    batch.write_reports(out, index, ITEMS, None)
+    first = _reports(out)
+    lines = (out / NAME).read_bytes().splitlines(keepends=True)
+    fields = lines[1].split(b"\t")
+    fields[4] = fields[4][:-5]  # the page's field cut short: not JSON any more
+    (out / NAME).write_bytes(b"".join([lines[0], b"\t".join(fields), *lines[2:]]))
+    index = Index.load(out)
+    assert index.reread == 0
+    batch.write_reports(out, index, ITEMS, None)
+    assert _reports(out) == first and len(res) == len(index)
