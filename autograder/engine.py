@@ -337,7 +337,7 @@ class Grader:
             by_key[case.item, case.group].cases.append(
                 CaseResult(
                     case.item,
-                    case.name,
+                    case.name_source,  # (computed when a report shows the case)
                     case.group,
                     case.oracle,
                     verdict.passed,
