@@ -1,6 +1,7 @@
-"""The reference package's fast argument checks (``autograder.trusted_checks``, issue #16) are the
-handout's checks: the same object back for every value they take the fast path on, the same
-error and message for every other value; the stubs' (students') checks are untouched."""
+"""The reference package's fast paths (``autograder.trusted_reference``, issue #16). Its argument
+checks are the handout's: the same object back for every value they take the fast path on, the
+same error and message for every other value; the stubs' (students') checks are untouched. Its
+``np.pad`` is numpy's: the same dtype, memory order and bytes, the same errors."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from autograder import trusted_checks
-from autograder.paths import SOLUTIONS_DIR, STUBS_DIR
+from autograder import trusted_reference
+from autograder.paths import ALL_MODULES, SOLUTIONS_DIR, STUBS_DIR
 
 
 def _plain(folder, name):
@@ -76,16 +77,16 @@ def checks():
     """(the handout's checks, the same checks with the fast paths installed)."""
     slow = _plain(SOLUTIONS_DIR, "_checks_slow_for_test")
     fast = _plain(SOLUTIONS_DIR, "_checks_fast_for_test")
-    trusted_checks.install(fast)
+    trusted_reference.install_checks(fast)
     return slow, fast
 
 
 def test_the_fast_paths_are_installed_once(checks):
     _, fast = checks
     before = fast.as_array
-    trusted_checks.install(fast)
+    trusted_reference.install_checks(fast)
     assert fast.as_array is before
-    assert set(trusted_checks._fast(fast)) <= set(dir(fast))
+    assert set(trusted_reference._fast(fast)) <= set(dir(fast))
 
 
 @pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
@@ -150,19 +151,19 @@ def test_numbers_give_what_the_handout_gives(checks):
 
 
 def test_only_the_grader_reference_gets_them(sol, stubs):
-    assert getattr(sol._checks, trusted_checks.MARK, False)
-    assert not getattr(stubs._checks, trusted_checks.MARK, False)
+    assert getattr(sol._checks, trusted_reference.MARK, False)
+    assert not getattr(stubs._checks, trusted_reference.MARK, False)
     # the stubs' checks are the handout file's own functions
     assert stubs._checks.as_array.__code__.co_filename == str(STUBS_DIR / "_checks.py")
-    assert sol._checks.as_array.__module__ == trusted_checks.__name__
+    assert sol._checks.as_array.__module__ == trusted_reference.__name__
 
 
 def test_the_reference_gives_the_same_bytes(sol):
     """The reference with the fast paths against the same solutions loaded without them."""
     from autograder.reference import load_package
 
-    plain = load_package(SOLUTIONS_DIR, "_plain_reference_cnn_for_test")
-    assert not getattr(plain._checks, trusted_checks.MARK, False)
+    plain = load_package(SOLUTIONS_DIR, "_plain_reference_cnn_for_test", ALL_MODULES)
+    assert not getattr(plain._checks, trusted_reference.MARK, False)
     rng = np.random.default_rng(5)
     x, k, b = rng.normal(size=(2, 9, 8, 3)), rng.normal(size=(3, 2, 3, 4)), rng.normal(size=4)
     got = sol.conv.conv2d(x, k, b, stride=(2, 1), padding="same")
@@ -183,3 +184,99 @@ def test_the_reference_gives_the_same_bytes(sol):
     with pytest.raises(ValueError) as want_error:
         plain.conv.conv2d(x[0], k)
     assert str(got_error.value) == str(want_error.value)
+
+
+def _pad_outcome(fn, *args, **kwargs):
+    try:
+        out = fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the error itself is compared
+        return ("error", type(exc), str(exc))
+    flags = (out.flags.c_contiguous, out.flags.f_contiguous, out.flags.writeable)
+    return ("ok", type(out), out.dtype.str, out.shape, flags, out.tobytes(order="A"))
+
+
+def test_pad_gives_numpys_array():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(2, 5, 4, 3))
+    inputs = [
+        base, base.astype(np.float32), base.astype(np.float16), base.astype(">f8"),
+        np.asfortranarray(base), base[:, ::2], base.transpose(0, 2, 1, 3), base[:1, :1, :1, :1],
+        base.astype(np.int64), base.view(Sub), np.zeros((0, 2, 2, 1)), base[0, 0, 0],
+    ]  # fmt: skip
+    widths = [
+        ((0, 0), (0, 0), (0, 0), (0, 0)), ((0, 0), (1, 2), (0, 1), (0, 0)),
+        [(0, 0), [2, 0], (3, 3), (0, 0)], ((0, 0), (1, 1)), ((0, 0), (-1, 1), (0, 0), (0, 0)),
+        ((0, 0), (np.int64(1), 1), (0, 0), (0, 0)), 1, ((1, 2),),
+        ((0, 0), (True, 1), (0, 0), (0, 0)),
+        ((0, 0), (1.0, 1), (0, 0), (0, 0)), ((0, 0), (1, 1, 1), (0, 0), (0, 0)),
+    ]  # fmt: skip
+    options = [{}, {"constant_values": -np.inf}, {"constant_values": 0}, {"constant_values": 2.5},
+               {"constant_values": (1, 2)}, {"mode": "edge"}, {"mode": "constant"},
+               {"constant_values": np.float64(3.0)}, {"stat_length": 1}]  # fmt: skip
+    fast_paths = 0
+    for x in inputs:
+        for w in widths:
+            for kw in options:
+                got = _pad_outcome(trusted_reference.pad, x, w, **kw)
+                want = _pad_outcome(np.pad, x, w, **kw)
+                assert got == want, (x.shape, x.dtype, w, kw)
+                fast_paths += got[0] == "ok"
+    assert fast_paths > 100
+
+
+def test_the_reference_modules_pad_with_it(sol):
+    for name in ("conv", "pooling", "backward", "_checks"):
+        module = getattr(sol, name)
+        assert module.np is trusted_reference.FAST_NUMPY
+        assert module.np.pad is trusted_reference.pad
+        assert module.np.ndarray is np.ndarray and module.np.float64 is np.float64
+    assert np.pad is not trusted_reference.pad  # numpy itself is untouched
+
+
+def test_padded_layers_give_the_same_bytes(sol):
+    """Every padding of conv and pooling, forward and backward, against the plain reference."""
+    from autograder.reference import load_package
+
+    plain = load_package(SOLUTIONS_DIR, "_plain_reference_cnn_for_test", ALL_MODULES)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 7, 6, 3))
+    xf = np.asfortranarray(x)
+    k = rng.normal(size=(3, 2, 3, 4))
+    for padding in ("valid", "same"):
+        for inp in (x, xf, x.astype(np.float32)):
+            for ref_fn in (
+                lambda r, inp=inp, p=padding: r.conv.conv2d(inp, k, None, 2, p),
+                lambda r, inp=inp, p=padding: r.conv.conv1d(inp[:, 0], k[:, 0], None, 1, p),
+                lambda r, inp=inp, p=padding: r.pooling.max_pool2d(inp, 3, 2, p),
+                lambda r, inp=inp, p=padding: r.pooling.avg_pool2d(inp, 2, 1, p),
+                lambda r, inp=inp, p=padding: r.pooling.max_pool1d(inp[:, 0], 3, 2, p),
+                lambda r, inp=inp, p=padding: r.pooling.avg_pool1d(inp[:, 0], 3, 2, p),
+                lambda r, inp=inp, p=padding: r.conv.pad2d(inp, ((1, 2), (0, 3))),
+                lambda r, inp=inp, p=padding: r.conv.pad2d(inp, ((1, 0), (0, 0)), -1.5),
+            ):
+                a, b = ref_fn(sol), ref_fn(plain)
+                assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    y = sol.conv.conv2d(x, k, None, 1, "same")
+    g = rng.normal(size=y.shape)
+    a = sol.backward.conv2d_backward(g, x, k, 1, "same")
+    b = plain.backward.conv2d_backward(g, x, k, 1, "same")
+    assert all(p.tobytes() == q.tobytes() for p, q in zip(a, b, strict=True))
+    y = sol.pooling.max_pool2d(x, 3, 2, "same")
+    g = rng.normal(size=y.shape)
+    a = sol.backward.max_pool2d_backward(g, x, 3, 2, "same")
+    assert a.tobytes() == plain.backward.max_pool2d_backward(g, x, 3, 2, "same").tobytes()
+
+
+def test_the_reference_calls_take_the_fast_path(monkeypatch):
+    x = np.random.default_rng(2).normal(size=(2, 5, 5, 3))
+    want = np.pad(x, ((0, 0), (1, 2), (0, 1), (0, 0)), constant_values=-np.inf)
+
+    def numpy_pad(*args, **kwargs):
+        raise AssertionError("np.pad was called")
+
+    monkeypatch.setattr(np, "pad", numpy_pad)
+    got = trusted_reference.pad(x, ((0, 0), (1, 2), (0, 1), (0, 0)), constant_values=-np.inf)
+    assert got.tobytes() == want.tobytes()
+    trusted_reference.pad(x, ((0, 0), (0, 0), (0, 0), (0, 0)))
+    with pytest.raises(AssertionError, match="np.pad was called"):
+        trusted_reference.pad(x, ((0, 0), (1, 1), (0, 0), (0, 0)), mode="edge")

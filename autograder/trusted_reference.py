@@ -1,4 +1,5 @@
-"""Faster argument checks for the grader's own copy of the reference solutions (issue #16).
+"""Fast paths for the grader's own copy of the reference solutions (issue #16): its argument
+checks and its ``np.pad``.
 
 The grader calls the reference thousands of times per student, on arrays and numbers it built
 itself (float64 arrays, Python ints and floats); the handout's checks (``cnn/_checks.py``) then
@@ -10,10 +11,18 @@ an exact ``int``, ``float`` or ``bool``) that returns what the handout's check r
 (the same object); every other value goes to the handout's own check, so every error, every
 message and every conversion is the handout's. ``tests/test_trusted_checks.py`` checks both
 paths against the handout's functions.
+
+``np.pad`` (constant mode) costs tens of microseconds per call, most of it checking and
+normalising its arguments; the reference pads every input of every convolution and pooling.
+The reference modules' ``np`` becomes a copy of the numpy module whose ``pad`` builds, for a
+plain float ndarray padded by ``(before, after)`` pairs of ints with a number, the array
+``np.pad`` builds (the same dtype, memory order and bytes: a new array filled with the value,
+the input copied inside); any other call is numpy's own ``np.pad``.
 """
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 
 import numpy as np
@@ -73,7 +82,62 @@ def _fast(checks: ModuleType) -> dict:
     }
 
 
-def install(checks: ModuleType) -> None:
+def pad(array, pad_width, mode="constant", **kwargs):
+    """``np.pad``: the same array, built directly for the reference's calls (see above)."""
+    if (
+        mode == "constant"
+        and type(array) is np.ndarray
+        and type(array.dtype) in FLOAT_DTYPES
+        and array.size
+        and (not kwargs or list(kwargs) == ["constant_values"])
+        and type(pad_width) in (tuple, list)
+        and len(pad_width) == array.ndim
+    ):
+        value = kwargs.get("constant_values", 0)
+        pairs = []
+        for pair in pad_width:
+            if type(pair) not in (tuple, list) or len(pair) != 2:
+                break
+            before, after = pair
+            if type(before) is not int or type(after) is not int or before < 0 or after < 0:
+                break
+            pairs.append((before, after))
+        else:
+            if type(value) in (int, float):
+                shape = tuple(b + n + a for n, (b, a) in zip(array.shape, pairs, strict=True))
+                # np.pad's _pad_simple: Fortran order only for an F- and not C-contiguous input
+                out = np.full(
+                    shape, value, dtype=array.dtype, order="F" if array.flags.fnc else "C"
+                )
+                out[
+                    tuple(slice(b, b + n) for n, (b, _) in zip(array.shape, pairs, strict=True))
+                ] = array
+                return out
+    return np.pad(array, pad_width, mode, **kwargs)
+
+
+def _numpy_with_pad() -> ModuleType:
+    """A copy of the numpy module (the same objects) whose ``pad`` is :func:`pad`."""
+    fast = ModuleType(np.__name__, np.__doc__)
+    fast.__dict__.update(np.__dict__)
+    fast.pad = pad
+    return fast
+
+
+FAST_NUMPY = _numpy_with_pad()
+
+
+def install(package: ModuleType) -> None:
+    """The fast paths in the loaded reference ``package``: its ``_checks`` (:func:`install_checks`)
+    and the ``np`` of each of its modules (:data:`FAST_NUMPY`). Once per package."""
+    install_checks(package._checks)
+    prefix = package.__name__ + "."
+    for name, module in list(sys.modules.items()):
+        if name.startswith(prefix) and getattr(module, "np", None) is np:
+            module.np = FAST_NUMPY
+
+
+def install_checks(checks: ModuleType) -> None:
     """Give the loaded module ``checks`` (the reference package's ``_checks``) the fast paths.
     Its other functions (``int_tuple``, ``bias_vector``, ...) call these by their module-level
     names, so they take the fast paths too. Once per module."""
