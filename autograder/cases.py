@@ -37,6 +37,46 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+
+class LazyText:
+    """A text computed on first use, once (a case name that only a failing case shows: issue
+    #16). ``fn`` must depend on nothing that changes after the case is built."""
+
+    __slots__ = ("_fn", "_text")
+
+    def __init__(self, fn: Callable[[], str]) -> None:
+        self._fn, self._text = fn, None
+
+    def __call__(self) -> str:
+        if self._text is None:
+            self._text = self._fn()
+            self._fn = None
+        return self._text
+
+
+class TextField:
+    """A dataclass ``str`` field that may also be given as a :class:`LazyText`: reading it gives
+    the text (computed then, once). No default: the field stays a required argument."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self._key = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            raise AttributeError(self._key)  # (dataclasses: no default value)
+        value = obj.__dict__[self._key]
+        if type(value) is LazyText:
+            value = obj.__dict__[self._key] = value()
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self._key] = value
+
+    def raw(self, obj):
+        """The stored value: the text, or the :class:`LazyText` not yet computed."""
+        return obj.__dict__[self._key]
+
+
 PROGRAMS = ("call", "optimizer", "early_stopping", "gradcheck", "training")
 GROUPS = ("public", "hidden")
 ORACLES = ("reference", "keras", "property")
@@ -99,7 +139,8 @@ class Case:
     """One graded question about one item of the contract."""
 
     item: str  # graded item, "<module>.<name>" (e.g. "conv.conv2d", "optimizers.Adam")
-    name: str  # short label students see, e.g. "stride=2, padding='same', x (2, 9, 8, 3)"
+    # short label students see, e.g. "stride=2, padding='same', x (2, 9, 8, 3)" (or a LazyText)
+    name: str = TextField()  # type: ignore[assignment]
     call: Call
     expect: Expectation
     group: str = "hidden"  # "public" | "hidden"
@@ -110,6 +151,11 @@ class Case:
     # this call's own wall-clock limit (else limits.call_timeout): seconds, or the name of a
     # ``Limits`` field that holds them (the config's [limits], e.g. "training_timeout")
     timeout: float | str | None = None
+
+    @property
+    def name_source(self) -> str | LazyText:
+        """:attr:`name` as stored (a :class:`LazyText` not computed yet, for a result to keep)."""
+        return Case.__dict__["name"].raw(self)
 
     def time_limit(self, limits) -> float | None:
         """This case's own limit in seconds under ``limits`` (None: the per-call limit)."""

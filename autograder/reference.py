@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from . import trusted_reference
 from .paths import ALL_MODULES, MODULES, SOLUTIONS_DIR, STUBS_DIR
 
 
@@ -43,8 +44,12 @@ def load_package(path: Path, name: str, modules: tuple[str, ...] = MODULES) -> M
 
 
 def load_solutions() -> ModuleType:
-    """The reference solutions, as the package ``_reference_cnn``."""
-    return load_package(SOLUTIONS_DIR, "_reference_cnn", ALL_MODULES)
+    """The reference solutions, as the package ``_reference_cnn``, with the trusted fast paths
+    of its argument checks and ``np.pad`` (:mod:`autograder.trusted_reference`: the same
+    results and errors)."""
+    package = load_package(SOLUTIONS_DIR, "_reference_cnn", ALL_MODULES)
+    trusted_reference.install(package)
+    return package
 
 
 def load_stubs() -> ModuleType:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .cases import TextField
+
 DECIMALS = 4  # every score is kept to this many decimals
 
 
@@ -33,7 +35,7 @@ class GraderFailure(Exception):
 @dataclass
 class CaseResult:
     item: str
-    name: str
+    name: str = TextField()  # type: ignore[assignment]  # (or a cases.LazyText)
     group: str
     oracle: str
     passed: bool

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ...cases import Call, Case, Close, Property, Raises
+from ...cases import Call, Case, Close, LazyText, Property, Raises
 from ...compare import matches
 from ...mistakes import LazyMistakes
 from ...tolerance import ATOL_FLOOR, ATOL_SCALE, RTOL, close_arrays
@@ -249,6 +249,48 @@ def label(args: tuple, kwargs: dict) -> tuple[str, dict]:
     return ", ".join(parts), params
 
 
+def _arrays_and_atoms(value: Any) -> bool:
+    """A list or tuple of arrays (and numbers, strings, None), at least one array."""
+    if type(value) not in (list, tuple):
+        return False
+    arrays = [v for v in value if type(v) is np.ndarray]
+    return (
+        bool(arrays)
+        and not any(a.dtype.hasobject for a in arrays)
+        and all(type(v) in _ATOMS or type(v) is np.ndarray for v in value)
+    )
+
+
+def lazy_label(
+    args: tuple, kwargs: dict, before: str = "", after: str = ""
+) -> tuple[str | LazyText, dict]:
+    """``before + name + after`` and the params of :func:`label`; when the name shows a list or
+    tuple of arrays (their ``repr``: milliseconds each, issue #16), it is computed only when it
+    is read (only a failing case's name is shown). Those values are copied now
+    (:func:`_fresh`), so the name is the text :func:`label` gives at this moment, whatever
+    happens to the arguments later."""
+    parts: list[str | None] = []
+    params, later = {}, []
+    for key, value in list(args) + list(kwargs.items()):
+        params[key] = _show(value)
+        if isinstance(value, np.ndarray):
+            parts.append(f"{key} {value.shape}")
+        elif _arrays_and_atoms(value):
+            later.append((len(parts), key, _fresh(value, {})))  # (copies: the same repr)
+            parts.append(None)
+        else:
+            parts.append(f"{key}={value!r}")
+    if not later:
+        return before + ", ".join(parts) + after, params
+
+    def text() -> str:
+        for at, key, value in later:
+            parts[at] = f"{key}={value!r}"
+        return before + ", ".join(parts) + after
+
+    return LazyText(text), params
+
+
 def _plain(value: Any) -> Any:
     """A numpy float scalar as a 0-d array, so that scalars and 0-d arrays are both accepted."""
     if isinstance(value, np.generic) and value.dtype.kind == "f":
@@ -309,7 +351,7 @@ def close_case(
         distinct=True,
         prepare=_plain,
     )
-    text, params = label(args, kwargs)
+    text, params = lazy_label(args, kwargs)
     return Case(
         item=item,
         name=name or text,
@@ -324,10 +366,11 @@ def close_case(
 def raises_case(item: str, args: tuple = (), kwargs: dict | None = None, why: str = "") -> Case:
     """A hidden case whose call must raise ValueError (invalid arguments)."""
     kwargs = dict(kwargs or {})
-    text, params = label(args, kwargs)
+    before, after = (f"invalid: {why} (", ")") if why else ("invalid: ", "")
+    text, params = lazy_label(args, kwargs, before, after)
     return Case(
         item=item,
-        name=f"invalid: {why} ({text})" if why else f"invalid: {text}",
+        name=text,
         call=Call("call", item, tuple(v for _, v in args), kwargs),
         expect=Raises("ValueError"),
         group="hidden",
@@ -345,10 +388,10 @@ def property_case(
     description: str,
 ) -> Case:
     """A metamorphic case: ``check`` judges the returned value on its own."""
-    text, params = label(args, kwargs)
+    text, params = lazy_label(args, kwargs, f"property: {description} (", ")")
     return Case(
         item=item,
-        name=f"property: {description} ({text})",
+        name=text,
         call=Call("call", item, tuple(v for _, v in args), dict(kwargs)),
         expect=Property(check, description),
         group=group,

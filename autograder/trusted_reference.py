@@ -1,0 +1,149 @@
+"""Fast paths for the grader's own copy of the reference solutions (issue #16): its argument
+checks and its ``np.pad``.
+
+The grader calls the reference thousands of times per student, on arrays and numbers it built
+itself (float64 arrays, Python ints and floats); the handout's checks (``cnn/_checks.py``) then
+spend a good part of the time in ``np.issubdtype`` and the ``numbers`` ABCs. :func:`install`
+replaces some of the checks of the *loaded reference package's* ``_checks`` module (never a file,
+never the stubs, never a student's package: those run the handout's code unchanged) by a fast
+path for exactly the values that are certainly valid (a plain ``np.ndarray`` of a float dtype,
+an exact ``int``, ``float`` or ``bool``) that returns what the handout's check returns for them
+(the same object); every other value goes to the handout's own check, so every error, every
+message and every conversion is the handout's. ``tests/test_trusted_checks.py`` checks both
+paths against the handout's functions.
+
+``np.pad`` (constant mode) costs tens of microseconds per call, most of it checking and
+normalising its arguments; the reference pads every input of every convolution and pooling.
+The reference modules' ``np`` becomes a copy of the numpy module whose ``pad`` builds, for a
+plain float ndarray padded by ``(before, after)`` pairs of ints with a number, the array
+``np.pad`` builds (the same dtype, memory order and bytes: a new array filled with the value,
+the input copied inside); any other call is numpy's own ``np.pad``.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+
+import numpy as np
+
+# The dtype classes whose ``.type`` is a subclass of ``np.floating`` (every byte order).
+FLOAT_DTYPES = frozenset(
+    type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.longdouble)
+)
+MARK = "_trusted_fast_path"
+
+
+def _fast(checks: ModuleType) -> dict:
+    """name -> the fast check built over ``checks``' own functions (the fallbacks)."""
+    as_array, float_ndarray = checks.as_array, checks.float_ndarray
+    positive_int, non_negative_int = checks.positive_int, checks.non_negative_int
+    real_number, boolean = checks.real_number, checks.boolean
+    floats, ndarray = FLOAT_DTYPES, np.ndarray
+
+    def fast_as_array(x, name, ndim=None):
+        # np.asarray of a plain float ndarray is the array itself, and it is never converted
+        if type(x) is ndarray and type(x.dtype) in floats and (ndim is None or x.ndim == ndim):
+            return x
+        return as_array(x, name, ndim)
+
+    def fast_float_ndarray(x, name):
+        if type(x) is ndarray and type(x.dtype) in floats and x.flags.writeable:
+            return x
+        return float_ndarray(x, name)
+
+    def fast_positive_int(value, name):
+        if type(value) is int and value >= 1:
+            return value  # int(value) of an exact int is the same object
+        return positive_int(value, name)
+
+    def fast_non_negative_int(value, name):
+        if type(value) is int and value >= 0:
+            return value
+        return non_negative_int(value, name)
+
+    def fast_real_number(value, name):
+        if type(value) is float:
+            return value  # float(value) of an exact float is the same object
+        return real_number(value, name)
+
+    def fast_boolean(value, name):
+        if value is True or value is False:
+            return value  # bool(value) of True / False is the same object
+        return boolean(value, name)
+
+    return {
+        "as_array": fast_as_array,
+        "float_ndarray": fast_float_ndarray,
+        "positive_int": fast_positive_int,
+        "non_negative_int": fast_non_negative_int,
+        "real_number": fast_real_number,
+        "boolean": fast_boolean,
+    }
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    """``np.pad``: the same array, built directly for the reference's calls (see above)."""
+    if (
+        mode == "constant"
+        and type(array) is np.ndarray
+        and type(array.dtype) in FLOAT_DTYPES
+        and array.size
+        and (not kwargs or list(kwargs) == ["constant_values"])
+        and type(pad_width) in (tuple, list)
+        and len(pad_width) == array.ndim
+    ):
+        value = kwargs.get("constant_values", 0)
+        pairs = []
+        for pair in pad_width:
+            if type(pair) not in (tuple, list) or len(pair) != 2:
+                break
+            before, after = pair
+            if type(before) is not int or type(after) is not int or before < 0 or after < 0:
+                break
+            pairs.append((before, after))
+        else:
+            if type(value) in (int, float):
+                shape = tuple(b + n + a for n, (b, a) in zip(array.shape, pairs, strict=True))
+                # np.pad's _pad_simple: Fortran order only for an F- and not C-contiguous input
+                out = np.full(
+                    shape, value, dtype=array.dtype, order="F" if array.flags.fnc else "C"
+                )
+                out[
+                    tuple(slice(b, b + n) for n, (b, _) in zip(array.shape, pairs, strict=True))
+                ] = array
+                return out
+    return np.pad(array, pad_width, mode, **kwargs)
+
+
+def _numpy_with_pad() -> ModuleType:
+    """A copy of the numpy module (the same objects) whose ``pad`` is :func:`pad`."""
+    fast = ModuleType(np.__name__, np.__doc__)
+    fast.__dict__.update(np.__dict__)
+    fast.pad = pad
+    return fast
+
+
+FAST_NUMPY = _numpy_with_pad()
+
+
+def install(package: ModuleType) -> None:
+    """The fast paths in the loaded reference ``package``: its ``_checks`` (:func:`install_checks`)
+    and the ``np`` of each of its modules (:data:`FAST_NUMPY`). Once per package."""
+    install_checks(package._checks)
+    prefix = package.__name__ + "."
+    for name, module in list(sys.modules.items()):
+        if name.startswith(prefix) and getattr(module, "np", None) is np:
+            module.np = FAST_NUMPY
+
+
+def install_checks(checks: ModuleType) -> None:
+    """Give the loaded module ``checks`` (the reference package's ``_checks``) the fast paths.
+    Its other functions (``int_tuple``, ``bias_vector``, ...) call these by their module-level
+    names, so they take the fast paths too. Once per module."""
+    if getattr(checks, MARK, False):
+        return
+    for name, fn in _fast(checks).items():
+        fn.__doc__ = getattr(checks, name).__doc__
+        setattr(checks, name, fn)
+    setattr(checks, MARK, True)
