@@ -9,7 +9,7 @@ never the stubs, never a student's package: those run the handout's code unchang
 path for exactly the values that are certainly valid (a plain ``np.ndarray`` of a float dtype,
 an exact ``int``, ``float`` or ``bool``) that returns what the handout's check returns for them
 (the same object); every other value goes to the handout's own check, so every error, every
-message and every conversion is the handout's. ``tests/test_trusted_checks.py`` checks both
+message and every conversion is the handout's. ``tests/test_trusted_reference.py`` checks both
 paths against the handout's functions.
 
 ``np.pad`` (constant mode) costs tens of microseconds per call, most of it checking and
