@@ -16,6 +16,7 @@ every worker first; a SIGKILL is covered by the workers' parent-death signal.
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
@@ -215,6 +216,7 @@ def grade_batch(
     if pool is not None:
         grader.shared_cases()  # built once, before the grading processes are forked
         kit_digest()
+        gc.freeze()  # what they share (the cases above): never scanned by their collections
     runner.reset_stop()
     with _stop_on_signals():
         try:
