@@ -44,11 +44,9 @@ def config_digest(config: Config) -> str:
     return h.hexdigest()[:12]
 
 
-def write_run_info(out: Path, config: Config) -> dict:
-    """``DIR/run.json``: what this folder was graded with (read back by ``grade report``)."""
-    from .report import write_atomic
-
-    info = {
+def run_info(config: Config) -> dict:
+    """What ``DIR/run.json`` says of a run with ``config`` (graded now)."""
+    return {
         "assignment": config.assignment,
         "graded_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "config_digest": config_digest(config),
@@ -56,6 +54,13 @@ def write_run_info(out: Path, config: Config) -> dict:
         "points": config.total,
         "public_share": config.public_share,
     }
+
+
+def write_run_info(out: Path, config: Config) -> dict:
+    """``DIR/run.json``: what this folder was graded with (read back by ``grade report``)."""
+    from .report import write_atomic
+
+    info = run_info(config)
     write_atomic(Path(out) / RUN_FILE, json.dumps(info, indent=1) + "\n")
     return info
 
