@@ -251,7 +251,28 @@ def test_the_source_stamp_follows_every_file_and_distrusts_fresh_changes(tmp_pat
         stamps.add(stream.tree_stamp(str(root)))
     assert len(stamps) == 5 and None not in stamps
     assert stream.tree_stamp(str(tmp_path / "missing")) is None
-    monkeypatch.setattr(stream, "MAX_STAMP_ENTRIES", 2)
+    # the stamp's format is the documented one (stamps kept in an index stay valid): each
+    # entry's line, depth first in name order
+    import hashlib
+
+    def line(rel, path):
+        st = os.lstat(path)
+        return (
+            f"{rel}\0{st.st_mode}|{st.st_size}|{st.st_dev}|{st.st_ino}|"
+            f"{st.st_mtime_ns}|{st.st_ctime_ns}\n"
+        )
+
+    (root / "cnn" / "b.py").write_text("B = 1\n")
+    (root / "a").mkdir()
+    text = "".join(
+        line(rel, root / rel[1:] if rel else root)
+        for rel in ("", "/a", "/cnn", "/cnn/b.py", "/cnn/conv.py")
+    )
+    wanted = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    assert stream.tree_stamp(str(root)) == wanted
+    monkeypatch.setattr(stream, "MAX_STAMP_ENTRIES", 5)
+    assert stream.tree_stamp(str(root)) == wanted  # five entries: still stamped
+    monkeypatch.setattr(stream, "MAX_STAMP_ENTRIES", 4)
     assert stream.tree_stamp(str(root)) is None  # too many files: read them instead
 
 
