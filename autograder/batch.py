@@ -17,6 +17,7 @@ every worker first; a SIGKILL is covered by the workers' parent-death signal.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import signal
 import sys
@@ -24,7 +25,7 @@ import threading
 import traceback
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .config import Config
@@ -45,7 +46,8 @@ from .results import GraderFailure, SubmissionResult
 from .sandbox import runner
 from .sandbox.errors import WorkerStartError
 from .stream import Pending, discover_pending
-from .summary import report_facts, write_index_reports
+from .summary import feedback_of, report_facts, write_index_reports
+from .summary_extra import RUN_FILE, run_info
 
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
@@ -260,15 +262,62 @@ def grade_batch(
     return summary
 
 
+REPORTS = ".grade-reports.json"  # what the folder's reports were last written from
+REPORT_FILES = ("gradebook.csv", "mistakes.csv", "summary.html", RUN_FILE)
+
+
 def write_reports(out: Path, index: Index, items: list[str], config: Config | None) -> Totals:
     """gradebook.csv, mistakes.csv and summary.html from the index: two passes over it that
     hold one student at a time and read each student's facts, not its results
-    (:func:`autograder.summary.write_index_reports`)."""
+    (:func:`autograder.summary.write_index_reports`). When they were last written from the
+    same index lines, items, config and report code and are still as written
+    (:func:`report_state`), they are left alone (a rerun that graded nobody: no pass)."""
+    state = report_state(out, index, items, config)
+    kept = _kept_totals(out, state)
+    if kept is not None:
+        return kept
+    (out / REPORTS).unlink(missing_ok=True)  # until the new reports are all written
     totals = Totals()
     with open_atomic(out / "gradebook.csv") as f:
         f.write(csv_text([gradebook_header(items)]))
         write_index_reports(out, index, items, config, gradebook=f, totals=totals)
+    state = report_state(out, index, items, config)  # (the report's pass may compact the index)
+    state["totals"] = asdict(totals)
+    write_atomic(out / REPORTS, json.dumps(state) + "\n")
     return totals
+
+
+def report_state(out: Path, index: Index, items: list[str], config: Config | None) -> dict:
+    """What the reports of ``out`` are made of: the index file (its stamp) and where each
+    student's line is in it, the facts key (items, feedback links, the report's code), the
+    config's run info but its date, and the stamps of the report files themselves (a report
+    edited, deleted or rewritten by ``grade report`` does not match)."""
+    lines = hashlib.sha256()
+    for name in sorted(index.entries):
+        lines.update(f"{name}\0{index.entries[name].offset}\n".encode("utf-8", "surrogateescape"))
+    key, _ = report_facts(items, feedback_of(out, sorted(index.entries)))
+    run = None
+    if config is not None:
+        run = {k: v for k, v in run_info(config).items() if k != "graded_at"}
+    return {
+        "index": stamp(index.path),
+        "lines": lines.hexdigest(),
+        "facts": key,
+        "run": run,
+        "files": {name: stamp(out / name) for name in REPORT_FILES},
+    }
+
+
+def _kept_totals(out: Path, state: dict) -> Totals | None:
+    """The totals recorded with the reports when ``state`` is what they were written from."""
+    try:
+        last = json.loads((out / REPORTS).read_text(encoding="utf-8"))
+        totals = last.pop("totals")
+        if last != state or None in state["files"].values() or state["index"] is None:
+            return None
+        return Totals(**totals)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def grade_task(grader: Grader, pending: Pending, out: Path, index: Index, force: bool,

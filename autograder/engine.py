@@ -79,11 +79,19 @@ def kit_digest() -> str:
     return h.hexdigest()
 
 
+# The class report's own modules: they decide no score and write no student's file (the report's
+# facts are keyed by their code instead, see summary.report_facts), so changing them rebuilds
+# the report and regrades nobody.
+REPORT_ONLY = ("summary.py", "summary_charts.py", "summary_extra.py")
+
+
 def _engine_files(package: Path) -> list[Path]:
     """The package's code and topic files (``.py``, ``.toml``) and every file of the bank's
-    folder (``oracle/data``), at any depth; not ``audit/`` (the audit does not decide a score)
-    nor ``__pycache__``. One walk of the folders (as ``Path.rglob`` walks them: symlinked
-    folders are not entered, symlinked files are followed)."""
+    folder (``oracle/data``), at any depth; not ``audit/`` (the audit does not decide a score),
+    the class report's modules (:data:`REPORT_ONLY`) nor ``__pycache__``. One walk of the
+    folders (as ``Path.rglob`` walks them: symlinked folders are not entered, symlinked files
+    are followed)."""
+    top = str(package)
     data = os.path.join(str(package), "oracle", "data")
     audit = os.path.join(str(package), "audit")
     out = []
@@ -94,6 +102,8 @@ def _engine_files(package: Path) -> list[Path]:
             continue
         in_data = folder == data or folder.startswith(data + os.sep)
         for name in names:
+            if folder == top and name in REPORT_ONLY:
+                continue
             path = os.path.join(folder, name)
             if (in_data or name.endswith((".py", ".toml"))) and os.path.isfile(path):
                 out.append(Path(path))

@@ -141,27 +141,28 @@ def tree_stamp(where: str) -> str | None:
     file opened). None when it cannot be read, holds more than ``MAX_STAMP_ENTRIES`` entries,
     or anything in it changed in the last two seconds: a later change within the file system's
     clock granularity could then leave the stamp unchanged (git's "racy" entries)."""
-    h = hashlib.blake2b(digest_size=16)
     limit = time.time_ns() - RECENT_NS
-    count = 0
+    lines: list[str] = []  # one per entry, hashed at once (the digest of their concatenation)
+    add, lstat, join = lines.append, os.lstat, os.path.join
     stack = [("", where)]
     try:
         while stack:
             rel, path = stack.pop()
-            st = os.lstat(path)
-            if max(st.st_mtime_ns, st.st_ctime_ns) > limit:
+            st = lstat(path)
+            if st.st_mtime_ns > limit or st.st_ctime_ns > limit:
                 return None
-            count += 1
-            if count > MAX_STAMP_ENTRIES:
+            if len(lines) >= MAX_STAMP_ENTRIES:
                 return None
-            h.update(
-                f"{rel}\0{st.st_mode}|{st.st_size}|{st.st_dev}|{st.st_ino}|"
-                f"{st.st_mtime_ns}|{st.st_ctime_ns}\n".encode("utf-8", "surrogateescape")
+            mode = st.st_mode
+            add(
+                f"{rel}\0{mode}|{st.st_size}|{st.st_dev}|{st.st_ino}|"
+                f"{st.st_mtime_ns}|{st.st_ctime_ns}\n"
             )
-            if stat.S_ISDIR(st.st_mode):
+            if stat.S_ISDIR(mode):
                 with os.scandir(path) as it:
-                    names = sorted(e.name for e in it)
-                stack.extend((f"{rel}/{n}", os.path.join(path, n)) for n in reversed(names))
+                    names = sorted([e.name for e in it], reverse=True)
+                stack.extend([(f"{rel}/{n}", join(path, n)) for n in names])
     except OSError:
         return None
-    return h.hexdigest()
+    data = "".join(lines).encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()

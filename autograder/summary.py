@@ -96,6 +96,17 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
     });
   });
 });
+var matrix = document.getElementById("matrix");
+if (matrix) {
+  var fns = matrix.tHead.rows[1].cells;
+  matrix.addEventListener("mouseover", function (ev) {
+    var td = ev.target.closest("td");
+    if (!td || td.hasAttribute("data-named")) { return; }
+    td.setAttribute("data-named", "");
+    var who = td.parentNode.cells[0].textContent, what = fns[td.cellIndex].title;
+    td.title = who + " / " + what + ": " + td.title;
+  });
+}
 """
 
 

@@ -44,11 +44,9 @@ def config_digest(config: Config) -> str:
     return h.hexdigest()[:12]
 
 
-def write_run_info(out: Path, config: Config) -> dict:
-    """``DIR/run.json``: what this folder was graded with (read back by ``grade report``)."""
-    from .report import write_atomic
-
-    info = {
+def run_info(config: Config) -> dict:
+    """What ``DIR/run.json`` says of a run with ``config`` (graded now)."""
+    return {
         "assignment": config.assignment,
         "graded_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "config_digest": config_digest(config),
@@ -56,6 +54,13 @@ def write_run_info(out: Path, config: Config) -> dict:
         "points": config.total,
         "public_share": config.public_share,
     }
+
+
+def write_run_info(out: Path, config: Config) -> dict:
+    """``DIR/run.json``: what this folder was graded with (read back by ``grade report``)."""
+    from .report import write_atomic
+
+    info = run_info(config)
     write_atomic(Path(out) / RUN_FILE, json.dumps(info, indent=1) + "\n")
     return info
 
@@ -166,11 +171,14 @@ def split_fractions(results: list[dict], items: list[str]) -> dict[str, tuple[fl
     return splits.fractions()
 
 
-def _cell_color(frac: float) -> str:
-    # red (0) -> yellow (0.5) -> green (1), light enough for black text
-    frac = max(0.0, min(1.0, frac))
-    hue = 120 * frac
-    return f"hsl({hue:.0f},70%,80%)"
+def _cell_class(frac: float) -> str:
+    """The matrix cell's colour class: ``p<percent>``, 0 to 100 (see :data:`MATRIX_CSS`)."""
+    return f"p{100 * max(0.0, min(1.0, frac)):.0f}"
+
+
+# One rule per percent, written once per page (each cell names its class, ~100 bytes less a
+# cell than an inline style): red (0) -> yellow (50) -> green (100), light enough for black text.
+MATRIX_CSS = "".join(f"#matrix .p{p}{{background:hsl({1.2 * p:.0f},70%,80%)}}" for p in range(101))
 
 
 def matrix_head(items: list[str]) -> str:
@@ -204,7 +212,9 @@ def matrix_row(
     points: dict[str, tuple[float, float]] | None = None,
 ) -> str:
     """One student's row: the share of each function's points earned (``points``: its
-    ``item_points``, when the caller has them)."""
+    ``item_points``, when the caller has them). A cell's title holds its points; the page's
+    script puts the student and the function before them when the cell is first hovered (one
+    class of 20,000 students: 30 MB less page)."""
     student = student_of(result)
     link = f"{quote(student, safe='')}/{feedback}"
     points = item_points(result) if points is None else points
@@ -213,8 +223,7 @@ def matrix_row(
         score, top = points.get(item, (0.0, 0.0))
         frac = score / top if top else 0.0
         cells.append(
-            f'<td class="m" style="background:{_cell_color(frac)}" '
-            f'title="{_e(student)} / {_e(item)}: {score:g} of {top:g}">{100 * frac:.0f}</td>'
+            f'<td class="{_cell_class(frac)}" title="{score:g} of {top:g}">{100 * frac:.0f}</td>'
         )
     return f'<tr><th class="st"><a href="{_e(link)}">{_e(student)}</a></th>{"".join(cells)}</tr>'
 
@@ -334,7 +343,7 @@ EXTRA_CSS = (
     "table.matrix{border-collapse:collapse;font-size:10px}"
     "#hardest code{white-space:normal;overflow-wrap:anywhere}"
     "#hardest td:nth-child(2){white-space:nowrap}"
-    "table.matrix td.m{width:22px;min-width:22px;text-align:center;padding:2px 0;"
+    "table.matrix td{width:22px;min-width:22px;text-align:center;padding:2px 0;"
     "border:1px solid #fff}"
     "table.matrix th.fn{height:120px;vertical-align:bottom;padding:0;width:22px;"
     "border:none;background:none}"
@@ -343,5 +352,5 @@ EXTRA_CSS = (
     "table.matrix th.mod{font-weight:normal;color:#555;border-bottom:1px solid #999;"
     "background:none}"
     "table.matrix th.st{text-align:left;white-space:nowrap;padding-right:8px;"
-    "font-weight:normal;background:none}"
+    "font-weight:normal;background:none}" + MATRIX_CSS
 )

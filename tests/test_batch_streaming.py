@@ -251,7 +251,28 @@ def test_the_source_stamp_follows_every_file_and_distrusts_fresh_changes(tmp_pat
         stamps.add(stream.tree_stamp(str(root)))
     assert len(stamps) == 5 and None not in stamps
     assert stream.tree_stamp(str(tmp_path / "missing")) is None
-    monkeypatch.setattr(stream, "MAX_STAMP_ENTRIES", 2)
+    # the stamp's format is the documented one (stamps kept in an index stay valid): each
+    # entry's line, depth first in name order
+    import hashlib
+
+    def line(rel, path):
+        st = os.lstat(path)
+        return (
+            f"{rel}\0{st.st_mode}|{st.st_size}|{st.st_dev}|{st.st_ino}|"
+            f"{st.st_mtime_ns}|{st.st_ctime_ns}\n"
+        )
+
+    (root / "cnn" / "b.py").write_text("B = 1\n")
+    (root / "a").mkdir()
+    text = "".join(
+        line(rel, root / rel[1:] if rel else root)
+        for rel in ("", "/a", "/cnn", "/cnn/b.py", "/cnn/conv.py")
+    )
+    wanted = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    assert stream.tree_stamp(str(root)) == wanted
+    monkeypatch.setattr(stream, "MAX_STAMP_ENTRIES", 5)
+    assert stream.tree_stamp(str(root)) == wanted  # five entries: still stamped
+    monkeypatch.setattr(stream, "MAX_STAMP_ENTRIES", 4)
     assert stream.tree_stamp(str(root)) is None  # too many files: read them instead
 
 
@@ -360,3 +381,59 @@ def test_a_grading_process_retires_after_its_share_and_a_fresh_one_goes_on(tmp_p
     assert len(set(pids)) >= 3 and max(pids.count(p) for p in pids) <= 2
     for pid in set(pids):
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
+
+
+def test_a_rerun_that_grades_nobody_keeps_the_reports_and_anything_else_rewrites_them(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(stream, "RECENT_NS", 0)  # the files here are milliseconds old
+    names = [f"s{i}" for i in range(5)]
+    subs = _fake_class(tmp_path, names)
+    monkeypatch.setattr(
+        batch_mod.Grader,
+        "grade",
+        lambda self, sub: SubmissionResult(
+            sub.student, sub.origin, fingerprint=self.fingerprint(sub)
+        ),
+    )
+    out = tmp_path / "out"
+    files = [out / name for name in batch_mod.REPORT_FILES]
+    passes = []
+    real = batch_mod.write_index_reports
+
+    def counted(*args, **kwargs):
+        passes.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_mod, "write_index_reports", counted)
+
+    def run(config=None):
+        passes.clear()
+        time.sleep(0.05)  # past the file system clock's granularity
+        return batch_mod.grade_batch([subs], out, config or Config(secret="s"))
+
+    first = run()
+    assert passes == [1] and all(f.is_file() for f in files)
+    written = {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in files}
+    again = run()  # nothing changed: no pass, the same files, the same totals
+    assert passes == [] and {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in files} == written
+    assert again.totals == first.totals and again.totals.students == 5
+    # each of these makes the next run write the reports again
+    (out / "summary.html").write_text("edited")
+    assert run().totals == first.totals and passes == [1]
+    assert b"</html>" in (out / "summary.html").read_bytes()
+    (out / "mistakes.csv").unlink()
+    run()
+    assert passes == [1] and (out / "mistakes.csv").is_file()
+    run(Config(secret="s", assignment="other"))  # another config: everyone regraded, rewritten
+    assert passes == [1]
+    shutil.rmtree(subs / "s3")
+    shutil.rmtree(out / "s3")  # a student gone from the folder
+    gone = run(Config(secret="s", assignment="other"))
+    assert passes == [1] and gone.totals.students == 4
+    assert "s3," not in (out / "gradebook.csv").read_text()
+    run(Config(secret="s", assignment="other"))
+    assert passes == []
+    (out / batch_mod.REPORTS).write_text("{not json")  # a damaged record of them: rewritten
+    run(Config(secret="s", assignment="other"))
+    assert passes == [1]

@@ -330,6 +330,15 @@ def test_the_fingerprint_follows_the_kit_not_the_version(grader, monkeypatch, tm
         digests.append(grader.fingerprint(sub))
     engine_mod.kit_digest.cache_clear()
     assert len(set(digests)) == 3 and before not in digests
+    # the class report's own code decides no score: changing it regrades nobody
+    report_file = root / "autograder" / "summary.py"
+    report_file.write_text("C = 1\n")
+    engine_mod.kit_digest.cache_clear()
+    unchanged = grader.fingerprint(sub)
+    report_file.write_text("C = 2\n")
+    engine_mod.kit_digest.cache_clear()
+    assert grader.fingerprint(sub) == unchanged == digests[-1]
+    engine_mod.kit_digest.cache_clear()
 
 
 # ------------------------------------------------------------------- lost points, rounding

@@ -282,3 +282,39 @@ window.addEventListener("load", function () {
     charts = [[int(v) for v in c.split("x")] for c in re.search(r'data-imgs="([^"]*)"', dom)
               .group(1).split(",")]  # fmt: skip
     assert len(charts) == 2 and all(w > 100 and h > 100 and bars > 0 for w, h, bars in charts)
+
+
+def test_browser_colours_the_matrix_and_names_a_hovered_cell(rendered):
+    """A cell carries its points and a colour class; hovered, its title names the student and
+    the function (the page's script), and its colour is the percent's hue (red 0, green 100)."""
+    import colorsys
+
+    folder, path, res = rendered
+    probe = """<script>
+window.addEventListener("load", function () {
+  var out = [];
+  document.querySelectorAll("#matrix tbody tr:first-child td").forEach(function (td) {
+    td.dispatchEvent(new MouseEvent("mouseover", {bubbles: true}));
+    td.dispatchEvent(new MouseEvent("mouseover", {bubbles: true}));  // named once
+    out.push(td.textContent + "|" + getComputedStyle(td).backgroundColor + "|" + td.title);
+  });
+  document.body.setAttribute("data-cells", out.join(";"));
+});
+</script></body>"""
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text)
+    probed = folder / "probed-matrix.html"
+    probed.write_text(text.replace("</body>", probe), encoding="utf-8")
+    dom = dump_dom(probed, folder / "profile")
+    cells = [c.split("|") for c in html.unescape(re.search(r'data-cells="([^"]*)"', dom).group(1))
+             .split(";")]  # fmt: skip
+    assert len(cells) == len(ITEMS)
+    first = unquote(re.search(r'<th class="st"><a href="([^"/]+)/', text).group(1))
+    for (percent, colour, title), item in zip(cells, ITEMS, strict=True):
+        r, g, b = colorsys.hls_to_rgb(round(1.2 * int(percent)) / 360, 0.8, 0.7)
+        want = [round(255 * v) for v in (r, g, b)]
+        got = [int(v) for v in re.findall(r"\d+", colour)]
+        assert all(abs(x - y) <= 1 for x, y in zip(got, want, strict=True)), (percent, colour)
+        assert re.fullmatch(
+            rf"{re.escape(first)} / {re.escape(item)}: [\d.e+-]+ of [\d.e+-]+", title
+        )

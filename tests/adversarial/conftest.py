@@ -56,7 +56,7 @@ class Batch:
     after: dict = field(default_factory=dict)
     by_name: dict = field(default_factory=dict)
     peak_kb: int = 0  # the grading process's own peak RSS
-    space_drop: dict = field(default_factory=dict)  # file system -> largest drop of free bytes
+    space_held: dict = field(default_factory=dict)  # place -> most bytes the batch held there
     survivors: list = field(default_factory=list)  # processes alive after grade run ended
 
     def results(self, student: str) -> dict:
@@ -209,33 +209,83 @@ def build_class(root: Path, chosen: list[Payload], token: str, port: int, out: P
 
 
 class SpaceWatch:
-    """The lowest free space seen on each file system while the batch runs."""
+    """The most bytes this batch's files held at once in each place it could write to.
+
+    Counted by walking the batch's own files (allocated blocks), not by a file system's free
+    space, which every other process on the machine moves too: in the shared temporary
+    folders, the entries named with the run's token (what a payload that got out of its
+    sandbox leaves; every payload names its files so) and the grader's run folders
+    (``cnn-grade-*/run-*``: job folders, worker logs) made while the batch ran; and the growth
+    of the test's own folder (the class, the output folder, the grader's working folder).
+    """
 
     PLACES = ("/dev/shm", "/tmp", "/var/tmp", "/run")
+    EVERY = 0.1  # seconds between two walks
 
-    def __init__(self, extra: list[Path]):
-        self.places = [p for p in (*self.PLACES, *map(str, extra)) if os.path.isdir(p)]
-        self.before = {p: self._free(p) for p in self.places}
-        self.lowest = dict(self.before)
+    def __init__(self, token: str, root: Path):
+        self.token, self.root = token, str(root)
+        self.places = [p for p in self.PLACES if os.path.isdir(p)]
+        self.old_runs = set(self._runs())
+        self.root_before = _tree_bytes(self.root)
+        self.most = dict.fromkeys([*self.places, self.root], 0)
         self.stop = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    @staticmethod
-    def _free(place: str) -> int:
-        st = os.statvfs(place)
-        return st.f_bavail * st.f_frsize
+    def _runs(self) -> list[str]:
+        """Every grading run folder in the shared places (``<place>/cnn-grade-*/run-*``)."""
+        found = []
+        for place in self.places:
+            for base in _entries(place):
+                if os.path.basename(base).startswith("cnn-grade-"):
+                    found += [e for e in _entries(base) if os.path.basename(e).startswith("run-")]
+        return found
+
+    def held(self) -> dict[str, int]:
+        now = {place: 0 for place in self.places}
+        for place in self.places:
+            for entry in _entries(place):
+                if self.token in os.path.basename(entry):
+                    now[place] += _tree_bytes(entry)
+        for run in self._runs():
+            if run not in self.old_runs:
+                now[next(p for p in self.places if run.startswith(p + "/"))] += _tree_bytes(run)
+        now[self.root] = _tree_bytes(self.root) - self.root_before
+        return now
 
     def _run(self):
         while not self.stop:
-            for p in self.places:
-                self.lowest[p] = min(self.lowest[p], self._free(p))
-            time.sleep(0.05)
+            for place, held in self.held().items():
+                self.most[place] = max(self.most[place], held)
+            time.sleep(self.EVERY)
 
     def close(self) -> dict[str, int]:
         self.stop = True
-        self.thread.join(2)
-        return {p: self.before[p] - self.lowest[p] for p in self.places}
+        self.thread.join(5)
+        for place, held in self.held().items():
+            self.most[place] = max(self.most[place], held)
+        return dict(self.most)
+
+
+def _entries(folder: str) -> list[str]:
+    try:
+        with os.scandir(folder) as it:
+            return [e.path for e in it]
+    except OSError:  # gone, or not ours to read
+        return []
+
+
+def _tree_bytes(path: str) -> int:
+    """Blocks allocated to ``path`` and everything under it (symbolic links not followed)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    total = st.st_blocks * 512
+    if os.path.isdir(path) and not os.path.islink(path):
+        for entry in _entries(path):
+            total += _tree_bytes(entry)
+    return total
 
 
 GRADER = (
@@ -296,7 +346,7 @@ def grade(
         "CNN_PEAK_FILE": str(peak_file),
         **env_extra,
     }
-    watch = SpaceWatch([root])
+    watch = SpaceWatch(token, root)
     started = time.monotonic()
     cmd = [
         sys.executable,
@@ -338,7 +388,7 @@ def grade(
         snapshot(folders),
         {p.name: p for p in chosen},
         peak_kb=int(peak_file.read_text()) if peak_file.exists() else 0,
-        space_drop=space,
+        space_held=space,
         survivors=alive,
     )
     return batch

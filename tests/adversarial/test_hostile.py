@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from autograder.sandbox.isolation import detect
 
 from .conftest import (
     SHARED,
+    SpaceWatch,
     find_markers,
     shallow_markers,
     skeleton,
@@ -74,12 +78,30 @@ def _gradebook_lists(batch, students: set[str]) -> None:
 
 
 def _contained(batch) -> None:
-    drops = {k: v >> 20 for k, v in batch.space_drop.items()}
-    print(f"\n[{batch.root.name}] grader peak {batch.peak_kb >> 10} MB, free space drop MB {drops}")
+    held = {k: v >> 20 for k, v in batch.space_held.items()}
+    print(f"\n[{batch.root.name}] grader peak {batch.peak_kb >> 10} MB, batch's files MB {held}")
     assert batch.survivors == [], "processes a submission started outlived grade run"
     assert batch.peak_kb and batch.peak_kb < 1024 * 1024, f"grader peak {batch.peak_kb} kB"
-    for place, drop in batch.space_drop.items():
-        assert drop < 512 * 1024 * 1024, f"free space on {place} fell by {drop >> 20} MB"
+    for place, held in batch.space_held.items():
+        assert held < 512 * 1024 * 1024, f"the batch's files held {held >> 20} MB in {place}"
+
+
+def test_the_space_watch_counts_the_batchs_files_and_only_them(tmp_path):
+    token = "cnnpwn" + secrets.token_hex(6)
+    watch = SpaceWatch(token, tmp_path)
+    mine, other = Path("/tmp") / f"{token}-disk", Path("/tmp") / f"cnn-other-{secrets.token_hex(6)}"
+    try:
+        for path, size in ((mine, 3 << 20), (other, 32 << 20), (tmp_path / "out.bin", 3 << 20)):
+            path.write_bytes(os.urandom(size))
+        time.sleep(4 * SpaceWatch.EVERY)
+        mine.unlink()
+        other.unlink()
+        held = watch.close()
+    finally:
+        mine.unlink(missing_ok=True)
+        other.unlink(missing_ok=True)
+    assert 3 << 20 <= held["/tmp"] < 16 << 20  # the token's file, not the other one
+    assert held[str(tmp_path)] >= 3 << 20
 
 
 def test_nothing_outlives_the_batch_and_memory_and_disk_stay_bounded(hostile_batch):
