@@ -131,6 +131,17 @@ def _fake_class(root: Path, names) -> Path:
     return subs
 
 
+def _grade_empty(monkeypatch) -> None:
+    """Grading gives every student an empty result (no case run): the batch's own logic."""
+    monkeypatch.setattr(
+        batch_mod.Grader,
+        "grade",
+        lambda self, sub: SubmissionResult(
+            sub.student, sub.origin, fingerprint=self.fingerprint(sub)
+        ),
+    )
+
+
 def test_jobs_2_grades_in_processes_and_a_dead_one_leaves_not_graded(tmp_path, monkeypatch):
     names = [f"s{i}" for i in range(7)]
     subs = _fake_class(tmp_path, names)
@@ -162,13 +173,7 @@ def test_jobs_2_grades_in_processes_and_a_dead_one_leaves_not_graded(tmp_path, m
     assert dead["status"] == "not graded" and "grading process" in dead["error"]
     assert "s3,not graded," in (out / "gradebook.csv").read_text()
     # the rerun grades only the two not graded, in this process or the pool
-    monkeypatch.setattr(
-        batch_mod.Grader,
-        "grade",
-        lambda self, sub: SubmissionResult(
-            sub.student, sub.origin, fingerprint=self.fingerprint(sub)
-        ),
-    )
+    _grade_empty(monkeypatch)
     again = batch_mod.grade_batch([subs], out, Config(secret="s"), jobs=2)
     assert sorted(again.graded) == ["s3", "s5"] and len(again.skipped) == 5
     assert not again.failed and again.totals.students == 7 and again.totals.graded == 7
@@ -329,13 +334,7 @@ def test_a_killed_runs_half_written_files_are_removed_and_a_finished_run_scans_n
     after a finished run, which wrote none it did not finish."""
     names = ["a", "b"]
     subs = _fake_class(tmp_path, names)
-    monkeypatch.setattr(
-        batch_mod.Grader,
-        "grade",
-        lambda self, sub: SubmissionResult(
-            sub.student, sub.origin, fingerprint=self.fingerprint(sub)
-        ),
-    )
+    _grade_empty(monkeypatch)
     out = tmp_path / "out"
     batch_mod.grade_batch([subs], out, Config(secret="s"))
     assert not (out / batch_mod.RUNNING).exists()
@@ -389,13 +388,7 @@ def test_a_rerun_that_grades_nobody_keeps_the_reports_and_anything_else_rewrites
     monkeypatch.setattr(stream, "RECENT_NS", 0)  # the files here are milliseconds old
     names = [f"s{i}" for i in range(5)]
     subs = _fake_class(tmp_path, names)
-    monkeypatch.setattr(
-        batch_mod.Grader,
-        "grade",
-        lambda self, sub: SubmissionResult(
-            sub.student, sub.origin, fingerprint=self.fingerprint(sub)
-        ),
-    )
+    _grade_empty(monkeypatch)
     out = tmp_path / "out"
     files = [out / name for name in batch_mod.REPORT_FILES]
     passes = []

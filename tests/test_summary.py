@@ -223,6 +223,15 @@ def dump_dom(page: Path, profile: Path) -> str:
     return proc.stdout
 
 
+def dump_probed(page: Path, probe: str, probed: Path) -> str:
+    """The DOM of ``page`` with ``probe`` (a script, ending in ``</body>``) added and the
+    page's script policy removed (so that the probe may run), rendered in Chromium."""
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text)
+    probed.write_text(text.replace("</body>", probe), encoding="utf-8")
+    return dump_dom(probed, probed.parent / "profile")
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
@@ -268,11 +277,7 @@ window.addEventListener("load", function () {
     }).join(","));
 });
 </script></body>"""
-    text = path.read_text(encoding="utf-8")
-    text = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text)
-    probed = folder / "probed.html"
-    probed.write_text(text.replace("</body>", probe), encoding="utf-8")
-    dom = dump_dom(probed, folder / "profile")
+    dom = dump_probed(path, probe, folder / "probed.html")
     order = [
         float(v)
         for v in re.findall(r'<td class="n" data-v="([^"]+)">', "".join(students_rows(dom)))[::2]
@@ -301,11 +306,8 @@ window.addEventListener("load", function () {
   document.body.setAttribute("data-cells", out.join(";"));
 });
 </script></body>"""
+    dom = dump_probed(path, probe, folder / "probed-matrix.html")
     text = path.read_text(encoding="utf-8")
-    text = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text)
-    probed = folder / "probed-matrix.html"
-    probed.write_text(text.replace("</body>", probe), encoding="utf-8")
-    dom = dump_dom(probed, folder / "profile")
     cells = [c.split("|") for c in html.unescape(re.search(r'data-cells="([^"]*)"', dom).group(1))
              .split(";")]  # fmt: skip
     assert len(cells) == len(ITEMS)
