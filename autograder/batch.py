@@ -46,7 +46,7 @@ from .results import GraderFailure, SubmissionResult
 from .sandbox import runner
 from .sandbox.errors import WorkerStartError
 from .stream import Pending, discover_pending
-from .summary import feedback_of, report_facts, write_index_reports
+from .summary import MATRIX_PAGE, feedback_of, report_facts, write_index_reports
 from .summary_extra import RUN_FILE, run_info
 
 STOP_SIGNALS = tuple(
@@ -290,8 +290,9 @@ def write_reports(out: Path, index: Index, items: list[str], config: Config | No
 def report_state(out: Path, index: Index, items: list[str], config: Config | None) -> dict:
     """What the reports of ``out`` are made of: the index file (its stamp) and where each
     student's line is in it, the facts key (items, feedback links, the report's code), the
-    config's run info but its date, and the stamps of the report files themselves (a report
-    edited, deleted or rewritten by ``grade report`` does not match)."""
+    config's run info but its date, and the stamps of the report files themselves and of a
+    large class's matrix page (a report edited, deleted or rewritten by ``grade report`` does
+    not match)."""
     lines = hashlib.sha256()
     for name in sorted(index.entries):
         lines.update(f"{name}\0{index.entries[name].offset}\n".encode("utf-8", "surrogateescape"))
@@ -304,7 +305,7 @@ def report_state(out: Path, index: Index, items: list[str], config: Config | Non
         "lines": lines.hexdigest(),
         "facts": key,
         "run": run,
-        "files": {name: stamp(out / name) for name in REPORT_FILES},
+        "files": {name: stamp(out / name) for name in (*REPORT_FILES, MATRIX_PAGE)},
     }
 
 
@@ -313,7 +314,8 @@ def _kept_totals(out: Path, state: dict) -> Totals | None:
     try:
         last = json.loads((out / REPORTS).read_text(encoding="utf-8"))
         totals = last.pop("totals")
-        if last != state or None in state["files"].values() or state["index"] is None:
+        missing = any(state["files"][name] is None for name in REPORT_FILES)
+        if last != state or missing or state["index"] is None:
             return None
         return Totals(**totals)
     except (OSError, ValueError, TypeError, KeyError, AttributeError):

@@ -53,6 +53,10 @@ from .topics import MISTAKES
 TOP_MISTAKES = 15
 SPOOL = 1 << 18  # bytes of the matrix (and of the problems) held in memory before a file
 OLD_PLOT_CACHE = ".plot-cache.json"  # the PNG cache of earlier versions: removed when seen
+# A class of more students gets its student x function matrix on a page of its own (at 20,000
+# students it is 60 % of the page's bytes and most of the time a browser takes to show it).
+MATRIX_INLINE = 1000
+MATRIX_PAGE = "matrix.html"
 Source = Callable[[], Iterable[dict]]  # a fresh pass over the students, in student order
 FactsSource = Callable[[], Iterable[dict]]  # the same, of their student_facts
 
@@ -302,25 +306,36 @@ def _csp() -> str:
     return f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
 
 
-def write_page(
-    f: IO[str],
-    facts: FactsSource,
-    stats: ClassStats,
-    title: str = "Class report",
-    run_info: dict | None = None,
-) -> None:
-    """Write the class report to ``f``: the class sections from ``stats``, then one pass over
-    ``facts()`` (the students' :func:`student_facts`, in student order) for the students
-    table, the matrix and the problems."""
-    items = stats.items
-    istats = stats.item_stats()
-    f.write(
+def _head(title: str) -> str:
+    """A report page up to its body: the script policy (only the page's own script runs),
+    the styles."""
+    return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_csp()}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}{EXTRA_CSS}{CHART_CSS}</style>\n</head>\n"
         "<body>\n"
     )
+
+
+_TAIL = f"<script>{_JS}</script>\n</body>\n</html>\n"
+
+
+def write_page(
+    f: IO[str],
+    facts: FactsSource,
+    stats: ClassStats,
+    title: str = "Class report",
+    run_info: dict | None = None,
+    matrix_page: Path | None = None,
+) -> None:
+    """Write the class report to ``f``: the class sections from ``stats``, then one pass over
+    ``facts()`` (the students' :func:`student_facts`, in student order) for the students
+    table, the matrix and the problems. With ``matrix_page`` and a class of more than
+    :data:`MATRIX_INLINE` students, the matrix is written there, its own page, and linked."""
+    items = stats.items
+    istats = stats.item_stats()
+    f.write(_head(title))
     parts: list[str] = [f"<h1>{_e(title)}</h1>", *run_section(run_info or {})]
     parts.append(
         '<div class="cards">'
@@ -351,7 +366,19 @@ def write_page(
             if facts_of_one["pb"]:
                 problems.write(facts_of_one["pb"] + "\n")
         f.write("</tbody></table>\n")
-        if stats.students:
+        if stats.students > MATRIX_INLINE and matrix_page is not None:
+            f.write(
+                f"<h2>Students &times; functions</h2>\n<p>With {stats.students} students the "
+                f'matrix has a page of its own: <a href="{MATRIX_PAGE}">{MATRIX_PAGE}</a> '
+                "(so that this one opens quickly).</p>\n"
+            )
+            with open_atomic(matrix_page) as g:
+                g.write(_head(f"{title}: students \u00d7 functions"))
+                g.write(f'<p><a href="summary.html">{_e(title)}</a></p>\n')
+                g.write(matrix_head(items) + "\n")
+                _copy(matrix, g)
+                g.write(MATRIX_TAIL + "\n" + _TAIL)
+        elif stats.students:
             f.write(matrix_head(items) + "\n")
             _copy(matrix, f)
             f.write(MATRIX_TAIL + "\n")
@@ -364,7 +391,7 @@ def write_page(
             )
             _copy(problems, f)
             f.write("</ul>\n")
-    f.write(f"<script>{_JS}</script>\n</body>\n</html>\n")
+    f.write(_TAIL)
 
 
 def _spool() -> IO[str]:
@@ -580,7 +607,9 @@ def write_class_report(
         csv_write(f, stats.mistake_rows())
     path = out / "summary.html"
     with open_atomic(path) as f:
-        write_page(f, facts, stats, title, info)
+        write_page(f, facts, stats, title, info, matrix_page=out / MATRIX_PAGE)
+    if stats.students <= MATRIX_INLINE:  # a smaller class than last time: the matrix is inline
+        (out / MATRIX_PAGE).unlink(missing_ok=True)
     old = out / OLD_PLOT_CACHE
     if old.is_file() and not old.is_symlink():
         old.unlink(missing_ok=True)

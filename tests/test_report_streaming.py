@@ -401,3 +401,25 @@ def test_a_damaged_facts_field_is_built_again_from_the_record(tmp_path):
     assert index.reread == 0
     batch.write_reports(out, index, ITEMS, None)
     assert _reports(out) == first and len(res) == len(index)
+
+
+def test_a_large_class_gets_its_matrix_on_a_page_of_its_own(tmp_path, monkeypatch):
+    """Above summary.MATRIX_INLINE students the matrix goes to matrix.html (linked, the same
+    rows, its own script and policy); a class at or below it has it inline again and the old
+    page is removed."""
+    monkeypatch.setattr(summary, "MATRIX_INLINE", 2)
+    res = results()[:3]
+    path = summary.write_class_report(tmp_path, res, ITEMS)
+    page, matrix = path.read_text(), (tmp_path / summary.MATRIX_PAGE).read_text()
+    assert 'id="matrix"' not in page and 'href="matrix.html"' in page
+    assert matrix.count('<th class="st">') == 4  # the header's and one per student
+    assert matrix.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in matrix
+    assert matrix.rstrip().endswith("</html>") and 'href="summary.html"' in matrix
+    monkeypatch.setattr(summary, "MATRIX_INLINE", 3)
+    (tmp_path / "inline").mkdir()
+    inline = summary.write_class_report(tmp_path / "inline", res, ITEMS).read_text()
+    assert 'id="matrix"' in inline and not (tmp_path / "inline" / summary.MATRIX_PAGE).exists()
+    rows = re.findall(r"<tr><th class=\"st\"><a .*</tr>", matrix)
+    assert len(rows) == 3 and all(row in inline for row in rows)
+    summary.write_class_report(tmp_path, res[:2], ITEMS)
+    assert 'id="matrix"' in path.read_text() and not (tmp_path / summary.MATRIX_PAGE).exists()
