@@ -29,6 +29,13 @@ two numbers; ``0 + p`` differs from ``p`` only for a zero's sign, which the sum 
 zeros it starts from erases) and adds them in the same order, a few images at a time, for
 finite float64 arguments of the default geometry (stride 1, 'valid', dilation 1); every other
 call is the reference's own ``conv2d``.
+
+``model.lecture_model_forward`` of a large batch at inference (part 2's outcome case: the 360
+test digits, once per student whose training run came back) runs the model's own layers on
+blocks of a few images up to the pooled features and the rest (flatten, dense, softmax) on
+the whole batch, as the reference does: every layer up to there treats each image on its own
+(the same numpy and BLAS calls per image), so the features are the same numbers, and the
+dense layer's one matrix product sees the same matrix. A block's arrays stay in the cache.
 """
 
 from __future__ import annotations
@@ -218,6 +225,55 @@ def fast_conv2d(conv2d):
     return fast
 
 
+_BLOCK = 8  # images per block of the model's forward pass (see above)
+
+
+def _plain_model_call(x, weights, shapes, training, rng) -> bool:
+    """True for a call of ``lecture_model_forward`` that every one of its checks accepts as it
+    is (float64 arrays of the lecture model's shapes, inference), with more than one block."""
+    return (
+        training is False
+        and rng is None
+        and type(x) is np.ndarray
+        and x.dtype == _F64
+        and x.ndim == 4
+        and x.shape[1:] == (28, 28, 1)
+        and x.shape[0] > _BLOCK
+        and type(weights) in (list, tuple)
+        and len(weights) == len(shapes)
+        and all(
+            type(w) is np.ndarray and w.dtype == _F64 and w.shape == shape
+            for w, shape in zip(weights, shapes, strict=True)
+        )
+    )
+
+
+def forward_in_blocks(model: ModuleType, x: np.ndarray, weights) -> np.ndarray:
+    """``model.lecture_model_forward(x, weights)`` of a :func:`_plain_model_call`: its layers
+    (the module's own functions), the convolutions and poolings a block of images at a time."""
+    k1, b1, k2, b2, k3, b3 = weights
+    conv2d, relu, pool = model.conv2d, model.relu, model.max_pool2d
+    blocks = [
+        pool(relu(conv2d(pool(relu(conv2d(x[i : i + _BLOCK], k1, b1)), 2), k2, b2)), 2)
+        for i in range(0, x.shape[0], _BLOCK)
+    ]
+    h = model.dropout(model.flatten(np.concatenate(blocks)), 0.5, training=False, rng=None)
+    return model.softmax(model.dense(h, k3, b3))
+
+
+def fast_forward(model: ModuleType):
+    """``model.lecture_model_forward`` (the reference's) with the block path in front of it."""
+    forward = model.lecture_model_forward
+
+    @functools.wraps(forward)
+    def fast(x, weights, training=False, rng=None):
+        if _plain_model_call(x, weights, model.LECTURE_WEIGHT_SHAPES, training, rng):
+            return forward_in_blocks(model, x, weights)
+        return forward(x, weights, training, rng)
+
+    return fast
+
+
 def _numpy_with_pad() -> ModuleType:
     """A copy of the numpy module (the same objects) whose ``pad`` is :func:`pad`."""
     fast = ModuleType(np.__name__, np.__doc__)
@@ -231,9 +287,9 @@ FAST_NUMPY = _numpy_with_pad()
 
 def install(package: ModuleType) -> None:
     """The fast paths in the loaded reference ``package``: its ``_checks`` (:func:`install_checks`),
-    the ``np`` of each of its modules (:data:`FAST_NUMPY`) and its ``conv2d`` wherever a module
-    holds it (``conv`` and the ``model`` that imports it by name: :func:`fast_conv2d`). Once per
-    package."""
+    the ``np`` of each of its modules (:data:`FAST_NUMPY`), its ``conv2d`` wherever a module
+    holds it (``conv`` and the ``model`` that imports it by name: :func:`fast_conv2d`) and its
+    model's forward pass (:func:`fast_forward`). Once per package."""
     install_checks(package._checks)
     prefix = package.__name__ + "."
     conv2d = package.conv.conv2d
@@ -242,6 +298,9 @@ def install(package: ModuleType) -> None:
         for name, module in list(sys.modules.items()):
             if name.startswith(prefix) and getattr(module, "conv2d", None) is conv2d:
                 module.conv2d = fast
+    model = package.model
+    if not hasattr(model.lecture_model_forward, "__wrapped__"):
+        model.lecture_model_forward = fast_forward(model)
     for name, module in list(sys.modules.items()):
         if name.startswith(prefix) and getattr(module, "np", None) is np:
             module.np = FAST_NUMPY

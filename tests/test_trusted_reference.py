@@ -340,3 +340,43 @@ def test_one_channel_conv2d_gives_the_references_bytes(sol, monkeypatch):
         got = _conv_outcome(sol.conv.conv2d, *args, **kwargs)
         assert got == _conv_outcome(plain.conv.conv2d, *args, **kwargs), (args[0], kwargs)
     assert not taken
+
+
+def test_the_model_forward_in_blocks_gives_the_references_bytes(sol, monkeypatch):
+    """A large inference batch through the model's layers a block of images at a time: the
+    plain reference's bytes (Glorot-like and huge weights, odd batch sizes); training, small
+    batches and anything the checks would refuse or convert go to the reference itself."""
+    from autograder.reference import load_package
+
+    plain = load_package(SOLUTIONS_DIR, "_plain_reference_cnn_for_test", ALL_MODULES)
+    taken = []
+    blocks = trusted_reference.forward_in_blocks
+    monkeypatch.setattr(
+        trusted_reference, "forward_in_blocks", lambda *a: taken.append(1) or blocks(*a)
+    )
+    rng = np.random.default_rng(4)
+    shapes = plain.model.LECTURE_WEIGHT_SHAPES
+    weights = [rng.uniform(-0.3, 0.3, s) for s in shapes]
+    huge = [w * 1e3 for w in weights]
+    for n in (9, 17, 40):
+        x = rng.random((n, 28, 28, 1))
+        for w in (weights, tuple(weights), huge):
+            got = _conv_outcome(sol.model.lecture_model_forward, x, w)
+            assert got == _conv_outcome(plain.model.lecture_model_forward, x, w), n
+    assert len(taken) == 9
+    taken.clear()
+    x = rng.random((12, 28, 28, 1))
+    for args, kwargs in (
+        ((x[:8], weights), {}), ((x, weights[:5]), {}),
+        ((x, [w.astype(np.float32) for w in weights]), {}),
+        ((x.astype(np.float32), weights), {}), ((x[:, :27], weights), {}),
+        ((x, weights[:4] + [weights[4].T, weights[5]]), {}), ((x.tolist(), weights), {}),
+        ((x, weights), {"training": 0}),
+    ):  # fmt: skip
+        got = _conv_outcome(sol.model.lecture_model_forward, *args, **kwargs)
+        assert got == _conv_outcome(plain.model.lecture_model_forward, *args, **kwargs)
+    assert not taken
+    x = rng.random((10, 28, 28, 1))
+    got = sol.model.lecture_model_forward(x, weights, True, np.random.default_rng(1))
+    want = plain.model.lecture_model_forward(x, weights, True, np.random.default_rng(1))
+    assert got.tobytes() == want.tobytes()
