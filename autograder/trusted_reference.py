@@ -17,7 +17,8 @@ normalising its arguments; the reference pads every input of every convolution a
 The reference modules' ``np`` becomes a copy of the numpy module whose ``pad`` builds, for a
 plain float ndarray padded by ``(before, after)`` pairs of ints with a number, the array
 ``np.pad`` builds (the same dtype, memory order and bytes: a new array filled with the value,
-the input copied inside); any other call is numpy's own ``np.pad``.
+the input copied inside; with nothing to pad, only the copy); any other call is numpy's own
+``np.pad``.
 
 ``conv2d`` of a one-channel input (the lecture model's first layer: the model's hidden cases,
 their mistakes, part 2's training runs and its outcome case's forward pass over the 360 test
@@ -126,9 +127,11 @@ def pad(array, pad_width, mode="constant", **kwargs):
             if type(value) in (int, float):
                 shape = tuple(b + n + a for n, (b, a) in zip(array.shape, pairs, strict=True))
                 # np.pad's _pad_simple: Fortran order only for an F- and not C-contiguous input
-                out = np.full(
-                    shape, value, dtype=array.dtype, order="F" if array.flags.fnc else "C"
-                )
+                order = "F" if array.flags.fnc else "C"
+                if shape == array.shape:  # nothing to pad (max_pool2d's 'valid'): no fill
+                    out = np.empty(shape, dtype=array.dtype, order=order)
+                else:
+                    out = np.full(shape, value, dtype=array.dtype, order=order)
                 out[
                     tuple(slice(b, b + n) for n, (b, _) in zip(array.shape, pairs, strict=True))
                 ] = array
