@@ -291,6 +291,7 @@ def _conv_outcome(fn, *args, **kwargs):
     return ("ok", type(out), out.dtype.str, out.shape, flags, out.tobytes(order="A"))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (the huge inputs overflow)
 def test_one_channel_conv2d_gives_the_references_bytes(sol, monkeypatch):
     """The one-channel fast path against the plain reference (``0 + x*w`` per tap, one stack
     row at a time): finite inputs with zeros of both signs, huge values whose products
