@@ -280,3 +280,104 @@ def test_the_reference_calls_take_the_fast_path(monkeypatch):
     trusted_reference.pad(x, ((0, 0), (0, 0), (0, 0), (0, 0)))
     with pytest.raises(AssertionError, match="np.pad was called"):
         trusted_reference.pad(x, ((0, 0), (1, 1), (0, 0), (0, 0)), mode="edge")
+
+
+def _conv_outcome(fn, *args, **kwargs):
+    try:
+        out = fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the error itself is compared
+        return ("error", type(exc), str(exc))
+    flags = (out.flags.c_contiguous, out.flags.owndata, out.flags.writeable)
+    return ("ok", type(out), out.dtype.str, out.shape, flags, out.tobytes(order="A"))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (the huge inputs overflow)
+def test_one_channel_conv2d_gives_the_references_bytes(sol, monkeypatch):
+    """The one-channel fast path against the plain reference (``0 + x*w`` per tap, one stack
+    row at a time): finite inputs with zeros of both signs, huge values whose products
+    overflow and whose sums give NaN, several blocks of images, views, every bias; and the
+    calls it leaves to the reference (the same result or error)."""
+    from autograder.reference import load_package
+
+    plain = load_package(SOLUTIONS_DIR, "_plain_reference_cnn_for_test", ALL_MODULES)
+    taken = []
+    fast_path = trusted_reference.one_channel_conv2d
+    monkeypatch.setattr(
+        trusted_reference, "one_channel_conv2d", lambda *a: taken.append(1) or fast_path(*a)
+    )
+    assert sol.model.conv2d is sol.conv.conv2d  # the model's forward pass takes it too
+    rng = np.random.default_rng(3)
+    signed = rng.normal(size=(3, 9, 7, 1)) * (rng.random((3, 9, 7, 1)) < 0.7)
+    signed[0, 0, :3, 0] = -0.0
+    huge = rng.normal(size=(2, 6, 6, 1)) * 1e300
+    inputs = [
+        rng.normal(size=(1, 28, 28, 1)), rng.normal(size=(30, 28, 28, 1)), signed, huge,
+        rng.normal(size=(4, 13, 12, 2))[..., :1], np.asfortranarray(signed),
+        rng.normal(size=(2, 3, 3, 1)),
+    ]  # fmt: skip
+    kernels = [rng.normal(size=(3, 3, 1, 32)), rng.normal(size=(2, 3, 1, 5)) * 1e10,
+               rng.normal(size=(3, 3, 1, 4))[::-1, ::-1], np.zeros((1, 1, 1, 3)) - 0.0]  # fmt: skip
+    for x in inputs:
+        for k in kernels:
+            for bias in (None, rng.normal(size=k.shape[3]), -np.zeros(k.shape[3])):
+                label = (x.shape, k.shape, bias is None)
+                got = _conv_outcome(sol.conv.conv2d, x, k, bias)
+                assert got == _conv_outcome(plain.conv.conv2d, x, k, bias), label
+    assert len(taken) > 50
+    taken.clear()
+    x, k = rng.normal(size=(2, 6, 5, 1)), rng.normal(size=(3, 2, 1, 4))
+    with_nan = x.copy()
+    with_nan[0, 1, 1, 0] = np.nan
+    left = [
+        ((with_nan, k), {}), ((x, k * np.inf), {}), ((x, k), {"stride": 2}),
+        ((x, k), {"padding": "same"}), ((x, k), {"dilation": (1, 1)}),
+        ((x.astype(np.float32), k), {}), ((x, k.astype(np.float32)), {}),
+        ((x, k, np.zeros(4, dtype=np.float32)), {}), ((x, k, np.zeros(3)), {}),
+        ((x, rng.normal(size=(7, 2, 1, 4))), {}), ((x[0], k), {}), ((x, k[:, :, :0]), {}),
+        ((x[:0], k), {}), ((x.tolist(), k), {}), ((x, k), {"stride": True}),
+        ((x, k), {"padding": "VALID"}), ((x, k), {"stride": 0}),
+    ]  # fmt: skip
+    for args, kwargs in left:
+        got = _conv_outcome(sol.conv.conv2d, *args, **kwargs)
+        assert got == _conv_outcome(plain.conv.conv2d, *args, **kwargs), (args[0], kwargs)
+    assert not taken
+
+
+def test_the_model_forward_in_blocks_gives_the_references_bytes(sol, monkeypatch):
+    """A large inference batch through the model's layers a block of images at a time: the
+    plain reference's bytes (Glorot-like and huge weights, odd batch sizes); training, small
+    batches and anything the checks would refuse or convert go to the reference itself."""
+    from autograder.reference import load_package
+
+    plain = load_package(SOLUTIONS_DIR, "_plain_reference_cnn_for_test", ALL_MODULES)
+    taken = []
+    blocks = trusted_reference.forward_in_blocks
+    monkeypatch.setattr(
+        trusted_reference, "forward_in_blocks", lambda *a: taken.append(1) or blocks(*a)
+    )
+    rng = np.random.default_rng(4)
+    shapes = plain.model.LECTURE_WEIGHT_SHAPES
+    weights = [rng.uniform(-0.3, 0.3, s) for s in shapes]
+    huge = [w * 1e3 for w in weights]
+    for n in (9, 17, 40):
+        x = rng.random((n, 28, 28, 1))
+        for w in (weights, tuple(weights), huge):
+            got = _conv_outcome(sol.model.lecture_model_forward, x, w)
+            assert got == _conv_outcome(plain.model.lecture_model_forward, x, w), n
+    assert len(taken) == 9
+    taken.clear()
+    x = rng.random((12, 28, 28, 1))
+    for args, kwargs in (
+        ((x[:8], weights), {}), ((x, weights[:5]), {}),
+        ((x, [w.astype(np.float32) for w in weights]), {}),
+        ((x.astype(np.float32), weights), {}), ((x[:, :27], weights), {}),
+        ((x, weights[:4] + [weights[4].T, weights[5]]), {}), ((x.tolist(), weights), {}),
+        ((x, weights), {"training": 0}),
+    ):  # fmt: skip
+        got = _conv_outcome(sol.model.lecture_model_forward, *args, **kwargs)
+        assert got == _conv_outcome(plain.model.lecture_model_forward, *args, **kwargs)
+    assert not taken
+    x = rng.random((10, 28, 28, 1))
+    got = sol.model.lecture_model_forward(x, weights, True, np.random.default_rng(1))
+    want = plain.model.lecture_model_forward(x, weights, True, np.random.default_rng(1))
+    assert got.tobytes() == want.tobytes()
