@@ -604,6 +604,36 @@ def test_call_arguments_reach_the_worker_as_fresh_plain_data():
             worker.load_args(hostile, memory)
 
 
+def test_an_arrays_cached_names_and_a_subclass_give_the_plain_arrays_pickle():
+    """wire._ArgsPickler's fast way for plain arrays (persistent id and digest prefix from a
+    cache of (dtype, shape)) writes what the general way writes for an ndarray subclass, cache
+    empty or full; the prefix is digest()'s."""
+    from autograder.sandbox import wire
+
+    class Sub(np.ndarray):
+        pass
+
+    arrays = [
+        np.array(2.5),
+        np.zeros((0, 3)),
+        np.arange(6, dtype=">i4").reshape(2, 3),
+        np.ones((2, 1, 2), dtype=bool),
+        np.arange(12.0).reshape(3, 4)[:, ::2],
+    ]
+
+    def blob(kind):
+        made = InputBlob([Call("call", "conv.f", tuple(map(kind, arrays)), {"k": kind(arrays[2])})])
+        return made.specs, made.regions, made.private
+
+    wire._ARRAY_NAMES.clear()
+    cold = blob(lambda a: a)
+    warm = blob(lambda a: a)
+    sub = blob(lambda a: a.view(Sub))
+    assert cold == warm == sub
+    contiguous = [np.ascontiguousarray(a) if a.ndim else a for a in arrays + [arrays[2]]]
+    assert [p for _, _, p in cold[1][0]] == [digest(a).rsplit("|", 1)[0] + "|" for a in contiguous]
+
+
 def test_the_status_pipe_reads_lines_and_big_payloads_under_deadlines():
     import threading
 
