@@ -634,6 +634,31 @@ def test_an_arrays_cached_names_and_a_subclass_give_the_plain_arrays_pickle():
     assert [p for _, _, p in cold[1][0]] == [digest(a).rsplit("|", 1)[0] + "|" for a in contiguous]
 
 
+def test_the_workers_layout_cache_loads_what_parsing_the_id_loads():
+    """worker._ArgsLoader parses an array's dtype and shape once (worker._LAYOUTS): a warm
+    cache gives the same views of the blob (dtype, shape, place, writable) as a cold one."""
+    from autograder.sandbox import worker
+
+    arrays = (np.array(2.5), np.zeros((0, 3)), np.arange(6, dtype=">i4").reshape(2, 3))
+    blob = InputBlob([Call("call", "conv.f", arrays * 2, {"m": np.ones((2, 2), dtype=bool)})])
+    memory = bytearray(blob.buffer)
+
+    def views():
+        args, kwargs = worker.load_args(blob.specs[0]["args"], memory)
+        return [
+            (a.dtype.str, a.shape, a.__array_interface__["data"], a.flags.writeable, a.tobytes())
+            for a in [*args, kwargs["m"]]
+        ]
+
+    worker._LAYOUTS.clear()
+    cold = views()
+    assert len(worker._LAYOUTS) == 4
+    assert views() == cold
+    assert [v[:2] for v in cold] == [("<f8", ()), ("<f8", (0, 3)), (">i4", (2, 3))] * 2 + [
+        ("|b1", (2, 2))
+    ]
+
+
 def test_the_status_pipe_reads_lines_and_big_payloads_under_deadlines():
     import threading
 
