@@ -421,6 +421,9 @@ _PLAIN_DTYPES |= {d.str: d for d in (np.dtype(np.longdouble),) if d.kind == "f"}
 
 _BAD = "its answer could not be read"
 _SHAPES = [struct.Struct(f"<{n}Q") for n in range(33)]
+# the same table by the dtype's text as bytes, as it comes in an answer (an undecodable text
+# is no key either way)
+_DTYPES_BY_TEXT = {text.encode("ascii"): dtype for text, dtype in _PLAIN_DTYPES.items()}
 _NONE, _TRUE, _FALSE, _INT, _FLOAT, _STR, _UNSUP, _LIST, _TUPLE, _DICT, _ARR, _SCALAR = (
     b"NTFifsultdag"
 )
@@ -461,65 +464,68 @@ class _Reader:
             raise AnswerError(f"its answer holds more than {MAX_VALUES} values")
         if depth > MAX_DEPTH:
             raise AnswerError("its answer is nested too deeply")
-        if self.pos >= self.end:
+        pos = self.pos
+        if pos >= self.end:
             raise AnswerError(_BAD)
-        tag = self.data[self.pos]
-        self.pos += 1
+        tag = self.data[pos]
+        self.pos = pos + 1
+        # the tags in the order a real answer has them most (counts, arrays, lists, ...)
+        if tag == _INT or tag == _FLOAT:
+            if pos + 9 > self.end:
+                raise AnswerError(_BAD)
+            self.pos = pos + 9
+            return (_I64 if tag == _INT else _F64).unpack_from(self.data, pos + 1)[0]
         if tag == _ARR:
             return self.array()
-        if tag == _FLOAT:
-            return self.unpack(_F64)
-        if tag == _INT:
-            return self.unpack(_I64)
         if tag == _LIST or tag == _TUPLE:
             items = [self.value(depth + 1) for _ in range(self.count())]
             return items if tag == _LIST else tuple(items)
         if tag == _NONE:
             return None
-        if tag == _TRUE or tag == _FALSE:
-            return tag == _TRUE
-        if tag == _STR:
-            return self.text()
-        if tag == _UNSUP:
-            return Unsupported(self.text()[:200])
         if tag == _DICT:
             out = {}
             for _ in range(self.count()):
                 key = self.text()
                 out[key] = self.value(depth + 1)
             return out
+        if tag == _TRUE or tag == _FALSE:
+            return tag == _TRUE
+        if tag == _STR:
+            return self.text()
+        if tag == _UNSUP:
+            return Unsupported(self.text()[:200])
         if tag == _SCALAR:
             arr = self.array()
             return NpScalar(arr) if arr.ndim == 0 else MALFORMED
         raise AnswerError(_BAD)
 
     def array(self) -> np.ndarray:
-        data, pos = self.data, self.pos
-        if pos + 2 > self.end:
+        data, pos, end = self.data, self.pos, self.end
+        if pos + 2 > end:
             raise AnswerError(_BAD)
         n = data[pos]
         dtype_at, pos = pos + 1, pos + 1 + n
-        if pos + 1 > self.end:
+        if pos + 1 > end:
             raise AnswerError(_BAD)
         ndim = data[pos]
         pos += 1
-        if ndim > 32 or pos + 8 * ndim > self.end:
+        if ndim > 32 or pos + 8 * ndim > end:
             raise AnswerError(_BAD)
         shape = _SHAPES[ndim].unpack_from(data, pos)
         pos += 8 * ndim
-        if any(n > MAX_DIM for n in shape):
+        if ndim and max(shape) > MAX_DIM:
             raise AnswerError(_BAD)
-        # never np.dtype() on the worker's text: the worker sends only plain arrays
-        dtype = _PLAIN_DTYPES.get(data[dtype_at : dtype_at + n].decode("ascii", "replace"))
+        # never np.dtype() on the worker's bytes: the worker sends only plain arrays
+        dtype = _DTYPES_BY_TEXT.get(data[dtype_at : dtype_at + n])
         if dtype is None:
             raise AnswerError(_BAD)
         count = math.prod(shape)
         size = count * dtype.itemsize
-        if pos + size > self.end:
+        if pos + size > end:
             raise AnswerError(_BAD)
-        arr = np.frombuffer(data, dtype=dtype, count=count, offset=pos)
         self.pos = pos + size
-        return arr.reshape(shape).copy()
+        # (what np.frombuffer(...).reshape(shape).copy() gives, in one call less)
+        return np.ndarray(shape, dtype, data, pos).copy()
 
 
 def read_answer(data: bytes) -> dict:
