@@ -161,6 +161,7 @@ def pack(arr):
 
 _I64, _F64 = struct.Struct("<q"), struct.Struct("<d")
 _U8, _U32, _U64 = struct.Struct("<B"), struct.Struct("<I"), struct.Struct("<Q")
+_SHAPES = [struct.Struct(f"<{n}Q") for n in range(33)]  # an array's shape, by its ndim
 
 
 class _Unsupported:
@@ -184,9 +185,9 @@ class Encoder:
 
     def array(self, arr, tag):
         arr = np.ascontiguousarray(arr) if arr.ndim else arr
-        dtype = arr.dtype.str.encode("ascii")
-        head = tag + _U8.pack(len(dtype)) + dtype + _U8.pack(arr.ndim)
-        self.out.append(head + b"".join(_U64.pack(n) for n in arr.shape))
+        dtype, shape = arr.dtype.str.encode("ascii"), arr.shape  # (at most 32 dimensions)
+        head = tag + _U8.pack(len(dtype)) + dtype + _U8.pack(len(shape))
+        self.out.append(head + _SHAPES[len(shape)].pack(*shape))
         self.out.append(arr.tobytes())
 
     def unsupported(self, why):
