@@ -199,7 +199,7 @@ class InputBlob:
                 now = bytes(whole[start:end])
         if len(now) != end - start:  # pragma: no cover - a short read (never seen)
             return self.after(index, memory)
-        if now == self.private[start:end]:
+        if self.private.startswith(now, start):  # now == private[start:end], without a copy
             return UNCHANGED
         with memoryview(now) as view:
             return [prefix + _hash(view[at - start : at - start + n]) for at, n, prefix in regions]
