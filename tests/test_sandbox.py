@@ -454,6 +454,55 @@ def test_the_trusted_reader_never_raises_on_hostile_bytes():
             assert not isinstance(outcome.value, int) or abs(outcome.value) < 2**64
 
 
+def test_the_readers_arrays_are_fresh_copies_as_frombuffer_gives_them():
+    """wire._Reader.array builds an answer's array with np.ndarray(shape, dtype, bytes, offset)
+    .copy(): the array np.frombuffer(...).reshape(shape).copy() gives (dtype, shape, bytes, its
+    own writable memory), and the same refusals for shapes with zeros beside huge sizes."""
+    import struct
+
+    from autograder.sandbox import worker
+    from autograder.sandbox.wire import AnswerError, NpScalar, read_answer
+
+    def answer(head_and_bytes):
+        return b"O" + struct.pack("<d", 0.0) + head_and_bytes
+
+    def raw(dtype, shape, payload):
+        head = b"a" + bytes([len(dtype)]) + dtype + bytes([len(shape)])
+        return answer(head + b"".join(struct.pack("<Q", n) for n in shape) + payload)
+
+    values = [
+        np.arange(6.0).reshape(2, 3),
+        np.zeros((0, 3)),
+        np.array(2.5),
+        np.ones((1, 1, 2), ">i2"),
+    ]
+    values += [np.arange(4, dtype=np.uint8) > 1, np.float32(1.5)]
+    for value in values:
+        enc = worker.Encoder()
+        enc(value)
+        got = read_answer(worker.answer_bytes({"status": "ok", "seconds": 0.0, "encoded": enc}))
+        got = got["value"].array if isinstance(value, np.generic) else got["value"]
+        want = np.asarray(value)
+        assert (got.dtype, got.shape, got.tobytes()) == (want.dtype, want.shape, want.tobytes())
+        assert got.flags.owndata and got.flags.writeable and got.flags.c_contiguous
+        assert isinstance(value, np.generic) or got.base is None
+    assert isinstance(
+        read_answer(raw(b"<f8", (), bytes(8)).replace(b"a", b"g", 1))["value"], NpScalar
+    )
+    for shape in [(0, 1 << 40, 1 << 40), (1 << 40, 0), (0,) * 32, (1 << 40, 1 << 40, 0, 3)]:
+        try:
+            want = np.frombuffer(b"", dtype="<f8", count=0).reshape(shape).copy().shape
+        except ValueError:
+            want = None
+        try:
+            got = read_answer(raw(b"<f8", shape, b""))["value"].shape
+        except AnswerError:
+            got = None
+        assert got == want
+    with pytest.raises(AnswerError):
+        read_answer(raw(b"<f8", (1 << 41,), b""))
+
+
 def test_mutation_is_judged_from_the_grader_side(tmp_path):
     """The worker reports nothing about inputs: the grader reads the shared blob after the
     call, so code that changes its input and then rewrites the worker cannot hide it."""
@@ -602,6 +651,61 @@ def test_call_arguments_reach_the_worker_as_fresh_plain_data():
     for hostile in (pickle.dumps(OrderedDict()), pickle.dumps(io.BytesIO)):
         with pytest.raises(pickle.UnpicklingError):
             worker.load_args(hostile, memory)
+
+
+def test_an_arrays_cached_names_and_a_subclass_give_the_plain_arrays_pickle():
+    """wire._ArgsPickler's fast way for plain arrays (persistent id and digest prefix from a
+    cache of (dtype, shape)) writes what the general way writes for an ndarray subclass, cache
+    empty or full; the prefix is digest()'s."""
+    from autograder.sandbox import wire
+
+    class Sub(np.ndarray):
+        pass
+
+    arrays = [
+        np.array(2.5),
+        np.zeros((0, 3)),
+        np.arange(6, dtype=">i4").reshape(2, 3),
+        np.ones((2, 1, 2), dtype=bool),
+        np.arange(12.0).reshape(3, 4)[:, ::2],
+    ]
+
+    def blob(kind):
+        made = InputBlob([Call("call", "conv.f", tuple(map(kind, arrays)), {"k": kind(arrays[2])})])
+        return made.specs, made.regions, made.private
+
+    wire._ARRAY_NAMES.clear()
+    cold = blob(lambda a: a)
+    warm = blob(lambda a: a)
+    sub = blob(lambda a: a.view(Sub))
+    assert cold == warm == sub
+    contiguous = [np.ascontiguousarray(a) if a.ndim else a for a in arrays + [arrays[2]]]
+    assert [p for _, _, p in cold[1][0]] == [digest(a).rsplit("|", 1)[0] + "|" for a in contiguous]
+
+
+def test_the_workers_layout_cache_loads_what_parsing_the_id_loads():
+    """worker._ArgsLoader parses an array's dtype and shape once (worker._LAYOUTS): a warm
+    cache gives the same views of the blob (dtype, shape, place, writable) as a cold one."""
+    from autograder.sandbox import worker
+
+    arrays = (np.array(2.5), np.zeros((0, 3)), np.arange(6, dtype=">i4").reshape(2, 3))
+    blob = InputBlob([Call("call", "conv.f", arrays * 2, {"m": np.ones((2, 2), dtype=bool)})])
+    memory = bytearray(blob.buffer)
+
+    def views():
+        args, kwargs = worker.load_args(blob.specs[0]["args"], memory)
+        return [
+            (a.dtype.str, a.shape, a.__array_interface__["data"], a.flags.writeable, a.tobytes())
+            for a in [*args, kwargs["m"]]
+        ]
+
+    worker._LAYOUTS.clear()
+    cold = views()
+    assert len(worker._LAYOUTS) == 4
+    assert views() == cold
+    assert [v[:2] for v in cold] == [("<f8", ()), ("<f8", (0, 3)), (">i4", (2, 3))] * 2 + [
+        ("|b1", (2, 2))
+    ]
 
 
 def test_the_status_pipe_reads_lines_and_big_payloads_under_deadlines():

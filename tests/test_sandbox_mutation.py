@@ -63,6 +63,27 @@ def test_calls_without_arrays_and_empty_arrays():
     assert blob.after(1, blob.buffer) == [digest(empty)]
 
 
+def test_every_byte_of_a_calls_stretch_and_none_outside_it_counts():
+    """check() compares the stretch in place (private.startswith(now, start)): a change to its
+    first, any or last byte is seen, one just outside it is another call's."""
+    a, b, _ = _args()
+    calls = [
+        Call("call", "conv.f", (a,)),
+        Call("call", "conv.g", (a, b)),
+        Call("call", "conv.f", (a,)),
+    ]
+    blob = InputBlob(calls)
+    start, end = blob.spans[1]
+    for at in [start - 1, start, start + 1, end - 2, end - 1, end]:
+        memory = blob.buffer
+        memory[at] ^= 0xFF
+        assert (blob.check(1, memory) is UNCHANGED) == (not start <= at < end), at
+        memory[at] ^= 0xFF
+    assert all(blob.check(i, blob.buffer) is UNCHANGED for i in range(3))
+    empty = InputBlob([Call("call", "conv.f", (a,)), Call("call", "conv.f", (np.zeros(0),))])
+    assert empty.check(1, empty.buffer) is UNCHANGED  # an empty stretch
+
+
 def test_unchanged_survives_pickling_as_itself():
     assert pickle.loads(pickle.dumps(UNCHANGED)) is UNCHANGED
     assert repr(UNCHANGED) == "UNCHANGED"

@@ -199,7 +199,7 @@ class InputBlob:
                 now = bytes(whole[start:end])
         if len(now) != end - start:  # pragma: no cover - a short read (never seen)
             return self.after(index, memory)
-        if now == self.private[start:end]:
+        if self.private.startswith(now, start):  # now == private[start:end], without a copy
             return UNCHANGED
         with memoryview(now) as view:
             return [prefix + _hash(view[at - start : at - start + n]) for at, n, prefix in regions]
@@ -252,22 +252,35 @@ class _ArgsPickler(pickle.Pickler):
         self.regions: list[tuple[int, int, str]] = []
 
     def persistent_id(self, obj: Any) -> Any:
+        # called for every object of the arguments (~6000 per submission): arrays first, then
+        # the plain types, the rest in _other
         t = type(obj)
+        if t is np.ndarray:
+            return self._array(obj)
         if t in _PLAIN:
             return None
         if t is dict:
-            if all(type(k) is str for k in obj):
-                return None
-            return ("d", [(str(k), v) for k, v in obj.items()])
-        if t is np.ndarray or isinstance(obj, np.ndarray):
-            # (np.ascontiguousarray would turn a 0-d array into shape (1,))
-            arr = obj if obj.flags.c_contiguous else np.ascontiguousarray(obj)
-            blob, dtype, shape, n = self.blob, arr.dtype.str, arr.shape, arr.nbytes
-            offset = blob.size
-            blob.size = offset + (max(n, 1) + ALIGN - 1) // ALIGN * ALIGN
-            self.chunks.append((offset, arr))
-            self.regions.append((offset, n, f"{dtype}|{shape}|"))
-            return f"a{dtype}:{','.join(map(str, shape))}:{offset}"
+            for k in obj:  # (a loop, not all() over a generator: most dicts are kwargs)
+                if type(k) is not str:
+                    return ("d", [(str(k), v) for k, v in obj.items()])
+            return None
+        return self._other(obj, t)
+
+    def _array(self, obj: np.ndarray) -> str:
+        # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+        arr = obj if obj.flags.c_contiguous else np.ascontiguousarray(obj)
+        n, dtype, shape = arr.nbytes, arr.dtype.str, arr.shape
+        names = _ARRAY_NAMES.get((dtype, shape)) or _array_names(dtype, shape)
+        blob = self.blob
+        offset = blob.size
+        blob.size = offset + ((n or 1) + ALIGN - 1) // ALIGN * ALIGN
+        self.chunks.append((offset, arr))
+        self.regions.append((offset, n, names[1]))
+        return names[0] + str(offset)
+
+    def _other(self, obj: Any, t: type) -> Any:
+        if isinstance(obj, np.ndarray):  # a subclass: as a plain array
+            return self._array(obj)
         if isinstance(obj, Rng):
             return f"r{int(obj.seed)}"
         if isinstance(obj, (np.integer, np.floating, np.bool_)):
@@ -282,6 +295,19 @@ class _ArgsPickler(pickle.Pickler):
             if isinstance(obj, kind):
                 return ("v", kind(obj))
         raise TypeError(f"a call argument of type {t.__name__} cannot be sent to the worker")
+
+
+# (dtype text, shape) -> (the array's persistent id without its offset, its region's digest
+# prefix): the same few hundred pairs recur in every submission's calls
+_ARRAY_NAMES: dict[tuple[str, tuple[int, ...]], tuple[str, str]] = {}
+
+
+def _array_names(dtype: str, shape: tuple[int, ...]) -> tuple[str, str]:
+    if len(_ARRAY_NAMES) >= 10_000:
+        _ARRAY_NAMES.clear()
+    names = (f"a{dtype}:{','.join(map(str, shape))}:", f"{dtype}|{shape}|")
+    _ARRAY_NAMES[(dtype, shape)] = names
+    return names
 
 
 def count_values(data: bytes) -> int:
@@ -395,6 +421,9 @@ _PLAIN_DTYPES |= {d.str: d for d in (np.dtype(np.longdouble),) if d.kind == "f"}
 
 _BAD = "its answer could not be read"
 _SHAPES = [struct.Struct(f"<{n}Q") for n in range(33)]
+# the same table by the dtype's text as bytes, as it comes in an answer (an undecodable text
+# is no key either way)
+_DTYPES_BY_TEXT = {text.encode("ascii"): dtype for text, dtype in _PLAIN_DTYPES.items()}
 _NONE, _TRUE, _FALSE, _INT, _FLOAT, _STR, _UNSUP, _LIST, _TUPLE, _DICT, _ARR, _SCALAR = (
     b"NTFifsultdag"
 )
@@ -435,65 +464,68 @@ class _Reader:
             raise AnswerError(f"its answer holds more than {MAX_VALUES} values")
         if depth > MAX_DEPTH:
             raise AnswerError("its answer is nested too deeply")
-        if self.pos >= self.end:
+        pos = self.pos
+        if pos >= self.end:
             raise AnswerError(_BAD)
-        tag = self.data[self.pos]
-        self.pos += 1
+        tag = self.data[pos]
+        self.pos = pos + 1
+        # the tags in the order a real answer has them most (counts, arrays, lists, ...)
+        if tag == _INT or tag == _FLOAT:
+            if pos + 9 > self.end:
+                raise AnswerError(_BAD)
+            self.pos = pos + 9
+            return (_I64 if tag == _INT else _F64).unpack_from(self.data, pos + 1)[0]
         if tag == _ARR:
             return self.array()
-        if tag == _FLOAT:
-            return self.unpack(_F64)
-        if tag == _INT:
-            return self.unpack(_I64)
         if tag == _LIST or tag == _TUPLE:
             items = [self.value(depth + 1) for _ in range(self.count())]
             return items if tag == _LIST else tuple(items)
         if tag == _NONE:
             return None
-        if tag == _TRUE or tag == _FALSE:
-            return tag == _TRUE
-        if tag == _STR:
-            return self.text()
-        if tag == _UNSUP:
-            return Unsupported(self.text()[:200])
         if tag == _DICT:
             out = {}
             for _ in range(self.count()):
                 key = self.text()
                 out[key] = self.value(depth + 1)
             return out
+        if tag == _TRUE or tag == _FALSE:
+            return tag == _TRUE
+        if tag == _STR:
+            return self.text()
+        if tag == _UNSUP:
+            return Unsupported(self.text()[:200])
         if tag == _SCALAR:
             arr = self.array()
             return NpScalar(arr) if arr.ndim == 0 else MALFORMED
         raise AnswerError(_BAD)
 
     def array(self) -> np.ndarray:
-        data, pos = self.data, self.pos
-        if pos + 2 > self.end:
+        data, pos, end = self.data, self.pos, self.end
+        if pos + 2 > end:
             raise AnswerError(_BAD)
         n = data[pos]
         dtype_at, pos = pos + 1, pos + 1 + n
-        if pos + 1 > self.end:
+        if pos + 1 > end:
             raise AnswerError(_BAD)
         ndim = data[pos]
         pos += 1
-        if ndim > 32 or pos + 8 * ndim > self.end:
+        if ndim > 32 or pos + 8 * ndim > end:
             raise AnswerError(_BAD)
         shape = _SHAPES[ndim].unpack_from(data, pos)
         pos += 8 * ndim
-        if any(n > MAX_DIM for n in shape):
+        if ndim and max(shape) > MAX_DIM:
             raise AnswerError(_BAD)
-        # never np.dtype() on the worker's text: the worker sends only plain arrays
-        dtype = _PLAIN_DTYPES.get(data[dtype_at : dtype_at + n].decode("ascii", "replace"))
+        # never np.dtype() on the worker's bytes: the worker sends only plain arrays
+        dtype = _DTYPES_BY_TEXT.get(data[dtype_at : dtype_at + n])
         if dtype is None:
             raise AnswerError(_BAD)
         count = math.prod(shape)
         size = count * dtype.itemsize
-        if pos + size > self.end:
+        if pos + size > end:
             raise AnswerError(_BAD)
-        arr = np.frombuffer(data, dtype=dtype, count=count, offset=pos)
         self.pos = pos + size
-        return arr.reshape(shape).copy()
+        # (what np.frombuffer(...).reshape(shape).copy() gives, in one call less)
+        return np.ndarray(shape, dtype, data, pos).copy()
 
 
 def read_answer(data: bytes) -> dict:

@@ -98,9 +98,7 @@ class _ArgsLoader(pickle.Unpickler):
     """Reads the grader's pickle of a call's arguments (``wire._ArgsPickler``): plain values as
     themselves, arrays as writable views into the input blob; it loads no class at all."""
 
-    def __init__(self, data, inputs):
-        super().__init__(io.BytesIO(data))
-        self.inputs = inputs
+    inputs = None  # the input blob (load_args sets it)
 
     def find_class(self, module, name):
         raise pickle.UnpicklingError(f"the call's arguments may not hold {module}.{name}")
@@ -108,12 +106,9 @@ class _ArgsLoader(pickle.Unpickler):
     def persistent_load(self, pid):
         if type(pid) is str:
             if pid[0] == "a":
-                dtype, shape, offset = pid[1:].split(":")
-                shape = tuple(int(n) for n in shape.split(",")) if shape else ()
-                count = 1
-                for n in shape:
-                    count *= n
-                arr = np.frombuffer(self.inputs, np.dtype(dtype), count, int(offset))
+                head, _, offset = pid.rpartition(":")
+                dtype, shape, count = _LAYOUTS.get(head) or _layout(head)
+                arr = np.frombuffer(self.inputs, dtype, count, int(offset))
                 return arr.reshape(shape)
             if pid[0] == "r":
                 return np.random.default_rng(int(pid[1:]))
@@ -130,9 +125,28 @@ class _ArgsLoader(pickle.Unpickler):
         raise pickle.UnpicklingError("an unknown argument")
 
 
+# "a<dtype>:<shape>" of an array's persistent id -> (dtype, shape, count): the same few hundred
+# recur in a submission's calls
+_LAYOUTS = {}
+
+
+def _layout(head):
+    dtype, shape = head[1:].split(":")
+    shape = tuple(int(n) for n in shape.split(",")) if shape else ()
+    count = 1
+    for n in shape:
+        count *= n
+    if len(_LAYOUTS) >= 10_000:
+        _LAYOUTS.clear()
+    _LAYOUTS[head] = layout = (np.dtype(dtype), shape, count)
+    return layout
+
+
 def load_args(data, inputs=None):
     """A call's ``(args, kwargs)`` from its spec (arrays are views into the input blob)."""
-    return _ArgsLoader(data, inputs).load()
+    loader = _ArgsLoader(io.BytesIO(data))
+    loader.inputs = inputs
+    return loader.load()
 
 
 def pack(arr):
@@ -147,6 +161,7 @@ def pack(arr):
 
 _I64, _F64 = struct.Struct("<q"), struct.Struct("<d")
 _U8, _U32, _U64 = struct.Struct("<B"), struct.Struct("<I"), struct.Struct("<Q")
+_SHAPES = [struct.Struct(f"<{n}Q") for n in range(33)]  # an array's shape, by its ndim
 
 
 class _Unsupported:
@@ -170,9 +185,9 @@ class Encoder:
 
     def array(self, arr, tag):
         arr = np.ascontiguousarray(arr) if arr.ndim else arr
-        dtype = arr.dtype.str.encode("ascii")
-        head = tag + _U8.pack(len(dtype)) + dtype + _U8.pack(arr.ndim)
-        self.out.append(head + b"".join(_U64.pack(n) for n in arr.shape))
+        dtype, shape = arr.dtype.str.encode("ascii"), arr.shape  # (at most 32 dimensions)
+        head = tag + _U8.pack(len(dtype)) + dtype + _U8.pack(len(shape))
+        self.out.append(head + _SHAPES[len(shape)].pack(*shape))
         self.out.append(arr.tobytes())
 
     def unsupported(self, why):
