@@ -49,8 +49,25 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def code_version() -> dict:
+    """The commit this checkout measures, and whether its tracked files differ from it."""
+    def git(*args: str) -> str:
+        try:
+            run = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return run.stdout.strip() if run.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ":!benchmarks/results")
+    return {"commit": commit or None, "tracked_changes": bool(changed) if commit else None}
+
+
 def machine() -> dict:
     return {
+        "code": code_version(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
