@@ -51,6 +51,7 @@ def median(values: list[float]) -> float:
 
 def code_version() -> dict:
     """The commit this checkout measures, and whether its tracked files differ from it."""
+
     def git(*args: str) -> str:
         try:
             run = subprocess.run(
