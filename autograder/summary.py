@@ -164,6 +164,7 @@ class ClassStats:
         self.scores: Counter[float] = Counter()  # the graded students' scores
         self.top = 0.0
         self.item_scores: dict[str, Counter[float]] = {i: Counter() for i in items}
+        self._item_counters = [self.item_scores[i] for i in self.items]  # (in item order)
         self.item_top = dict.fromkeys(items, 0.0)
         self.item_mistakes: dict[str, Counter[str]] = {i: Counter() for i in items}
         self.mistake_students: Counter[str] = Counter()
@@ -187,20 +188,23 @@ class ClassStats:
         score, top, points, mistakes, split, started, failing = stat[4:]
         self.scores[score] += 1
         self.top = max(self.top, top)
-        by_item = dict(mistakes)
-        item_scores, item_top, item_mistakes = self.item_scores, self.item_top, self.item_mistakes
-        for item, (got, most) in zip(self.items, points, strict=True):
-            item_scores[item][got] += 1
+        item_top = self.item_top
+        for counter, item, (got, most) in zip(self._item_counters, self.items, points, strict=True):
+            counter[got] += 1
             if most > item_top[item]:
                 item_top[item] = most
-            if item in by_item:
-                item_mistakes[item].update(by_item[item])
-        seen: set[str] = set()
-        for item, ids in mistakes:
-            for m in ids:
-                seen.add(m)
-                self.mistake_where.setdefault(m, set()).add(item)
-        self.mistake_students.update(seen)
+        if mistakes:  # (most students: none)
+            by_item = dict(mistakes)
+            item_mistakes, where = self.item_mistakes, self.mistake_where
+            for item in self.items:
+                if item in by_item:
+                    item_mistakes[item].update(by_item[item])
+            seen: set[str] = set()
+            for item, ids in mistakes:
+                for m in ids:
+                    seen.add(m)
+                    where.setdefault(m, set()).add(item)
+            self.mistake_students.update(seen)
         self.splits.add_parsed(split)
         self.hardest.add_parsed(started, failing)
 

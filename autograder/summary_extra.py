@@ -15,6 +15,7 @@ import json
 import re
 from collections import Counter
 from datetime import datetime, timezone
+from itertools import chain, repeat
 from pathlib import Path
 from urllib.parse import quote
 
@@ -132,7 +133,17 @@ class Splits:
     def __init__(self, items: list[str]):
         self.items = list(items)
         self.students = 0
-        self.sums = {(i, g): [0.0, 0.0] for i in items for g in ("public", "hidden")}
+        # per item (in order): [public sum, public max, hidden sum, hidden max]
+        self._acc = [[0.0, 0.0, 0.0, 0.0] for _ in self.items]
+
+    @property
+    def sums(self) -> dict[tuple[str, str], list[float]]:
+        """(item, group) -> [points earned, the most one student could earn]."""
+        out = {}
+        for item, (ps, pt, hs, ht) in zip(self.items, self._acc, strict=True):
+            out[item, "public"] = [ps, pt]
+            out[item, "hidden"] = [hs, ht]
+        return out
 
     def add(self, result: dict) -> None:
         self.add_parsed(splits_of(result, self.items))
@@ -141,24 +152,25 @@ class Splits:
         """:meth:`add` of :func:`splits_of` one result: per item, [public score, public max,
         hidden score, hidden max]."""
         self.students += 1
-        sums = self.sums
-        for item, (ps, pt, hs, ht) in zip(self.items, split, strict=True):
-            acc = sums[item, "public"]
+        for acc, (ps, pt, hs, ht) in zip(self._acc, split, strict=True):
             acc[0] += ps
-            acc[1] = max(acc[1], pt)
-            acc = sums[item, "hidden"]
-            acc[0] += hs
-            acc[1] = max(acc[1], ht)
+            if pt > acc[1]:  # (max(): the same value, as a call per item and group)
+                acc[1] = pt
+            acc[2] += hs
+            if ht > acc[3]:
+                acc[3] = ht
 
     def fractions(self) -> dict[str, tuple[float, float]]:
         """item -> (public, hidden) mean share of the points earned on those cases."""
         n = self.students
 
-        def frac(item: str, group: str) -> float:
-            total, top = self.sums[item, group]
+        def frac(total: float, top: float) -> float:
             return total / (top * n) if top and n else 0.0
 
-        return {i: (frac(i, "public"), frac(i, "hidden")) for i in self.items}
+        return {
+            item: (frac(ps, pt), frac(hs, ht))
+            for item, (ps, pt, hs, ht) in zip(self.items, self._acc, strict=True)
+        }
 
 
 def split_fractions(results: list[dict], items: list[str]) -> dict[str, tuple[float, float]]:
@@ -278,9 +290,10 @@ class Hardest:
 
     def add_parsed(self, started: list[str], failing: list[list]) -> None:
         """:meth:`add` of what :func:`hardest_of` found in one result."""
-        for item, group, cases in failing:
-            for case in cases:
-                self.failing[item, group, case] += 1
+        if failing:  # one count per (item, group, case), in the order of the loop it replaces
+            self.failing.update(
+                chain.from_iterable(zip(repeat(i), repeat(g), cases) for i, g, cases in failing)
+            )
         self.trying.update(started)
         if len(self.failing) > self.cap:
             while len(self.failing) > self.cap // 2:
