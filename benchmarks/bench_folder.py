@@ -18,7 +18,9 @@ checkout's CLI) with every descendant's CPU counted (``_cpu.measure``) and the g
 5. report: ``grade report OUT`` (gradebook and class report rebuilt from the index).
 
 The copies' scores are their template's: the hidden cases depend on the student's name, but a
-copy is never graded (step 3 and 4 grade real submissions). Prints a table; writes
+copy is never graded (step 3 and 4 grade real submissions). The copies repeat six students'
+statistics, which the report's passes parse once each (``index.MEMO``): a class whose students
+all differ costs somewhat more there. Prints a table; writes
 benchmarks/results/folder-*.json (with the sizes of the index and the report files).
 """
 
