@@ -22,7 +22,7 @@ from autograder.index import NAME, Index, slim
 from autograder.mistakes import LazyMistakes
 from autograder.paths import SOLUTIONS_DIR
 from autograder.results import CaseResult, GraderFailure, SubmissionResult
-from autograder.results import TestResult as Test
+from autograder.results import TestResult as ResultOfTest
 from autograder.summary import class_report_html
 
 
@@ -77,7 +77,7 @@ def test_a_shard_reads_only_its_own_students(tmp_path, monkeypatch):
 
 
 def _result(student: str, score_cases: list[bool], error: str = "") -> SubmissionResult:
-    test = Test("conv.conv2d", "hidden", 10.0, "visible")
+    test = ResultOfTest("conv.conv2d", "hidden", 10.0, "visible")
     test.cases = [
         CaseResult("conv.conv2d", f"case {i}", "hidden", "reference", ok, "" if ok else "bad")
         for i, ok in enumerate(score_cases)
