@@ -203,6 +203,33 @@ def _facts(line: bytes) -> list[bytes]:
     return line.split(b"\t")[1:-1]
 
 
+_POINTS = b'"points": {'
+_DECODER = json.JSONDecoder()
+
+
+def _trailing_points(mm, start: int, end: int) -> list[str] | None:
+    """The item names of the line ``mm[start:end]`` read from its record's trailing
+    ``"points": {...}`` alone; None when the record does not end so (read it whole then).
+    The key's quote, after ``, `` or the record's ``{``, is one of the JSON's own (a string's
+    quotes are escaped), and the object it names is the record's own when the line ends
+    right after it with the record's ``}`` (no tab after it: in the last field)."""
+    at = mm.rfind(_POINTS, start, end)  # from the end: a few hundred bytes read, not the line
+    if at < 0:
+        return None
+    before = mm[at - 2 : at] if at - 2 >= start else b"\t" + mm[start:at]
+    if before != b", " and before != b"\t{":  # (a line without a tab is its record alone)
+        return None
+    brace = at + len(_POINTS) - 1
+    try:
+        text = mm[brace:end].decode("utf-8")
+        points, stop = _DECODER.raw_decode(text)
+    except ValueError:  # (UnicodeDecodeError is one)
+        return None
+    if type(points) is not dict or text[stop:] != "}\n":
+        return None
+    return list(points)
+
+
 def encode_facts(key: str, facts: list | None) -> list[bytes] | None:
     """The facts fields of a line: ``key``, then each part of ``facts`` (:meth:`Index.facts`)."""
     if facts is None:
@@ -357,6 +384,24 @@ class Index:
             return
         for _name, line in self._lines():
             yield _record(line)  # one at a time: nothing to share
+
+    def iter_item_names(self) -> Iterator[list[str]]:
+        """Every student's item names (the keys of :func:`autograder.exports.item_points` of
+        its record), in folder-name order: what :func:`autograder.exports.items_of` reads of
+        :meth:`iter_records`, most of it without parsing the record. :func:`slim` writes the
+        points as the record's last key, so a line ending ``, "points": {...}}`` has them in
+        that object alone; a line of any other ending is parsed whole."""
+        if not self.entries:
+            return
+        with _Map(self.path) as m:
+            for n, name in enumerate(sorted(self.entries), 1):
+                if not n % RELEASE_LINES:
+                    m.release()
+                start, end = m.bounds(self.entries[name])
+                names = _trailing_points(m.mm, start, end)
+                if names is None:
+                    names = list(item_points(_record(m.mm[start:end])))
+                yield names
 
     def records(self) -> list[dict]:
         return list(self.iter_records())

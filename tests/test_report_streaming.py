@@ -298,6 +298,55 @@ def test_the_facts_fields_sliced_from_the_file_are_those_of_the_split_lines(tmp_
     assert all(len(_fields_split(line)) == 4 for line in lines.values())
 
 
+def test_the_item_names_read_from_the_records_end_are_those_of_the_records(tmp_path, monkeypatch):
+    """Index.iter_item_names (what `grade report` reads for its items) gives each line's item
+    names from the record's trailing points alone, the names item_points gives of the whole
+    record; so items_named of them is items_of the records. A line whose record does not end
+    with its own points is parsed whole."""
+    from autograder.exports import item_points, items_named, items_of
+
+    out = tmp_path / "out"
+    write_class(out)
+    index = Index.load(out)
+    records = list(index.iter_records())
+    parsed: list[bytes] = []
+
+    def record(line: bytes) -> dict:
+        parsed.append(line)
+        return json.loads(line.rpartition(b"\t")[2])
+
+    monkeypatch.setattr("autograder.index._record", record)
+    names = list(index.iter_item_names())
+    assert not parsed and names == [list(item_points(r)) for r in records]
+    assert items_named(names) == items_of(records) and len(items_of(records)) > 1
+    fake = {"fake": [1.0, 1.0]}
+
+    def without(r: dict, *keys: str) -> dict:
+        return {k: v for k, v in r.items() if k not in keys}
+
+    odd = {  # the record as slim writes it, but (parsed whole unless said)...
+        "older": lambda r: without(r, "points"),  # no points (item_points: from its tests)
+        "first": lambda r: {"points": r["points"], **without(r, "points")},  # not last
+        "inner": lambda r: without(r, "points", "extra_data")  # points last, but within
+        | {"extra_data": {**r["extra_data"], "points": fake}},
+        "text": lambda r: without(r, "points") | {"z": 'x", "points": {"fake": [1, 1]}'},
+        "listed": lambda r: without(r, "points") | {"points": ["fake"]},  # not an object
+        "top": lambda r: {"points": {"only": [1.0, 2.0]}},  # its only key: read alone
+    }
+    for name, make in odd.items():
+        index.put(name, [1, 2, 3], make(dict(records[0])))
+    parsed.clear()
+    names = dict(zip(sorted(index.entries), index.iter_item_names(), strict=True))
+    whole = {n: json.loads(index._line(n).rpartition(b"\t")[2]) for n in index.entries}
+    assert names == {n: list(item_points(r)) for n, r in whole.items()}
+    for name in ("older", "first", "inner", "text"):
+        assert names[name] == list(records[0]["points"]), name
+    assert names["listed"] == ["fake"] and names["top"] == ["only"]
+    assert sorted(json.loads(line.split(b"\t")[0])[0] for line in parsed) == sorted(
+        ["older", "first", "inner", "text", "listed"]
+    )
+
+
 @pytest.mark.parametrize("facts", ["built from the records", "read from the index"])
 def test_the_reports_pass_holds_one_student_at_a_time(tmp_path, monkeypatch, facts):
     """Working memory of writing the gradebook and report from the index (its peak above what
