@@ -117,15 +117,9 @@ def item_mistakes(result: dict) -> dict[str, list[str]]:
 
 def items_of(results: Iterable[dict]) -> list[str]:
     """Every item graded in ``results``: the suite's order, then any unknown ones sorted."""
-    return items_named(item_points(r) for r in results)
-
-
-def items_named(names: Iterable[Iterable[str]]) -> list[str]:
-    """:func:`items_of` of the results whose item names are ``names`` (one iterable each, as
-    :meth:`autograder.index.Index.iter_item_names` reads them)."""
     seen: set[str] = set()
-    for n in names:
-        seen.update(n)
+    for r in results:
+        seen.update(item_points(r))
     known = [i for i in ITEMS if i in seen]
     return known + sorted(seen - set(ITEMS))
 

@@ -303,7 +303,8 @@ def test_the_item_names_read_from_the_records_end_are_those_of_the_records(tmp_p
     names from the record's trailing points alone, the names item_points gives of the whole
     record; so items_named of them is items_of the records. A line whose record does not end
     with its own points is parsed whole."""
-    from autograder.exports import item_points, items_named, items_of
+    from autograder.exports import item_points, items_of
+    from autograder.index import items_named
 
     out = tmp_path / "out"
     write_class(out)

@@ -18,8 +18,7 @@ def register(group: click.Group) -> None:
 
         Example: grade report grades
         """
-        from ..exports import items_named
-        from ..index import Index
+        from ..index import Index, items_named
         from ..summary import write_index_reports
 
         if not grades.is_dir():
