@@ -29,14 +29,15 @@ and the reports built from it are the ones built from the full files.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from .exports import item_points
+from .exports import item_points, items_of
 from .report import open_atomic
 
 NAME = ".grade-index.jsonl"
@@ -123,6 +124,12 @@ def _header(line: bytes, offset: int) -> tuple[str, Entry] | None:
     head, tab, _ = line.partition(b"\t")
     if not tab:
         return None
+    return _parse_header(head, offset, len(line))
+
+
+def _parse_header(head: bytes, offset: int, size: int) -> tuple[str, Entry] | None:
+    """(student, entry) of a line's header field ``head`` (the line at ``offset``, ``size``
+    bytes long); None when it is not one."""
     try:
         name, st, fp, error, source, run = json.loads(head)
     except (ValueError, TypeError):
@@ -132,7 +139,59 @@ def _header(line: bytes, offset: int) -> tuple[str, Entry] | None:
     ok = all(v is None or isinstance(v, str) for v in (fp, source, run))
     if not ok:
         return None
-    return name, Entry(offset, tuple(st), fp, bool(error), source, run, len(line))
+    return name, Entry(offset, tuple(st), fp, bool(error), source, run, size)
+
+
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+RELEASE_EVERY = 1 << 22  # bytes of the index read between two :meth:`_Map.release`
+RELEASE_LINES = 256  # lines of a pass between two (their fields: a few pages each)
+
+
+class _Map:
+    """The index file mapped read-only, to slice the fields of its lines without copying the
+    lines (a line is tens of KB, most of it the record a pass does not read). Lines appended
+    after it was mapped (:meth:`Index._append` while a pass runs) are mapped again on need."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.mm: mmap.mmap | bytes = b""
+        self._map()
+
+    def _map(self) -> None:
+        self.close()
+        with open(self.path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            self.mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+
+    def bounds(self, entry: Entry) -> tuple[int, int]:
+        """(start, end) of the entry's line: the ``readline`` at its offset."""
+        start = entry.offset
+        end = start + entry.size
+        if entry.size and end > len(self.mm):
+            self._map()
+        mm = self.mm
+        if not (entry.size and end <= len(mm) and mm[end - 1] == 10):  # 10: b"\n"
+            nl = mm.find(b"\n", start)
+            end = len(mm) if nl < 0 else nl + 1
+        return start, end
+
+    def release(self) -> None:
+        """Drop the pages read so far from the process's resident set (they stay in the page
+        cache): a pass over a large index would else hold all of it resident, and memory
+        stays flat in the class size."""
+        if isinstance(self.mm, mmap.mmap) and _DONTNEED is not None:
+            self.mm.madvise(_DONTNEED)
+
+    def close(self) -> None:
+        if isinstance(self.mm, mmap.mmap):
+            self.mm.close()
+        self.mm = b""
+
+    def __enter__(self) -> _Map:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _record(line: bytes) -> dict:
@@ -142,6 +201,43 @@ def _record(line: bytes) -> dict:
 def _facts(line: bytes) -> list[bytes]:
     """The facts fields of a line (header, facts..., record): none in an older line."""
     return line.split(b"\t")[1:-1]
+
+
+_POINTS = b'"points": {'
+_DECODER = json.JSONDecoder()
+
+
+def _trailing_points(mm, start: int, end: int) -> list[str] | None:
+    """The item names of the line ``mm[start:end]`` read from its record's trailing
+    ``"points": {...}`` alone; None when the record does not end so (read it whole then).
+    The key's quote, after ``, `` or the record's ``{``, is one of the JSON's own (a string's
+    quotes are escaped), and the object it names is the record's own when the line ends
+    right after it with the record's ``}`` (no tab after it: in the last field)."""
+    at = mm.rfind(_POINTS, start, end)  # from the end: a few hundred bytes read, not the line
+    if at < 0:
+        return None
+    before = mm[at - 2 : at] if at - 2 >= start else b"\t" + mm[start:at]
+    if before != b", " and before != b"\t{":  # (a line without a tab is its record alone)
+        return None
+    brace = at + len(_POINTS) - 1
+    try:
+        text = mm[brace:end].decode("utf-8")
+        points, stop = _DECODER.raw_decode(text)
+    except ValueError:  # (UnicodeDecodeError is one)
+        return None
+    if type(points) is not dict or text[stop:] != "}\n":
+        return None
+    return list(points)
+
+
+def items_named(names: Iterable[Iterable[str]]) -> list[str]:
+    """:func:`autograder.exports.items_of` of the results whose item names are ``names`` (one
+    iterable each, as :meth:`Index.iter_item_names` reads them). (Here, not in exports: a
+    change to that module's code changes the key of every index's facts.)"""
+    seen: set[str] = set()
+    for n in names:
+        seen.update(n)
+    return items_of([{"points": dict.fromkeys(seen)}])  # a compact record's points: its items
 
 
 def encode_facts(key: str, facts: list | None) -> list[bytes] | None:
@@ -170,14 +266,23 @@ class Index:
         index = cls(out)
         known: dict[str, Entry] = {}
         try:
-            with open(index.path, "rb") as f:
-                offset = 0
-                for line in f:
-                    found = _header(line, offset) if line.endswith(b"\n") else None
-                    if found is not None:
-                        known[found[0]] = found[1]
-                    offset += len(line)
-                index.size = offset
+            with _Map(index.path) as m:
+                mm, find = m.mm, m.mm.find
+                offset, size, release = 0, len(mm), RELEASE_EVERY
+                while offset < size:
+                    if offset >= release:
+                        m.release()
+                        release = offset + RELEASE_EVERY
+                    nl = find(b"\n", offset)
+                    if nl < 0:  # a line that a killed run left half written
+                        break
+                    tab = find(b"\t", offset, nl)
+                    if tab >= 0:
+                        found = _parse_header(mm[offset:tab], offset, nl + 1 - offset)
+                        if found is not None:
+                            known[found[0]] = found[1]
+                    offset = nl + 1
+                index.size = size
         except OSError:
             pass
         try:
@@ -290,6 +395,24 @@ class Index:
         for _name, line in self._lines():
             yield _record(line)  # one at a time: nothing to share
 
+    def iter_item_names(self) -> Iterator[list[str]]:
+        """Every student's item names (the keys of :func:`autograder.exports.item_points` of
+        its record), in folder-name order: what :func:`autograder.exports.items_of` reads of
+        :meth:`iter_records`, most of it without parsing the record. :func:`slim` writes the
+        points as the record's last key, so a line ending ``, "points": {...}}`` has them in
+        that object alone; a line of any other ending is parsed whole."""
+        if not self.entries:
+            return
+        with _Map(self.path) as m:
+            for n, name in enumerate(sorted(self.entries), 1):
+                if not n % RELEASE_LINES:
+                    m.release()
+                start, end = m.bounds(self.entries[name])
+                names = _trailing_points(m.mm, start, end)
+                if names is None:
+                    names = list(item_points(_record(m.mm[start:end])))
+                yield names
+
     def records(self) -> list[dict]:
         return list(self.iter_records())
 
@@ -309,34 +432,44 @@ class Index:
             if not self.entries:
                 return
             memo: dict[bytes, object] = {}
-            for name, line in self._lines():
-                fields = _facts(line)
-                if fields and fields[0] == tag and len(fields) > max(parts) + 1:
-                    got = []
-                    try:
-                        for part in parts:
-                            raw = fields[part + 1]
-                            if part not in shared:
-                                got.append(json.loads(raw))
-                                continue
-                            value = memo.get(raw)
-                            if value is None:
-                                if len(memo) >= MEMO:
-                                    memo.clear()
-                                value = memo[raw] = json.loads(raw)
-                            got.append(value)
-                    except ValueError:  # a damaged field: built again from the record
-                        got = None
-                    if got is not None:
-                        yield got
-                        continue
-                record = _shared_strings(_record(line))
-                facts = build(record)
-                raw_fields = encode_facts(key, facts)
-                entry = self.entries[name]
-                body = line.rpartition(b"\t")[2].rstrip(b"\n")
-                self._append(name, entry, entry.header(name), raw_fields, body)
-                yield [facts[part] for part in parts]
+            last = max(parts) + 2  # the tab that ends the last part read: fields[last - 1]
+            with _Map(self.path) as m:
+                for n, name in enumerate(sorted(self.entries), 1):
+                    if not n % RELEASE_LINES:
+                        m.release()
+                    entry = self.entries[name]
+                    start, end = m.bounds(entry)
+                    mm = m.mm
+                    # the line's tabs up to ``last`` (fields[i]: between tabs i and i + 1)
+                    tabs = [mm.find(b"\t", start, end)]
+                    while len(tabs) <= last and tabs[-1] >= 0:
+                        tabs.append(mm.find(b"\t", tabs[-1] + 1, end))
+                    if tabs[-1] >= 0 and mm[tabs[0] + 1 : tabs[1]] == tag:
+                        got = []
+                        try:
+                            for part in parts:
+                                raw = mm[tabs[part + 1] + 1 : tabs[part + 2]]
+                                if part not in shared:
+                                    got.append(json.loads(raw))
+                                    continue
+                                value = memo.get(raw)
+                                if value is None:
+                                    if len(memo) >= MEMO:
+                                        memo.clear()
+                                    value = memo[raw] = json.loads(raw)
+                                got.append(value)
+                        except ValueError:  # a damaged field: built again from the record
+                            got = None
+                        if got is not None:
+                            yield got
+                            continue
+                    line = mm[start:end]
+                    record = _shared_strings(_record(line))
+                    facts = build(record)
+                    raw_fields = encode_facts(key, facts)
+                    body = line.rpartition(b"\t")[2].rstrip(b"\n")
+                    self._append(name, entry, entry.header(name), raw_fields, body)
+                    yield [facts[part] for part in parts]
 
         return source
 

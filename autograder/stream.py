@@ -143,26 +143,41 @@ def tree_stamp(where: str) -> str | None:
     clock granularity could then leave the stamp unchanged (git's "racy" entries)."""
     limit = time.time_ns() - RECENT_NS
     lines: list[str] = []  # one per entry, hashed at once (the digest of their concatenation)
-    add, lstat, join = lines.append, os.lstat, os.path.join
-    stack = [("", where)]
+    add, lstat, isdir = lines.append, os.lstat, stat.S_ISDIR
+    where = os.fspath(where)
+    count = 0  # entries listed below ``where``
+    # depth first in name order: a stack of the folders being walked, each an iterator over
+    # its entries (path below ``where``, lstat); a folder is opened once and its entries are
+    # read with one lstat each relative to it (no path joined, nor resolved, per entry)
     try:
+        stack = [iter([("", lstat(where))])]
         while stack:
-            rel, path = stack.pop()
-            st = lstat(path)
-            if st.st_mtime_ns > limit or st.st_ctime_ns > limit:
-                return None
-            if len(lines) >= MAX_STAMP_ENTRIES:
-                return None
-            mode = st.st_mode
-            add(
-                f"{rel}\0{mode}|{st.st_size}|{st.st_dev}|{st.st_ino}|"
-                f"{st.st_mtime_ns}|{st.st_ctime_ns}\n"
-            )
-            if stat.S_ISDIR(mode):
-                with os.scandir(path) as it:
-                    names = sorted([e.name for e in it], reverse=True)
-                stack.extend([(f"{rel}/{n}", join(path, n)) for n in names])
+            for rel, st in stack[-1]:
+                if st.st_mtime_ns > limit or st.st_ctime_ns > limit:
+                    return None
+                mode = st.st_mode
+                add(
+                    f"{rel}\0{mode}|{st.st_size}|{st.st_dev}|{st.st_ino}|"
+                    f"{st.st_mtime_ns}|{st.st_ctime_ns}\n"
+                )
+                if isdir(mode):
+                    fd = os.open(where + rel, _DIR_FLAGS)
+                    try:
+                        names = os.listdir(fd)
+                        count += len(names)
+                        if count >= MAX_STAMP_ENTRIES:  # with ``where``: more than a stamp holds
+                            return None
+                        names.sort()
+                        stack.append(iter([(f"{rel}/{n}", lstat(n, dir_fd=fd)) for n in names]))
+                    finally:
+                        os.close(fd)
+                    break  # its entries first
+            else:
+                stack.pop()  # the folder is done: on with its parent's next entry
     except OSError:
         return None
     data = "".join(lines).encode("utf-8", "surrogateescape")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)

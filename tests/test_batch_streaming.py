@@ -281,6 +281,74 @@ def test_the_source_stamp_follows_every_file_and_distrusts_fresh_changes(tmp_pat
     assert stream.tree_stamp(str(root)) is None  # too many files: read them instead
 
 
+def _old_tree_stamp(where: str) -> str | None:
+    """tree_stamp as it was first written (one lstat per joined path, a stack of every entry
+    met): the reference its faster form must give the same digest as, for every tree."""
+    import hashlib
+    import stat as stat_mod
+
+    limit = time.time_ns() - stream.RECENT_NS
+    lines: list[str] = []
+    add, lstat, join = lines.append, os.lstat, os.path.join
+    todo = [("", where)]
+    try:
+        while todo:
+            rel, path = todo.pop()
+            st = lstat(path)
+            if st.st_mtime_ns > limit or st.st_ctime_ns > limit:
+                return None
+            if len(lines) >= stream.MAX_STAMP_ENTRIES:
+                return None
+            mode = st.st_mode
+            add(
+                f"{rel}\0{mode}|{st.st_size}|{st.st_dev}|{st.st_ino}|"
+                f"{st.st_mtime_ns}|{st.st_ctime_ns}\n"
+            )
+            if stat_mod.S_ISDIR(mode):
+                with os.scandir(path) as it:
+                    names = sorted([e.name for e in it], reverse=True)
+                todo.extend([(f"{rel}/{n}", join(path, n)) for n in names])
+    except OSError:
+        return None
+    data = "".join(lines).encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def test_the_source_stamp_is_the_digest_of_its_first_form_for_every_tree(tmp_path, monkeypatch):
+    """Folders nested and empty, files, names that sort apart from their paths ("a" < "a b" <
+    "a.py" < "a/x"), a name that is not UTF-8, links to a folder, a file and nothing (not
+    followed), a lone file, a link as the root, too many entries, a missing path, a recent
+    change: the same digest (or None) as the first tree_stamp."""
+    monkeypatch.setattr(stream, "RECENT_NS", 0)
+    root = tmp_path / "s"
+    for folder in ("a/x/y", "a b", "cnn/sub", "empty", "z/deep/er/est"):
+        (root / folder).mkdir(parents=True)
+    for path in ("a.py", "B.md", "a/x/1.txt", "a/x/y/2.txt", "a b/c", "cnn/conv.py", "z/deep/er/f"):
+        (root / path).write_text(path * 3)
+    (root / "cnn" / "sub" / "__init__.py").write_bytes(b"")
+    os.symlink("../a", root / "cnn" / "to-a")
+    os.symlink("conv.py", root / "cnn" / "to-conv")
+    os.symlink("nowhere", root / "dangling")
+    odd = os.fsencode(str(root / "cnn")) + b"/\xff\xfe-odd.py"
+    with open(odd, "wb") as f:
+        f.write(b"x")
+    os.symlink(root / "a", tmp_path / "link-root")
+    trees = [root, root / "a", root / "empty", root / "a.py", root / "cnn", tmp_path / "link-root"]
+    digests = [stream.tree_stamp(str(t)) for t in trees]
+    assert digests == [_old_tree_stamp(str(t)) for t in trees] and None not in digests
+    assert len(set(digests)) == len(digests)
+    entries = sum(1 for _ in root.rglob("*")) + 1  # the symlinks listed, not followed
+    for cap in (entries - 1, entries, entries + 1, 1, 2):
+        monkeypatch.setattr(stream, "MAX_STAMP_ENTRIES", cap)
+        assert stream.tree_stamp(str(root)) == _old_tree_stamp(str(root)), cap
+    assert stream.tree_stamp(str(root)) is None  # cap 2
+    monkeypatch.setattr(stream, "MAX_STAMP_ENTRIES", entries)
+    assert stream.tree_stamp(str(root)) == digests[0]
+    assert stream.tree_stamp(str(tmp_path / "missing")) is _old_tree_stamp(str(tmp_path / "x"))
+    monkeypatch.setattr(stream, "RECENT_NS", 10**12)  # everything is recent now
+    assert stream.tree_stamp(str(root)) is None is _old_tree_stamp(str(root))
+
+
 def _eager(recipes, expected, distinct):
     kept = {}
     for name, make in recipes.items():

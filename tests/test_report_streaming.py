@@ -191,6 +191,163 @@ def test_a_half_written_index_line_loses_only_that_line(tmp_path):
     assert Index.load(out).reread == 0
 
 
+def test_an_index_is_loaded_from_its_headers_as_the_lines_read_whole(tmp_path):
+    """Index.load (the file mapped, each header sliced at its first tab) keeps the entries,
+    offsets, sizes and file size that reading the file line by line gives, whatever the
+    lines: blank, without a tab, with a header that is not one, replaced, half written."""
+    from autograder.index import _header
+
+    out = tmp_path / "out"
+    for name in ("a", "b", "c"):
+        write_submission(out, submission(name, {}))
+    Index.load(out).save()
+    lines = (out / NAME).read_bytes().splitlines(keepends=True)
+    junk = [b"\n", b"no tab here\n", b'["x"]\tnot a header\n', b"[1, 2\t{}\n"]
+    stale = lines[1].replace(b'"b", [', b'"b", [0, ', 1)  # b's stamp, wrong: replaced below
+    (out / NAME).write_bytes(b"".join([*junk, stale, *lines, lines[0], b'["c", [1, 2']))
+    reference, offset = {}, 0  # the former Index.load: for line in f
+    with open(out / NAME, "rb") as f:
+        for line in f:
+            found = _header(line, offset) if line.endswith(b"\n") else None
+            if found is not None:
+                reference[found[0]] = found[1]
+            offset += len(line)
+    index = Index.load(out)
+    assert index.reread == 0 and index.entries == reference and index.size == offset
+    assert [r["extra_data"]["student"] for r in index.iter_records()] == ["a", "b", "c"]
+
+
+def test_an_empty_index_file_is_loaded_as_none(tmp_path):
+    out = tmp_path / "out"
+    write_submission(out, submission("a", {}))
+    (out / NAME).write_bytes(b"")
+    index = Index.load(out)
+    assert index.reread == 1 and list(index.entries) == ["a"]
+    empty = Index.load(tmp_path / "none")
+    assert not empty.entries and empty.size == 0 and list(empty.facts("k", list)(0)) == []
+
+
+def _fields_split(line: bytes) -> list[bytes]:
+    """The former reading of a line's facts fields: the whole line split at its tabs."""
+    return line.split(b"\t")[1:-1]
+
+
+def test_the_facts_fields_sliced_from_the_file_are_those_of_the_split_lines(tmp_path):
+    """A pass of Index.facts reads a line's key and parts (sliced from the mapped file at its
+    tabs) exactly as splitting the whole line did: a line without facts, with facts of
+    another key, with fewer parts than a pass reads or a damaged one is built again from its
+    record (and rewritten at the end of the file, read alone after); a line appended while a
+    pass runs (beyond what was mapped) is read from the file as it is then."""
+    from autograder.index import encode_facts
+
+    out = tmp_path / "out"
+    out.mkdir()
+    index = Index(out)
+    key = "k1"
+
+    def build(r: dict) -> list:
+        return [{"gb": r["score"]}, [r["score"], "shared"], {"who": r["extra_data"]["student"]}]
+
+    def record(name: str, score: float) -> dict:
+        return {"score": score, "extra_data": {"student": name}, "points": {"i": [score, 1]}}
+
+    full = {"a": key, "b": None, "c": "other", "d": "short", "e": "damaged", "f": key, "g": key}
+    for i, (name, kind) in enumerate(full.items()):
+        r = record(name, float(i))
+        facts = encode_facts(key if kind in (key, "short", "damaged") else "other", build(r))
+        if kind is None:
+            facts = None
+        elif kind == "short":
+            facts = facts[:2]  # the key and the first part only
+        elif kind == "damaged":
+            facts[3] = facts[3][:-2]
+        index.put(name, [i, i, i], r, facts=facts)
+    before = (out / NAME).read_bytes()
+    built: list[str] = []
+
+    def counted(r: dict) -> list:
+        built.append(r["extra_data"]["student"])
+        return build(r)
+
+    source = index.facts(key, counted)
+    assert [f for (f,) in source(0)] == [build(record(n, float(i)))[0] for i, n in enumerate(full)]
+    assert built == ["b", "c"]  # d's first part is there, e's damaged one is its page
+    expect = {
+        n: _fields_split(line)
+        for n, line in zip(sorted(index.entries), before.splitlines(keepends=True), strict=True)
+    }
+    assert expect["d"][0] == json.dumps(key).encode() and len(expect["d"]) == 2
+    built.clear()
+    got = []
+    for first, stat in source(0, 1, shared=(1,)):
+        got.append((first, stat))
+        if len(got) == 1:  # g again, appended beyond the file as mapped when the pass began
+            r = record("g", 99.0)
+            index.put("g", [9, 9, 9], r, facts=encode_facts(key, build(r)))
+    assert built == ["d"] and got[-1] == ({"gb": 99.0}, [99.0, "shared"])
+    built.clear()
+    assert [p for (p,) in source(2)][4] == {"who": "e"} and built == ["e"]
+    assert list(source(2)) and list(source(0, 1)) and built == ["e"]  # read alone since
+    lines = {}
+    for name, entry in index.entries.items():
+        with open(out / NAME, "rb") as f:
+            f.seek(entry.offset)
+            lines[name] = f.readline()
+            assert len(lines[name]) == entry.size
+    assert all(_fields_split(line)[0] == json.dumps(key).encode() for line in lines.values())
+    assert all(len(_fields_split(line)) == 4 for line in lines.values())
+
+
+def test_the_item_names_read_from_the_records_end_are_those_of_the_records(tmp_path, monkeypatch):
+    """Index.iter_item_names (what `grade report` reads for its items) gives each line's item
+    names from the record's trailing points alone, the names item_points gives of the whole
+    record; so items_named of them is items_of the records. A line whose record does not end
+    with its own points is parsed whole."""
+    from autograder.exports import item_points, items_of
+    from autograder.index import items_named
+
+    out = tmp_path / "out"
+    write_class(out)
+    index = Index.load(out)
+    records = list(index.iter_records())
+    parsed: list[bytes] = []
+
+    def record(line: bytes) -> dict:
+        parsed.append(line)
+        return json.loads(line.rpartition(b"\t")[2])
+
+    monkeypatch.setattr("autograder.index._record", record)
+    names = list(index.iter_item_names())
+    assert not parsed and names == [list(item_points(r)) for r in records]
+    assert items_named(names) == items_of(records) and len(items_of(records)) > 1
+    fake = {"fake": [1.0, 1.0]}
+
+    def without(r: dict, *keys: str) -> dict:
+        return {k: v for k, v in r.items() if k not in keys}
+
+    odd = {  # the record as slim writes it, but (parsed whole unless said)...
+        "older": lambda r: without(r, "points"),  # no points (item_points: from its tests)
+        "first": lambda r: {"points": r["points"], **without(r, "points")},  # not last
+        "inner": lambda r: without(r, "points", "extra_data")  # points last, but within
+        | {"extra_data": {**r["extra_data"], "points": fake}},
+        "text": lambda r: without(r, "points") | {"z": 'x", "points": {"fake": [1, 1]}'},
+        "listed": lambda r: without(r, "points") | {"points": ["fake"]},  # not an object
+        "top": lambda r: {"points": {"only": [1.0, 2.0]}},  # its only key: read alone
+    }
+    for name, make in odd.items():
+        index.put(name, [1, 2, 3], make(dict(records[0])))
+    parsed.clear()
+    names = dict(zip(sorted(index.entries), index.iter_item_names(), strict=True))
+    whole = {n: json.loads(index._line(n).rpartition(b"\t")[2]) for n in index.entries}
+    assert names == {n: list(item_points(r)) for n, r in whole.items()}
+    for name in ("older", "first", "inner", "text"):
+        assert names[name] == list(records[0]["points"]), name
+    assert names["listed"] == ["fake"] and names["top"] == ["only"]
+    assert sorted(json.loads(line.split(b"\t")[0])[0] for line in parsed) == sorted(
+        ["older", "first", "inner", "text", "listed"]
+    )
+
+
 @pytest.mark.parametrize("facts", ["built from the records", "read from the index"])
 def test_the_reports_pass_holds_one_student_at_a_time(tmp_path, monkeypatch, facts):
     """Working memory of writing the gradebook and report from the index (its peak above what

@@ -18,8 +18,7 @@ def register(group: click.Group) -> None:
 
         Example: grade report grades
         """
-        from ..exports import items_of
-        from ..index import Index
+        from ..index import Index, items_named
         from ..summary import write_index_reports
 
         if not grades.is_dir():
@@ -34,7 +33,7 @@ def register(group: click.Group) -> None:
                     "by `grade run`."
                 )
             index.save()
-            path = write_index_reports(grades, index, items_of(index.iter_records()))
+            path = write_index_reports(grades, index, items_named(index.iter_item_names()))
         except OSError as exc:
             raise _Fail(f"Cannot write the report in {grades}: {exc.strerror or exc}.") from None
         click.echo(f"Wrote the class report for {len(index)} student(s): {path}")
