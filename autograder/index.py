@@ -119,14 +119,6 @@ def _entry(offset: int, st, record: dict, source=None, run=None) -> Entry:
     return Entry(offset, tuple(st), fp, bool(extra.get("error")), source, run)
 
 
-def _header(line: bytes, offset: int) -> tuple[str, Entry] | None:
-    """(student, entry) of one index line, from its header alone; None when it is not one."""
-    head, tab, _ = line.partition(b"\t")
-    if not tab:
-        return None
-    return _parse_header(head, offset, len(line))
-
-
 def _parse_header(head: bytes, offset: int, size: int) -> tuple[str, Entry] | None:
     """(student, entry) of a line's header field ``head`` (the line at ``offset``, ``size``
     bytes long); None when it is not one."""
@@ -401,17 +393,24 @@ class Index:
         :meth:`iter_records`, most of it without parsing the record. :func:`slim` writes the
         points as the record's last key, so a line ending ``, "points": {...}}`` has them in
         that object alone; a line of any other ending is parsed whole."""
+        for _name, _entry, mm, start, end in self._mapped():
+            names = _trailing_points(mm, start, end)
+            if names is None:
+                names = list(item_points(_record(mm[start:end])))
+            yield names
+
+    def _mapped(self) -> Iterator[tuple[str, Entry, mmap.mmap | bytes, int, int]]:
+        """(name, entry, the mapped file, start, end of its line) in name order, the pages
+        read released every :data:`RELEASE_LINES` lines."""
         if not self.entries:
             return
         with _Map(self.path) as m:
             for n, name in enumerate(sorted(self.entries), 1):
                 if not n % RELEASE_LINES:
                     m.release()
-                start, end = m.bounds(self.entries[name])
-                names = _trailing_points(m.mm, start, end)
-                if names is None:
-                    names = list(item_points(_record(m.mm[start:end])))
-                yield names
+                entry = self.entries[name]
+                start, end = m.bounds(entry)  # (may map the file again: m.mm after it)
+                yield name, entry, m.mm, start, end
 
     def records(self) -> list[dict]:
         return list(self.iter_records())
@@ -429,47 +428,39 @@ class Index:
         tag = json.dumps(key).encode()
 
         def source(*parts: int, shared: tuple[int, ...] = ()) -> Iterator[list]:
-            if not self.entries:
-                return
             memo: dict[bytes, object] = {}
             last = max(parts) + 2  # the tab that ends the last part read: fields[last - 1]
-            with _Map(self.path) as m:
-                for n, name in enumerate(sorted(self.entries), 1):
-                    if not n % RELEASE_LINES:
-                        m.release()
-                    entry = self.entries[name]
-                    start, end = m.bounds(entry)
-                    mm = m.mm
-                    # the line's tabs up to ``last`` (fields[i]: between tabs i and i + 1)
-                    tabs = [mm.find(b"\t", start, end)]
-                    while len(tabs) <= last and tabs[-1] >= 0:
-                        tabs.append(mm.find(b"\t", tabs[-1] + 1, end))
-                    if tabs[-1] >= 0 and mm[tabs[0] + 1 : tabs[1]] == tag:
-                        got = []
-                        try:
-                            for part in parts:
-                                raw = mm[tabs[part + 1] + 1 : tabs[part + 2]]
-                                if part not in shared:
-                                    got.append(json.loads(raw))
-                                    continue
-                                value = memo.get(raw)
-                                if value is None:
-                                    if len(memo) >= MEMO:
-                                        memo.clear()
-                                    value = memo[raw] = json.loads(raw)
-                                got.append(value)
-                        except ValueError:  # a damaged field: built again from the record
-                            got = None
-                        if got is not None:
-                            yield got
-                            continue
-                    line = mm[start:end]
-                    record = _shared_strings(_record(line))
-                    facts = build(record)
-                    raw_fields = encode_facts(key, facts)
-                    body = line.rpartition(b"\t")[2].rstrip(b"\n")
-                    self._append(name, entry, entry.header(name), raw_fields, body)
-                    yield [facts[part] for part in parts]
+            for name, entry, mm, start, end in self._mapped():
+                # the line's tabs up to ``last`` (fields[i]: between tabs i and i + 1)
+                tabs = [mm.find(b"\t", start, end)]
+                while len(tabs) <= last and tabs[-1] >= 0:
+                    tabs.append(mm.find(b"\t", tabs[-1] + 1, end))
+                if tabs[-1] >= 0 and mm[tabs[0] + 1 : tabs[1]] == tag:
+                    got = []
+                    try:
+                        for part in parts:
+                            raw = mm[tabs[part + 1] + 1 : tabs[part + 2]]
+                            if part not in shared:
+                                got.append(json.loads(raw))
+                                continue
+                            value = memo.get(raw)
+                            if value is None:
+                                if len(memo) >= MEMO:
+                                    memo.clear()
+                                value = memo[raw] = json.loads(raw)
+                            got.append(value)
+                    except ValueError:  # a damaged field: built again from the record
+                        got = None
+                    if got is not None:
+                        yield got
+                        continue
+                line = mm[start:end]
+                record = _shared_strings(_record(line))
+                facts = build(record)
+                raw_fields = encode_facts(key, facts)
+                body = line.rpartition(b"\t")[2].rstrip(b"\n")
+                self._append(name, entry, entry.header(name), raw_fields, body)
+                yield [facts[part] for part in parts]
 
         return source
 
