@@ -133,6 +133,7 @@ def discover_pending(paths: Sequence[Path]) -> list[Pending]:
 
 MAX_STAMP_ENTRIES = 4096  # a folder holding more is read and fingerprinted instead
 RECENT_NS = 2_000_000_000  # a change younger than this may share its timestamp with the next
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def tree_stamp(where: str) -> str | None:
@@ -178,6 +179,3 @@ def tree_stamp(where: str) -> str | None:
         return None
     data = "".join(lines).encode("utf-8", "surrogateescape")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)

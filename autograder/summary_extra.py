@@ -136,15 +136,6 @@ class Splits:
         # per item (in order): [public sum, public max, hidden sum, hidden max]
         self._acc = [[0.0, 0.0, 0.0, 0.0] for _ in self.items]
 
-    @property
-    def sums(self) -> dict[tuple[str, str], list[float]]:
-        """(item, group) -> [points earned, the most one student could earn]."""
-        out = {}
-        for item, (ps, pt, hs, ht) in zip(self.items, self._acc, strict=True):
-            out[item, "public"] = [ps, pt]
-            out[item, "hidden"] = [hs, ht]
-        return out
-
     def add(self, result: dict) -> None:
         self.add_parsed(splits_of(result, self.items))
 
