@@ -28,6 +28,23 @@ def copy_package(source: Path, dest: Path) -> Path:
     return pkg
 
 
+# What the Gradescope bundle's setup.sh byte-compiles at image build (relative to its source/),
+# and what a benchmark byte-compiles in this checkout before it times a fresh ``grade`` process.
+PRECOMPILE = ("autograder", "solutions")
+
+
+def byte_compile(where: Path = REPO) -> None:
+    """``PRECOMPILE`` under ``where`` byte-compiled, as an installed kit is (and any checkout
+    after its first run, unless PYTHONDONTWRITEBYTECODE is set, as on this machine): a fresh
+    process then loads the kit's bytecode instead of compiling ~90 modules (~0.3 CPU-s)."""
+    pre = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *PRECOMPILE],
+        cwd=where, capture_output=True, text=True,
+    )  # fmt: skip
+    if pre.returncode != 0:
+        sys.exit(f"byte-compiling {where} failed:\n{pre.stdout[-2000:]}{pre.stderr[-2000:]}")
+
+
 def grade_env() -> dict[str, str]:
     env = dict(os.environ)
     env["CNN_GRADE_SECRET"] = BENCH_SECRET

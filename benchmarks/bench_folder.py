@@ -15,7 +15,12 @@ checkout's CLI) with every descendant's CPU counted (``_cpu.measure``) and the g
 2. rerun: nothing changed (every student skipped by its stamp, reports kept);
 3. one changed: one student's module edited (a real change), ``grade run CLASS``;
 4. one path: ``grade run CLASS/ONE --force`` into the same folder;
-5. report: ``grade report OUT`` (gradebook and class report rebuilt from the index).
+5. report: ``grade report OUT`` (gradebook and class report rebuilt from the index);
+6. one alone: the same student as step 4, ``grade run CLASS/ONE`` into a fresh folder: what one
+   student costs, the yardstick of steps 3 and 4.
+
+The checkout is byte-compiled first (``_common.byte_compile``), as an installed kit is: each step
+is a fresh process, and without bytecode each would compile the kit's modules (~0.3 CPU-s).
 
 The copies' scores are their template's: the hidden cases depend on the student's name, but a
 copy is never graded (step 3 and 4 grade real submissions). The copies repeat six students'
@@ -34,7 +39,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import REPO, grade_env, machine, table, write_results
+from _common import REPO, byte_compile, grade_env, machine, table, write_results
 from _cpu import measure
 
 GRADE = [sys.executable, "-c", "from autograder.cli import main; main()"]
@@ -101,28 +106,31 @@ def main() -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     result: dict = {"machine": machine(), "args": vars(args), "config": "default (full)"}
     try:
+        byte_compile()
         seed_class, seed_out = tmp / "seed-class", tmp / "seed-out"
         shutil.copytree(SAMPLE, seed_class, ignore=shutil.ignore_patterns("README.md"))
-        print("[1/6] grading the sample class for real ...", flush=True)
+        print("[1/7] grading the sample class for real ...", flush=True)
         result["seed"] = grade("run", str(seed_class), "--out", str(seed_out), "--jobs", "2")
         seeds = templates(seed_class, seed_out)
         klass, out = tmp / "class", tmp / "out"
-        print(f"[2/6] replicating it to {args.students} students ...", flush=True)
+        print(f"[2/7] replicating it to {args.students} students ...", flush=True)
         names = replicate(seeds, seed_class, klass, out, args.students)
         jobs = ("--jobs", str(args.jobs))
-        print("[3/6] adopt (no index: every results.json read once) ...", flush=True)
+        print("[3/7] adopt (no index: every results.json read once) ...", flush=True)
         result["adopt"] = grade("run", str(klass), "--out", str(out), *jobs)
         result["sizes_after_adopt"] = sizes(out)
-        print("[4/6] rerun, nothing changed ...", flush=True)
+        print("[4/7] rerun, nothing changed ...", flush=True)
         result["rerun"] = grade("run", str(klass), "--out", str(out), *jobs)
-        print("[5/6] one student changed, then one path --force ...", flush=True)
+        print("[5/7] one student changed, then one path --force ...", flush=True)
         first = next(n for n in names if (klass / n / "cnn").is_dir())
         module = klass / first / "cnn" / "shapes.py"
         module.write_text(module.read_text() + "\n# edited\n")
         result["one_changed"] = grade("run", str(klass), "--out", str(out), *jobs)
         result["one_path_force"] = grade("run", str(klass / names[2]), "--out", str(out), "--force")
-        print("[6/6] grade report ...", flush=True)
+        print("[6/7] grade report ...", flush=True)
         result["report"] = grade("report", str(out))
+        print("[7/7] the same student alone, into a fresh folder ...", flush=True)
+        result["one_alone"] = grade("run", str(klass / names[2]), "--out", str(tmp / "alone"))
         result["sizes"] = sizes(out)
         result["students"] = len(names)
     finally:
@@ -133,9 +141,13 @@ def main() -> None:
         (f"{key} ({result['students']} students)",
          f"{r['cpu']:.2f} CPU-s, {r['wall']:.2f} s wall, grader peak PSS "
          f"{r['grader_peak_pss_mb']:.0f} MB")
-        for key in ("adopt", "rerun", "one_changed", "one_path_force", "report")
+        for key in ("adopt", "rerun", "one_changed", "one_path_force", "report", "one_alone")
         if isinstance(r := result.get(key), dict)
     ]  # fmt: skip
+    alone = result.get("one_alone", {}).get("cpu")
+    for key in ("one_changed", "one_path_force"):
+        if alone and isinstance(result.get(key), dict):
+            rows.append((f"{key} / one_alone", f"{result[key]['cpu'] / alone:.1f}x"))
     rows += [(f"size of {k}", f"{v / 1e6:.1f} MB") for k, v in result["sizes"].items()]
     print(table(rows))
     print(f"written: {path.relative_to(REPO)}")

@@ -36,21 +36,27 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from _common import BENCH_SECRET, REPO, SOLUTIONS, grade_env, machine, median, table, write_results
+from _common import (
+    BENCH_SECRET,
+    REPO,
+    SOLUTIONS,
+    byte_compile,
+    grade_env,
+    machine,
+    median,
+    table,
+    write_results,
+)
 from _cpu import measure
 
 GRADE = [sys.executable, "-c", "from autograder.cli import main; main()"]
 HANG = "\n\ndef conv_output_length(*args, **kwargs):  # benchmark: hangs\n    import time\n    time.sleep(3600)\n"  # noqa: E501
 CRASH = "\n\ndef conv_output_length(*args, **kwargs):  # benchmark: kills its worker\n    import os\n    os._exit(3)\n"  # noqa: E501
-# What the Gradescope bundle's setup.sh byte-compiles at image build (relative to source/), and
-# what the cold side byte-compiles in this checkout.
-PRECOMPILE = ("autograder", "solutions")
 LIGHT_ITEMS = (
     "shapes.conv_output_length",
     "shapes.same_padding",
@@ -175,11 +181,7 @@ def cold_side(tmp: Path, args) -> dict:
     any checkout is after its first run, whatever PYTHONDONTWRITEBYTECODE says)."""
     one = tmp / "one"
     link_package(one / "student", None)
-    pre = subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", *PRECOMPILE], cwd=REPO, capture_output=True
-    )
-    if pre.returncode != 0:
-        sys.exit(f"byte-compiling the checkout failed:\n{pre.stdout[-2000:]}{pre.stderr[-2000:]}")
+    byte_compile()
     runs = []
     for i in range(args.cold_runs):
         out = tmp / f"cold-{i}"
@@ -199,18 +201,14 @@ def gradescope_side(tmp: Path, args) -> dict:
     """The Gradescope route from cold: the bundle's ``run_autograder`` (``grade gradescope-run``)
     on one correct submission in an emulated ``/autograder``, at half a CPU, as Gradescope runs
     it. The bundle is built once, extracted and byte-compiled as its ``setup.sh`` does when
-    Gradescope builds the image (``PRECOMPILE``); each run gets a fresh copy of that image."""
+    Gradescope builds the image (``_common.PRECOMPILE``); each run gets a fresh copy of that
+    image."""
     bundle = tmp / "autograder.zip"
     grade("gradescope", "--out", str(bundle))
     image = tmp / "gs-image"
     with zipfile.ZipFile(bundle) as zf:
         zf.extractall(image / "source")
-    pre = subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", *PRECOMPILE], cwd=image / "source",
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if pre.returncode != 0:
-        sys.exit(f"byte-compiling the bundle failed:\n{pre.stdout[-2000:]}{pre.stderr[-2000:]}")
+    byte_compile(image / "source")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONPYCACHEPREFIX")}
     runs = []
     for i in range(args.cold_runs):
