@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -32,7 +33,7 @@ from .config import Config
 from .discover import Submission
 from .engine import Grader, kit_digest
 from .exports import not_graded
-from .index import NAME, Index, encode_facts, slim, stamp
+from .index import LINES_OF, NAME, Index, encode_facts, slim, stamp
 from .pool import Done, Pool, WorkerDied
 from .report import (
     csv_text,
@@ -46,7 +47,7 @@ from .results import GraderFailure, SubmissionResult
 from .sandbox import runner
 from .sandbox.errors import WorkerStartError
 from .stream import Pending, discover_pending
-from .summary import MATRIX_PAGE, feedback_of, report_facts, write_index_reports
+from .summary import MATRIX_PAGE, ClassStats, feedback_of, index_reports, report_facts
 from .summary_extra import RUN_FILE, run_info
 
 STOP_SIGNALS = tuple(
@@ -256,13 +257,15 @@ def grade_batch(
     # The gradebook lists every student graded into this folder, by this run or an earlier one
     # (from the folder's index: a results.json is re-read only when it changed behind our back),
     # streamed: one pass for the gradebook and the counts, one for the class report's page.
-    index.save()
+    # (The index is saved by the report's pass, not before it: until then the lines of the
+    # students this run regraded are still where the last report read them, see _last_stats.)
     summary.totals = write_reports(out, index, grader.items, config)
     (out / RUNNING).unlink(missing_ok=True)  # finished: no write of this run is half done
     return summary
 
 
 REPORTS = ".grade-reports.json"  # what the folder's reports were last written from
+STATS = LINES_OF  # the class statistics of the last report, and where their lines are
 REPORT_FILES = ("gradebook.csv", "mistakes.csv", "summary.html", RUN_FILE)
 
 
@@ -277,14 +280,74 @@ def write_reports(out: Path, index: Index, items: list[str], config: Config | No
     if kept is not None:
         return kept
     (out / REPORTS).unlink(missing_ok=True)  # until the new reports are all written
+    key = state["facts"]
+    stats = _last_stats(out, index, items, key)
+    (out / STATS).unlink(missing_ok=True)
     totals = Totals()
     with open_atomic(out / "gradebook.csv") as f:
         f.write(csv_text([gradebook_header(items)]))
-        write_index_reports(out, index, items, config, gradebook=f, totals=totals)
+        _, stats = index_reports(out, index, items, config, f, totals, stats)
+    _save_stats(out, index, key, stats)
     state = report_state(out, index, items, config)  # (the report's pass may compact the index)
     state["totals"] = asdict(totals)
     write_atomic(out / REPORTS, json.dumps(state) + "\n")
     return totals
+
+
+def _index_file(index: Index) -> list[int] | None:
+    try:
+        st = os.stat(index.path)
+    except OSError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_size]
+
+
+def _save_stats(out: Path, index: Index, key: str, stats: ClassStats) -> None:
+    """Keep the class statistics of the report just written, with where each student's line
+    is in the index they were added up from (after the pass: it may have compacted it)."""
+    state = stats.state()
+    where = _index_file(index)
+    if state is None or where is None:
+        return  # (the next report adds up the class again)
+    offsets = [[name, index.entries[name].offset] for name in sorted(index.entries)]
+    record = {"facts": key, "index": where, "offsets": offsets, "stats": state}
+    write_atomic(out / STATS, json.dumps(record, allow_nan=False) + "\n")
+
+
+# A run whose students changed more than 1/REGRADED_AT_MOST of the class (and more than 8 of
+# them) adds up the class again: taking students away and adding them costs two passes of each.
+REGRADED_AT_MOST = 8
+
+
+def _last_stats(out: Path, index: Index, items: list[str], key: str) -> ClassStats | None:
+    """The class statistics of the index as it is now, from those of the last report
+    (:func:`_save_stats`) when only a few students' lines changed since: the students whose
+    line moved are taken away (their line then, still in the same index file: lines are only
+    appended until the report's pass rewrites it) and added again (their line now), so a
+    regrade of one student does not add up the whole class. They are the statistics that
+    adding up the class would give (:meth:`ClassStats.settle`); None (add it up) whenever
+    that is not certain: another index file, facts of another key, too many changes, a line
+    not found."""
+    try:
+        last = json.loads((out / STATS).read_text(encoding="utf-8"))
+        now = _index_file(index)
+        then = last["index"]
+        if last["facts"] != key or now is None or now[:2] != then[:2] or now[2] < then[2]:
+            return None
+        old = {name: offset for name, offset in last["offsets"]}
+        gone = [(n, o) for n, o in old.items() if getattr(index.entries.get(n), "offset", -1) != o]
+        new = [n for n, e in index.entries.items() if old.get(n) != e.offset]
+        changed = len({n for n, _ in gone} | set(new))
+        if changed * REGRADED_AT_MOST > max(len(index.entries), 8 * REGRADED_AT_MOST):
+            return None
+        stats = ClassStats.from_state(items, last["stats"])
+        for name, offset in gone:
+            stats.add_stat(index.facts_at(name, offset, key, 1), -1)
+        for name in new:
+            stats.add_stat(index.facts_at(name, index.entries[name].offset, key, 1))
+        return stats if stats.settle() else None
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
 
 
 def report_state(out: Path, index: Index, items: list[str], config: Config | None) -> dict:

@@ -41,6 +41,9 @@ from .exports import item_points, items_of
 from .report import open_atomic
 
 NAME = ".grade-index.jsonl"
+# Beside it, what refers to where its lines are (batch's class statistics of the last report):
+# removed whenever the file is rewritten, as a file rewritten may reuse the old one's inode.
+LINES_OF = ".grade-report-stats.json"
 _FAILED = re.compile(r"^- FAILED: `[^`]*`")  # summary_extra.hardest_cases reads these lines
 _TODO = "not implemented yet"
 _TEST_KEYS = ("name", "score", "max_score")  # (and the cut output) all a report reads of a test
@@ -375,6 +378,21 @@ class Index:
                 f.seek(self.entries[name].offset)
                 yield name, f.readline()
 
+    def facts_at(self, name: str, offset: int, key: str, part: int):
+        """Part ``part`` of the facts (:meth:`facts`) of ``name``'s line at ``offset`` (its
+        line now or an earlier one: until :meth:`save` rewrites the file, lines are only
+        appended), when they are of ``key``. ValueError when there is no such line."""
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            line = f.readline()
+        fields = line.split(b"\t", part + 3)  # header, key, parts 0 .. part, the rest
+        if not line.endswith(b"\n") or len(fields) != part + 4:
+            raise ValueError(f"no facts at {offset}")
+        found = _parse_header(fields[0], offset, len(line))
+        if found is None or found[0] != name or fields[1] != json.dumps(key).encode():
+            raise ValueError(f"not {name}'s facts at {offset}")
+        return json.loads(fields[part + 2])
+
     def record(self, name: str) -> dict | None:
         line = self._line(name)
         return _shared_strings(_record(line)) if line else None
@@ -478,6 +496,7 @@ class Index:
         :data:`COMPACT_BELOW`, else a quarter of it. A regrade of a few students in a large
         folder appends their lines and leaves the rest of the file alone."""
         if not self.entries:
+            (self.out / LINES_OF).unlink(missing_ok=True)
             with open_atomic(self.path, sync=False):
                 pass
             self.size = 0
@@ -486,6 +505,7 @@ class Index:
         if not (compact or (dead and (self.size < COMPACT_BELOW or 4 * dead > self.size))):
             return
         moved: dict[str, Entry] = {}
+        (self.out / LINES_OF).unlink(missing_ok=True)
         with open_atomic(self.path, sync=False, binary=True) as out:
             for name, line in self._lines():
                 line = line if line.endswith(b"\n") else line + b"\n"

@@ -45,6 +45,7 @@ from .summary_extra import (
     matrix_row,
     read_run_info,
     run_section,
+    settle_counts,
     splits_of,
     write_run_info,
 )
@@ -154,59 +155,139 @@ def stat_of(r: dict, items: list[str]) -> list:
 
 class ClassStats:
     """Everything the report shows about the class as a whole, added up one student at a
-    time (:meth:`add`): counters and sums only, so its size does not grow with the class
-    (the score counters hold one entry per distinct score)."""
+    time (:meth:`add`): counters only, so its size does not grow with the class (a counter
+    holds one entry per distinct value: score, maximum, mistake, case). A student can be
+    taken away again (:meth:`add_stat` with ``sign`` -1, then :meth:`settle`): a regrade of a
+    few students updates the statistics of the last report (:meth:`state`, :meth:`from_state`)
+    instead of adding up the class again, and gets the same statistics."""
 
     def __init__(self, items: list[str]):
         self.items = list(items)
         self.students = self.failed = self.with_problems = self.problem_students = 0
         self.isolation: Counter[str] = Counter()
         self.scores: Counter[float] = Counter()  # the graded students' scores
-        self.top = 0.0
+        self.tops: Counter[float] = Counter()  # and their maximum scores
         self.item_scores: dict[str, Counter[float]] = {i: Counter() for i in items}
         self._item_counters = [self.item_scores[i] for i in self.items]  # (in item order)
-        self.item_top = dict.fromkeys(items, 0.0)
+        self.item_tops: Counter[tuple[float, ...]] = Counter()  # the students' item maxima
         self.item_mistakes: dict[str, Counter[str]] = {i: Counter() for i in items}
         self.mistake_students: Counter[str] = Counter()
-        self.mistake_where: dict[str, set[str]] = {}
+        self.mistake_items: Counter[tuple[str, str]] = Counter()  # (mistake, item): students
         self.splits = Splits(items)
         self.hardest = Hardest()
 
     def add(self, r: dict) -> None:
         self.add_stat(stat_of(r, self.items))
 
-    def add_stat(self, stat: list) -> None:
-        """:meth:`add` of :func:`stat_of` one result (for these items)."""
+    def add_stat(self, stat: list, sign: int = 1) -> None:
+        """:meth:`add` of :func:`stat_of` one result (for these items); with ``sign`` -1,
+        that student taken away (call :meth:`settle` after the last one)."""
         isolation, problems, problem_or_error, failed = stat[:4]
-        self.students += 1
-        self.isolation[isolation] += 1
-        self.with_problems += problems
-        self.problem_students += problem_or_error
+        self.students += sign
+        self.isolation[isolation] += sign
+        self.with_problems += sign * problems
+        self.problem_students += sign * problem_or_error
         if failed:
-            self.failed += 1
+            self.failed += sign
             return
         score, top, points, mistakes, split, started, failing = stat[4:]
-        self.scores[score] += 1
-        self.top = max(self.top, top)
-        item_top = self.item_top
-        for counter, item, (got, most) in zip(self._item_counters, self.items, points, strict=True):
-            counter[got] += 1
-            if most > item_top[item]:
-                item_top[item] = most
+        self.scores[score] += sign
+        self.tops[top] += sign
+        maxima = []
+        for counter, (got, most) in zip(self._item_counters, points, strict=True):
+            counter[got] += sign
+            maxima.append(most)
+        self.item_tops[tuple(maxima)] += sign
         if mistakes:  # (most students: none)
             by_item = dict(mistakes)
-            item_mistakes, where = self.item_mistakes, self.mistake_where
+            item_mistakes = self.item_mistakes
             for item in self.items:
                 if item in by_item:
-                    item_mistakes[item].update(by_item[item])
-            seen: set[str] = set()
-            for item, ids in mistakes:
-                for m in ids:
-                    seen.add(m)
-                    where.setdefault(m, set()).add(item)
-            self.mistake_students.update(seen)
-        self.splits.add_parsed(split)
-        self.hardest.add_parsed(started, failing)
+                    if sign > 0:
+                        item_mistakes[item].update(by_item[item])
+                    else:
+                        item_mistakes[item].subtract(by_item[item])
+            pairs = {(m, item) for item, ids in mistakes for m in ids}
+            seen = {m for m, _ in pairs}
+            if sign > 0:
+                self.mistake_students.update(seen)
+                self.mistake_items.update(pairs)
+            else:
+                self.mistake_students.subtract(seen)
+                self.mistake_items.subtract(pairs)
+        self.splits.add_parsed(split, sign)
+        self.hardest.add_parsed(started, failing, sign)
+
+    def settle(self) -> bool:
+        """After students were taken away: drop what no student has any more. False when the
+        statistics are not those of the students added (one was taken away who was not, or
+        the hardest cases' counts are no longer exact): add up the class again then."""
+        counters = [self.isolation, self.scores, self.tops, self.item_tops]
+        counters += [*self._item_counters, *self.item_mistakes.values()]
+        counters += [self.mistake_students, self.mistake_items]
+        ints = (self.students, self.failed, self.with_problems, self.problem_students)
+        return (
+            settle_counts(*counters)
+            and min(ints) >= 0
+            and self.splits.settle()
+            and self.hardest.exact
+            and self.hardest.settle()
+        )
+
+    def state(self) -> dict | None:
+        """The statistics as JSON (:meth:`from_state`); None once the hardest cases' counts
+        are not exact (past their cap), which only adding up the class again reproduces."""
+        if not self.hardest.exact:
+            return None
+
+        def pairs(counter: Counter) -> list:
+            return [[k, n] for k, n in counter.items() if n]
+
+        return {
+            "items": self.items,
+            "n": [self.students, self.failed, self.with_problems, self.problem_students],
+            "isolation": pairs(self.isolation),
+            "scores": pairs(self.scores),
+            "tops": pairs(self.tops),
+            "item_scores": [pairs(c) for c in self._item_counters],
+            "item_tops": [[list(k), n] for k, n in self.item_tops.items() if n],
+            "item_mistakes": [pairs(self.item_mistakes[i]) for i in self.items],
+            "mistake_students": pairs(self.mistake_students),
+            "mistake_items": [[*k, n] for k, n in self.mistake_items.items() if n],
+            "splits": self.splits.state(),
+            "hardest": self.hardest.state(),
+        }
+
+    @classmethod
+    def from_state(cls, items: list[str], state: dict) -> ClassStats:
+        """The statistics that :meth:`state` wrote (for the same ``items``); ValueError (or
+        another error of a malformed ``state``) when they are not."""
+        if state["items"] != list(items):
+            raise ValueError("the statistics are of other items")
+        stats = cls(items)
+
+        def floats(pairs: list) -> Counter:
+            return Counter({float(k): int(n) for k, n in pairs})
+
+        stats.students, stats.failed, stats.with_problems, stats.problem_students = map(
+            int, state["n"]
+        )
+        stats.isolation = Counter({str(k): int(n) for k, n in state["isolation"]})
+        stats.scores, stats.tops = floats(state["scores"]), floats(state["tops"])
+        stats.item_scores = {i: floats(p) for i, p in zip(items, state["item_scores"], strict=True)}
+        stats._item_counters = [stats.item_scores[i] for i in stats.items]
+        stats.item_tops = Counter({tuple(map(float, k)): int(n) for k, n in state["item_tops"]})
+        stats.item_mistakes = {
+            i: Counter({str(k): int(n) for k, n in p})
+            for i, p in zip(items, state["item_mistakes"], strict=True)
+        }
+        stats.mistake_students = Counter({str(k): int(n) for k, n in state["mistake_students"]})
+        stats.mistake_items = Counter(
+            {(str(m), str(i)): int(n) for m, i, n in state["mistake_items"]}
+        )
+        stats.splits.load(state["splits"])
+        stats.hardest.load(state["hardest"])
+        return stats
 
     @classmethod
     def of(cls, results: Iterable[dict], items: list[str]) -> ClassStats:
@@ -219,11 +300,23 @@ class ClassStats:
     def graded(self) -> int:
         return self.students - self.failed
 
+    @property
+    def top(self) -> float:
+        """The highest maximum score of a graded student (0 for none)."""
+        return max([0.0, *(t for t, n in self.tops.items() if n > 0)])
+
+    @property
+    def item_top(self) -> dict[str, float]:
+        """item -> the most points a graded student could earn on it (0 for none)."""
+        maxima = [k for k, n in self.item_tops.items() if n > 0]
+        return {item: max([0.0, *(k[i] for k in maxima)]) for i, item in enumerate(self.items)}
+
     def item_stats(self) -> list[dict]:
         """Per item: points, mean score, share of students with full points, mistake counts."""
         out = []
+        item_top = self.item_top
         for item in self.items:
-            top, counts = self.item_top[item], self.item_scores[item]
+            top, counts = item_top[item], self.item_scores[item]
             n = sum(counts.values())
             total = math.fsum(s for s, c in counts.items() for _ in range(c))
             out.append(
@@ -234,7 +327,9 @@ class ClassStats:
                     "full": sum(c for s, c in counts.items() if top > 0 and s >= top - 1e-9),
                     "none": sum(c for s, c in counts.items() if s <= 1e-9),
                     "students": n,
-                    "mistakes": self.item_mistakes[item].most_common(),
+                    "mistakes": sorted(
+                        self.item_mistakes[item].items(), key=lambda kv: (-kv[1], kv[0])
+                    ),
                 }
             )
         return out
@@ -269,7 +364,11 @@ class ClassStats:
     def overall_mistakes(self) -> list[tuple[str, int, list[str]]]:
         """(mistake, students who made it anywhere, items it was seen in), most frequent first."""
         ranked = sorted(self.mistake_students.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(m, n, sorted(self.mistake_where[m])) for m, n in ranked]
+        where: dict[str, set[str]] = {}
+        for (m, item), n in self.mistake_items.items():
+            if n > 0:
+                where.setdefault(m, set()).add(item)
+        return [(m, n, sorted(where.get(m, ()))) for m, n in ranked if n > 0]
 
     def mistake_rows(self) -> list[list]:
         """Rows of mistakes.csv (header first): per item, per mistake id, the number of students."""
@@ -674,19 +773,41 @@ def write_index_reports(
     ``totals.add_fact``) of a folder's :class:`autograder.index.Index`, in two passes over it
     that read each student's facts (:func:`report_facts`) and hold one student at a time;
     the index is saved after (it compacts only when the lines rewritten are worth it)."""
+    return index_reports(out, index, items, config, gradebook, totals)[0]
+
+
+def index_reports(
+    out: Path,
+    index,
+    items: list[str],
+    config=None,
+    gradebook: IO[str] | None = None,
+    totals=None,
+    stats: ClassStats | None = None,
+) -> tuple[Path, ClassStats]:
+    """:func:`write_index_reports`, and the class's statistics. With ``stats`` (the class's
+    statistics, known: a regrade of a few students updated those of the last report), the
+    first pass reads only the gradebook lines and totals, not every student's statistics."""
     key, build = report_facts(items, feedback_of(out, sorted(index.entries)))
     facts = index.facts(key, build)
-    stats = ClassStats(items)
-    for first, stat in facts(0, 1, shared=(1,)):
-        if gradebook is not None:
-            gradebook.write(first["gb"])
-        if totals is not None:
-            totals.add_fact(first["t"])
-        stats.add_stat(stat)
+    if stats is None:
+        stats = ClassStats(items)
+        for first, stat in facts(0, 1, shared=(1,)):
+            if gradebook is not None:
+                gradebook.write(first["gb"])
+            if totals is not None:
+                totals.add_fact(first["t"])
+            stats.add_stat(stat)
+    elif gradebook is not None or totals is not None:
+        for (first,) in facts(0):
+            if gradebook is not None:
+                gradebook.write(first["gb"])
+            if totals is not None:
+                totals.add_fact(first["t"])
     page = lambda: (one for (one,) in facts(2))  # noqa: E731
     path = write_class_report(out, [], items, config, stats=stats, facts=page)
     index.save()
-    return path
+    return path, stats
 
 
 def feedback_of(out: Path, students: list[str]) -> str:

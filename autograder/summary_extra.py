@@ -15,6 +15,7 @@ import json
 import re
 from collections import Counter
 from datetime import datetime, timezone
+from fractions import Fraction
 from itertools import chain, repeat
 from pathlib import Path
 from urllib.parse import quote
@@ -127,41 +128,69 @@ def splits_of(result: dict, items: list[str]) -> list[list[float]]:
 
 
 class Splits:
-    """Per item and group (public, hidden): the points earned by the graded students, summed
-    one student at a time (:meth:`add`), and the most a student could earn."""
+    """Per item and group (public, hidden): the points earned by the graded students, added up
+    one student at a time (:meth:`add`), and the most a student could earn. Each item's
+    [public score, public max, hidden score, hidden max] rows are counted (a few distinct rows
+    per item), so a student can be taken away again (:meth:`add_parsed` with ``sign`` -1) and
+    the sums are exact, whatever the order the students came in."""
 
     def __init__(self, items: list[str]):
         self.items = list(items)
         self.students = 0
-        # per item (in order): [public sum, public max, hidden sum, hidden max]
-        self._acc = [[0.0, 0.0, 0.0, 0.0] for _ in self.items]
+        self._rows: list[Counter[tuple[float, ...]]] = [Counter() for _ in self.items]
 
     def add(self, result: dict) -> None:
         self.add_parsed(splits_of(result, self.items))
 
-    def add_parsed(self, split: list[list[float]]) -> None:
+    def add_parsed(self, split: list[list[float]], sign: int = 1) -> None:
         """:meth:`add` of :func:`splits_of` one result: per item, [public score, public max,
-        hidden score, hidden max]."""
-        self.students += 1
-        for acc, (ps, pt, hs, ht) in zip(self._acc, split, strict=True):
-            acc[0] += ps
-            if pt > acc[1]:  # (max(): the same value, as a call per item and group)
-                acc[1] = pt
-            acc[2] += hs
-            if ht > acc[3]:
-                acc[3] = ht
+        hidden score, hidden max]; with ``sign`` -1, that student taken away."""
+        self.students += sign
+        for rows, row in zip(self._rows, split, strict=True):
+            rows[tuple(row)] += sign
 
     def fractions(self) -> dict[str, tuple[float, float]]:
         """item -> (public, hidden) mean share of the points earned on those cases."""
         n = self.students
 
-        def frac(total: float, top: float) -> float:
-            return total / (top * n) if top and n else 0.0
+        def frac(rows: Counter, got: int, most: int) -> float:
+            top = max((row[most] for row, c in rows.items() if c > 0), default=0.0)
+            if not (top and n):
+                return 0.0
+            total = sum(Fraction(row[got]) * c for row, c in rows.items())
+            return float(total) / (top * n)
 
         return {
-            item: (frac(ps, pt), frac(hs, ht))
-            for item, (ps, pt, hs, ht) in zip(self.items, self._acc, strict=True)
+            item: (frac(rows, 0, 1), frac(rows, 2, 3))
+            for item, rows in zip(self.items, self._rows, strict=True)
         }
+
+    def state(self) -> list:
+        return [self.students, [[[*row, c] for row, c in rows.items() if c] for rows in self._rows]]
+
+    def load(self, state: list) -> None:
+        students, per_item = state
+        if len(per_item) != len(self.items):
+            raise ValueError("not these items' splits")
+        self.students = int(students)
+        self._rows = [
+            Counter({tuple(map(float, r[:4])): int(r[4]) for r in rows}) for rows in per_item
+        ]
+
+    def settle(self) -> bool:
+        """Drop the rows no student has any more; False when a count went below zero."""
+        return settle_counts(*self._rows) and self.students >= 0
+
+
+def settle_counts(*counters: Counter) -> bool:
+    """Remove the keys counted zero times from ``counters`` (after students were taken away);
+    False when a count is negative (a student taken away who was never added)."""
+    ok = True
+    for counter in counters:
+        for key in [k for k, c in counter.items() if c <= 0]:
+            ok = ok and counter[key] == 0
+            del counter[key]
+    return ok
 
 
 def split_fractions(results: list[dict], items: list[str]) -> dict[str, tuple[float, float]]:
@@ -279,18 +308,29 @@ class Hardest:
     def add(self, result: dict) -> None:
         self.add_parsed(*hardest_of(result))
 
-    def add_parsed(self, started: list[str], failing: list[list]) -> None:
-        """:meth:`add` of what :func:`hardest_of` found in one result."""
+    def add_parsed(self, started: list[str], failing: list[list], sign: int = 1) -> None:
+        """:meth:`add` of what :func:`hardest_of` found in one result; with ``sign`` -1, that
+        student taken away (:meth:`exact` counts only: nothing was dropped)."""
         if failing:  # one count per (item, group, case), in the order of the loop it replaces
-            self.failing.update(
-                chain.from_iterable(zip(repeat(i), repeat(g), cases) for i, g, cases in failing)
-            )
-        self.trying.update(started)
+            keys = chain.from_iterable(zip(repeat(i), repeat(g), cases) for i, g, cases in failing)
+            if sign > 0:
+                self.failing.update(keys)
+            else:
+                self.failing.subtract(keys)
+        if sign > 0:
+            self.trying.update(started)
+        else:
+            self.trying.subtract(started)
         if len(self.failing) > self.cap:
             while len(self.failing) > self.cap // 2:
                 self.floor += 1
                 for key in [k for k, n in self.failing.items() if n <= self.floor]:
                     del self.failing[key]
+
+    @property
+    def exact(self) -> bool:
+        """No name was dropped: the counts are those of every student added."""
+        return self.floor == 0
 
     def ranked(self) -> list[tuple[str, str, str, int, int]]:
         trying = self.trying
@@ -299,7 +339,7 @@ class Hardest:
             for (item, group, case), n in self.failing.items()
             if n >= 2 and trying[item]
         ]
-        out.sort(key=lambda t: (-t[3] / t[4], -t[3], t[0]))
+        out.sort(key=lambda t: (-t[3] / t[4], -t[3], t[0], t[1], t[2]))
         per_item: Counter[str] = Counter()
         kept = []
         for row in out:  # at most two cases per function, so that one function cannot fill it
@@ -307,6 +347,19 @@ class Hardest:
             if per_item[row[0]] <= 2:
                 kept.append(row)
         return kept
+
+    def state(self) -> list:
+        failing = [[*key, n] for key, n in self.failing.items() if n]
+        return [failing, [[item, n] for item, n in self.trying.items() if n]]
+
+    def load(self, state: list) -> None:
+        failing, trying = state
+        self.floor = 0
+        self.failing = Counter({(str(i), str(g), str(c)): int(n) for i, g, c, n in failing})
+        self.trying = Counter({str(item): int(n) for item, n in trying})
+
+    def settle(self) -> bool:
+        return settle_counts(self.failing, self.trying) and len(self.failing) <= self.cap
 
 
 def hardest_cases(results: list[dict]) -> list[tuple[str, str, str, int, int]]:

@@ -54,5 +54,4 @@ class Draws:
 Generator = Callable[[ModuleType, Draws, str], list[Case]]
 
 
-
 Generator = Callable[[ModuleType, Draws, str], list[Case]]
