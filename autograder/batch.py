@@ -47,7 +47,7 @@ from .results import GraderFailure, SubmissionResult
 from .sandbox import runner
 from .sandbox.errors import WorkerStartError
 from .stream import Pending, discover_pending
-from .summary import MATRIX_PAGE, ClassStats, feedback_of, index_reports, report_facts
+from .summary import MATRIX_PAGE, ClassStats, feedback_of, report_facts, write_index_reports
 from .summary_extra import RUN_FILE, run_info
 
 STOP_SIGNALS = tuple(
@@ -286,7 +286,7 @@ def write_reports(out: Path, index: Index, items: list[str], config: Config | No
     totals = Totals()
     with open_atomic(out / "gradebook.csv") as f:
         f.write(csv_text([gradebook_header(items)]))
-        _, stats = index_reports(out, index, items, config, f, totals, stats)
+        _, stats = write_index_reports(out, index, items, config, f, totals, stats)
     _save_stats(out, index, key, stats)
     state = report_state(out, index, items, config)  # (the report's pass may compact the index)
     state["totals"] = asdict(totals)

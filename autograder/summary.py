@@ -768,42 +768,27 @@ def write_index_reports(
     config=None,
     gradebook: IO[str] | None = None,
     totals=None,
-) -> Path:
+    stats: ClassStats | None = None,
+) -> tuple[Path, ClassStats]:
     """The class report (and the gradebook's rows to ``gradebook``, the CLI's counts to
     ``totals.add_fact``) of a folder's :class:`autograder.index.Index`, in two passes over it
     that read each student's facts (:func:`report_facts`) and hold one student at a time;
-    the index is saved after (it compacts only when the lines rewritten are worth it)."""
-    return index_reports(out, index, items, config, gradebook, totals)[0]
-
-
-def index_reports(
-    out: Path,
-    index,
-    items: list[str],
-    config=None,
-    gradebook: IO[str] | None = None,
-    totals=None,
-    stats: ClassStats | None = None,
-) -> tuple[Path, ClassStats]:
-    """:func:`write_index_reports`, and the class's statistics. With ``stats`` (the class's
-    statistics, known: a regrade of a few students updated those of the last report), the
-    first pass reads only the gradebook lines and totals, not every student's statistics."""
+    the index is saved after (it compacts only when the lines rewritten are worth it).
+    Returns the page's path and the class's statistics. With ``stats`` (known: a regrade of
+    a few students updated those of the last report), the first pass reads only the
+    gradebook lines and totals, not every student's statistics."""
     key, build = report_facts(items, feedback_of(out, sorted(index.entries)))
     facts = index.facts(key, build)
-    if stats is None:
-        stats = ClassStats(items)
-        for first, stat in facts(0, 1, shared=(1,)):
+    adding = stats is None
+    stats = ClassStats(items) if stats is None else stats
+    if adding or gradebook is not None or totals is not None:
+        for first, *stat in facts(0, 1, shared=(1,)) if adding else facts(0):
             if gradebook is not None:
                 gradebook.write(first["gb"])
             if totals is not None:
                 totals.add_fact(first["t"])
-            stats.add_stat(stat)
-    elif gradebook is not None or totals is not None:
-        for (first,) in facts(0):
-            if gradebook is not None:
-                gradebook.write(first["gb"])
-            if totals is not None:
-                totals.add_fact(first["t"])
+            if adding:
+                stats.add_stat(stat[0])
     page = lambda: (one for (one,) in facts(2))  # noqa: E731
     path = write_class_report(out, [], items, config, stats=stats, facts=page)
     index.save()

@@ -460,13 +460,13 @@ def test_a_rerun_that_grades_nobody_keeps_the_reports_and_anything_else_rewrites
     out = tmp_path / "out"
     files = [out / name for name in batch_mod.REPORT_FILES]
     passes = []
-    real = batch_mod.index_reports
+    real = batch_mod.write_index_reports
 
     def counted(*args, **kwargs):
         passes.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(batch_mod, "index_reports", counted)
+    monkeypatch.setattr(batch_mod, "write_index_reports", counted)
 
     def run(config=None):
         passes.clear()

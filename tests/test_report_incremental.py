@@ -155,13 +155,13 @@ def test_a_regrade_of_a_few_students_updates_the_statistics_and_writes_the_same_
         ),
     )
     given = []
-    real = batch_mod.index_reports
+    real = batch_mod.write_index_reports
 
     def spied(*args, **kwargs):
         given.append(args[6] if len(args) > 6 else kwargs.get("stats"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(batch_mod, "index_reports", spied)
+    monkeypatch.setattr(batch_mod, "write_index_reports", spied)
     out = tmp_path / "out"
     config = Config(secret="s")
 

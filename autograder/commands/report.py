@@ -33,7 +33,8 @@ def register(group: click.Group) -> None:
                     "by `grade run`."
                 )
             index.save()
-            path = write_index_reports(grades, index, items_named(index.iter_item_names()))
+            items = items_named(index.iter_item_names())
+            path, _ = write_index_reports(grades, index, items)
         except OSError as exc:
             raise _Fail(f"Cannot write the report in {grades}: {exc.strerror or exc}.") from None
         click.echo(f"Wrote the class report for {len(index)} student(s): {path}")
