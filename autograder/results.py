@@ -93,7 +93,7 @@ class SubmissionResult:
 
     @property
     def status(self) -> str:
-        """ "graded", or "not graded" when the grader failed (then ``error`` says why)."""
+        """"graded", or "not graded" when the grader failed (then ``error`` says why)."""
         return "not graded" if self.error else "graded"
 
     @property

@@ -55,7 +55,9 @@ _count = itertools.count()
 @pytest.fixture(scope="module")
 def graders():
     base = Grader.create(audit_config(parts=PARTS))
-    return {m: Grader(audit_config(m, PARTS), base.ref, base.bank, base.isolation) for m in MODULES}
+    return {
+        m: Grader(audit_config(m, PARTS), base.ref, base.bank, base.isolation) for m in MODULES
+    }
 
 
 def _package(files: dict[str, bytes], tmp: Path):

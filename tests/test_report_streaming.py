@@ -330,10 +330,8 @@ def test_the_item_names_read_from_the_records_end_are_those_of_the_records(tmp_p
     odd = {  # the record as slim writes it, but (parsed whole unless said)...
         "older": lambda r: without(r, "points"),  # no points (item_points: from its tests)
         "first": lambda r: {"points": r["points"], **without(r, "points")},  # not last
-        "inner": lambda r: (
-            without(r, "points", "extra_data")  # points last, but within
-            | {"extra_data": {**r["extra_data"], "points": fake}}
-        ),
+        "inner": lambda r: without(r, "points", "extra_data")  # points last, but within
+        | {"extra_data": {**r["extra_data"], "points": fake}},
         "text": lambda r: without(r, "points") | {"z": 'x", "points": {"fake": [1, 1]}'},
         "listed": lambda r: without(r, "points") | {"points": ["fake"]},  # not an object
         "top": lambda r: {"points": {"only": [1.0, 2.0]}},  # its only key: read alone
@@ -539,11 +537,8 @@ def test_grade_run_and_grade_report_import_no_plotting_library(tmp_path):
     assert report.returncode == 0 and "IMPORTED:\n" in report.stderr, report.stderr[-2000:]
     # the probe works: a command that does import matplotlib would be seen
     probe = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _WATCH.replace("from autograder.cli import main\nmain()", "import matplotlib"),
-        ],  # fmt: skip
+        [sys.executable, "-c", _WATCH.replace("from autograder.cli import main\nmain()",
+                                              "import matplotlib")],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=60,

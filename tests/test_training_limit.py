@@ -16,7 +16,7 @@ from autograder.sandbox.isolation import Limits
 
 # A deliberately slow loop: 0.15 s per batch. The short hidden runs (at most 6 batches) stay far
 # inside the 10 s per call; the outcome run (2 x 45 batches, > 13 s) cannot fit in 3 s.
-SLOW = """
+SLOW = '''
 
 _fast_loss_and_grads = lecture_model_loss_and_grads
 
@@ -26,7 +26,7 @@ def lecture_model_loss_and_grads(*args, **kwargs):
 
     time.sleep(0.15)
     return _fast_loss_and_grads(*args, **kwargs)
-"""
+'''
 
 
 def test_the_limit_is_a_documented_config_key(tmp_path):

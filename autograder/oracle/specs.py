@@ -75,7 +75,6 @@ class Draw:
 def shape_text(a: np.ndarray) -> str:
     return str(tuple(int(d) for d in a.shape))
 
-
 # Part 2 (config part "backward") has its own bank file, seed and provenance; its specs live in
 # the topics' bank_part2.py (oracle/catalog.py finds them).
 PART2_SEED = 20261201

@@ -74,10 +74,8 @@ class Topic:
         return importlib.import_module(f"{__name__}.{self.name}.{self.parts[part].plan}")
 
     def bank_module(self):
-        return (
-            None
-            if self.bank is None
-            else importlib.import_module(f"{__name__}.{self.name}.{self.bank}")
+        return None if self.bank is None else importlib.import_module(
+            f"{__name__}.{self.name}.{self.bank}"
         )
 
     def mutant_files(self) -> list[tuple[str, Path]]:
@@ -144,8 +142,7 @@ def missing_parts(topic: Topic) -> list[str]:
     if not topic.mutants:
         out.append(f"{where}: topic.toml lists no mutant files ([audit] mutants).")
     out += [
-        f"{where}: no mutant file {name}."
-        for name in topic.mutants
+        f"{where}: no mutant file {name}." for name in topic.mutants
         if not (topic.folder / name).is_file()
     ]
     if topic.bank is not None and not (topic.folder / f"{topic.bank}.py").is_file():

@@ -54,4 +54,5 @@ class Draws:
 Generator = Callable[[ModuleType, Draws, str], list[Case]]
 
 
+
 Generator = Callable[[ModuleType, Draws, str], list[Case]]

@@ -12,7 +12,9 @@ from ...oracle.keras import Keras
 from ...oracle.specs import Draw, Spec
 
 # The items this bank has cases for.
-ITEMS = ("model.lecture_model_forward",)
+ITEMS = (
+    "model.lecture_model_forward",
+)
 LECTURE_WEIGHT_SHAPES = ((3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,), (1600, 10), (10,))
 PREDICT_BATCH_SIZE = 32  # model.predict's default, recorded in the provenance
 BATCH_SIZES = {"model.lecture_model_forward": PREDICT_BATCH_SIZE}

@@ -24,7 +24,6 @@ ITEMS = (
 
 def add_specs(specs: list[Spec], draw: Draw) -> None:
     """Append this topic's bank cases to ``specs``, drawing from the bank's one stream."""
-
     def add(item, shape, pool, stride, pad, x=None):
         x = draw.normal(shape) if x is None else x
         kw = {} if stride == "default" else {"stride": stride, "padding": pad}
