@@ -19,7 +19,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import os
 import signal
 import sys
 import threading
@@ -294,19 +293,11 @@ def write_reports(out: Path, index: Index, items: list[str], config: Config | No
     return totals
 
 
-def _index_file(index: Index) -> list[int] | None:
-    try:
-        st = os.stat(index.path)
-    except OSError:
-        return None
-    return [st.st_dev, st.st_ino, st.st_size]
-
-
 def _save_stats(out: Path, index: Index, key: str, stats: ClassStats) -> None:
     """Keep the class statistics of the report just written, with where each student's line
     is in the index they were added up from (after the pass: it may have compacted it)."""
     state = stats.state()
-    where = _index_file(index)
+    where = stamp(index.path)  # [size, mtime, inode]
     if state is None or where is None:
         return  # (the next report adds up the class again)
     offsets = [[name, index.entries[name].offset] for name in sorted(index.entries)]
@@ -326,13 +317,12 @@ def _last_stats(out: Path, index: Index, items: list[str], key: str) -> ClassSta
     appended until the report's pass rewrites it) and added again (their line now), so a
     regrade of one student does not add up the whole class. They are the statistics that
     adding up the class would give (:meth:`ClassStats.settle`); None (add it up) whenever
-    that is not certain: another index file, facts of another key, too many changes, a line
-    not found."""
+    that is not certain: another index file (inode) or a shorter one, facts of another key,
+    too many changes, a line not found."""
     try:
         last = json.loads((out / STATS).read_text(encoding="utf-8"))
-        now = _index_file(index)
-        then = last["index"]
-        if last["facts"] != key or now is None or now[:2] != then[:2] or now[2] < then[2]:
+        now, then = stamp(index.path), last["index"]  # [size, mtime, inode]
+        if last["facts"] != key or now is None or now[2] != then[2] or now[0] < then[0]:
             return None
         old = {name: offset for name, offset in last["offsets"]}
         gone = [(n, o) for n, o in old.items() if getattr(index.entries.get(n), "offset", -1) != o]

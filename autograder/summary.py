@@ -266,22 +266,21 @@ class ClassStats:
             raise ValueError("the statistics are of other items")
         stats = cls(items)
 
-        def floats(pairs: list) -> Counter:
-            return Counter({float(k): int(n) for k, n in pairs})
+        def counts(pairs: list, kind=float) -> Counter:
+            return Counter({kind(k): int(n) for k, n in pairs})
 
         stats.students, stats.failed, stats.with_problems, stats.problem_students = map(
             int, state["n"]
         )
-        stats.isolation = Counter({str(k): int(n) for k, n in state["isolation"]})
-        stats.scores, stats.tops = floats(state["scores"]), floats(state["tops"])
-        stats.item_scores = {i: floats(p) for i, p in zip(items, state["item_scores"], strict=True)}
+        stats.isolation = counts(state["isolation"], str)
+        stats.scores, stats.tops = counts(state["scores"]), counts(state["tops"])
+        stats.item_scores = {i: counts(p) for i, p in zip(items, state["item_scores"], strict=True)}
         stats._item_counters = [stats.item_scores[i] for i in stats.items]
-        stats.item_tops = Counter({tuple(map(float, k)): int(n) for k, n in state["item_tops"]})
+        stats.item_tops = counts(state["item_tops"], lambda k: tuple(map(float, k)))
         stats.item_mistakes = {
-            i: Counter({str(k): int(n) for k, n in p})
-            for i, p in zip(items, state["item_mistakes"], strict=True)
+            i: counts(p, str) for i, p in zip(items, state["item_mistakes"], strict=True)
         }
-        stats.mistake_students = Counter({str(k): int(n) for k, n in state["mistake_students"]})
+        stats.mistake_students = counts(state["mistake_students"], str)
         stats.mistake_items = Counter(
             {(str(m), str(i)): int(n) for m, i, n in state["mistake_items"]}
         )
